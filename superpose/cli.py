@@ -1,0 +1,126 @@
+"""The `superpose` command: list, run and draw the experiments.
+
+Every user error (bad value, unknown key or experiment, unwritable folder)
+ends in one line on stderr and exit code 2, before any compute and without
+leaving a partial result folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from superpose.config import ConfigError
+from superpose.results import ResultError
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="superpose", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments")
+    run = sub.add_parser("run", help="train one experiment and write its result folders")
+    run.add_argument("experiment")
+    figures = sub.add_parser("figures", help="draw every figure from result files, training what is missing")
+    for p in (run, figures):
+        p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
+        p.add_argument("--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--seed", type=int, help="base seed of the sweep")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)"
+    )
+    return parser
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value`, the value read as JSON when it parses (numbers, lists, true), else as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--set expects KEY=VALUE, got '{text}'")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if isinstance(value, list):
+        value = tuple(value)
+    return key.strip(), value
+
+
+def _experiment(name: str):
+    from superpose.experiments import registry
+
+    experiments = registry()
+    if name not in experiments:
+        hint = difflib.get_close_matches(name, experiments, n=1)
+        suffix = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise UsageError(f"unknown experiment '{name}' (known: {', '.join(experiments)}){suffix}")
+    return experiments[name]
+
+
+def _out_root(args) -> Path:
+    return args.out if args.out is not None else Path("quick" if args.quick else ".")
+
+
+def _run(args) -> int:
+    from superpose.sweep import diverged, run_sweep
+    from superpose.results import load
+
+    experiment = _experiment(args.experiment)
+    overrides = dict(parse_override(s) for s in args.set)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    sweeps = [s.with_overrides(overrides) for s in experiment.sweeps(args.quick)]
+    for s in sweeps:
+        s.instances()  # validate every point before training anything
+    root = _out_root(args) / "results"
+    for s in sweeps:
+        for folder in run_sweep(s, root, progress=not args.no_progress):
+            bad = diverged(load(folder))
+            note = f"; instances {bad} diverged (loss not finite)" if bad else ""
+            print(f"wrote {folder}{note}")
+    return 0
+
+
+def _figures(args) -> int:
+    from superpose.experiments import registry
+    from superpose.sweep import run_sweep
+
+    root = _out_root(args)
+    for experiment in registry().values():
+        for s in experiment.sweeps(args.quick):
+            run_sweep(s, root / "results", progress=not args.no_progress, skip_existing=True)
+        for path in experiment.plot(root / "results", root / "figures" / experiment.name):
+            print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            from superpose.experiments import registry
+
+            for e in registry().values():
+                print(f"{e.name:16s} {e.description}")
+            return 0
+        return _run(args) if args.command == "run" else _figures(args)
+    except (UsageError, ConfigError, ResultError) as e:
+        print(f"superpose: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("superpose: interrupted; finished result folders are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Configuration of one toy-model instance, validated on construction.
+
+A `ToyConfig` describes ONE model instance. Fields split in two kinds:
+
+* static fields fix the shape of the compiled program (model kind, sizes,
+  step counts, schedule): instances that share them train together in one
+  `jit(scan(vmap(step)))` program;
+* per-instance fields (feature probability, importance, learning rate,
+  weight decay, seed) are arrays inside that program, so a new value never
+  recompiles.
+
+Dimension alphabet used across the package: ``I`` instances, ``B`` batch,
+``F`` features, ``H`` hidden, ``L`` SAE latents, ``T`` steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+MODELS = ("relu_output", "linear")
+SCHEDULES = ("constant", "warmup_cosine")
+PRNGS = ("hash", "threefry")
+
+STATIC_FIELDS = (
+    "model",
+    "n_features",
+    "n_hidden",
+    "steps",
+    "batch_size",
+    "schedule",
+    "warmup_steps",
+    "log_every",
+    "prng",
+)
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration error; its message is one line."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ToyConfig:
+    """One toy model of superposition and its training recipe.
+
+    Defaults follow the official notebook (REFERENCE.md section 2): AdamW with
+    lr 1e-3 and PyTorch's weight decay 0.01, batch 1024, 10,000 steps, constant
+    learning rate.
+    """
+
+    model: str = "relu_output"
+    """`relu_output`: x' = ReLU(W^T W x + b); `linear`: x' = W^T W x + b."""
+    n_features: int = 5
+    """F, the number of input features."""
+    n_hidden: int = 2
+    """H, the number of hidden dimensions."""
+    feature_probability: float | tuple[float, ...] = 1.0
+    """Density 1 - S: probability that a feature is non-zero, one value or one per feature."""
+    importance_decay: float = 1.0
+    """Importance I_i = importance_decay ** i (1.0 gives uniform importance)."""
+    importance: tuple[float, ...] | None = None
+    """A custom importance per feature; overrides `importance_decay` when given."""
+    steps: int = 10_000
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    """Decoupled (AdamW) weight decay, PyTorch's default as the notebook uses."""
+    schedule: str = "constant"
+    """`constant`, or `warmup_cosine` (linear warm-up then cosine decay to 0)."""
+    warmup_steps: int = 0
+    seed: int = 0
+    log_every: int = 100
+    """Steps per compiled chunk: the host sees the program (loss, progress) only this often."""
+    prng: str = "hash"
+    """`hash` (fast counter-hash generator, see superpose.rng) or `threefry` (JAX default)."""
+
+    def __post_init__(self):
+        for name in ("feature_probability", "importance"):
+            value = getattr(self, name)
+            if isinstance(value, (list, np.ndarray)):
+                object.__setattr__(self, name, tuple(float(v) for v in np.ravel(value)))
+        _check_choice("model", self.model, MODELS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("prng", self.prng, PRNGS)
+        for name in ("n_features", "n_hidden", "steps", "batch_size", "log_every"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("warmup_steps", self.warmup_steps, minimum=0)
+        _check_int("seed", self.seed, minimum=0)
+        if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
+            raise ConfigError(f"warmup_steps must be < steps ({self.steps}), got {self.warmup_steps}")
+        probs = _as_floats("feature_probability", self.feature_probability)
+        if len(probs) not in (1, self.n_features):
+            raise ConfigError(
+                f"feature_probability must be one value or {self.n_features} values, got {len(probs)}"
+            )
+        for p in probs:
+            if not 0.0 < p <= 1.0:
+                raise ConfigError(f"feature_probability must be in (0, 1], got {p}")
+        _check_float("importance_decay", self.importance_decay, lower=0.0, open_lower=True)
+        if self.importance is not None:
+            imp = _as_floats("importance", self.importance)
+            if len(imp) != self.n_features:
+                raise ConfigError(f"importance must have {self.n_features} values, got {len(imp)}")
+            for v in imp:
+                _check_float("importance", v, lower=0.0)
+        _check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
+        _check_float("weight_decay", self.weight_decay, lower=0.0)
+
+    def probability_F(self) -> np.ndarray:
+        p = np.asarray(_as_floats("feature_probability", self.feature_probability), np.float32)
+        return np.broadcast_to(p, (self.n_features,)).copy()
+
+    def importance_F(self) -> np.ndarray:
+        if self.importance is not None:
+            return np.asarray(self.importance, np.float32)
+        return (self.importance_decay ** np.arange(self.n_features)).astype(np.float32)
+
+    def static_key(self) -> tuple:
+        """The fields that fix the compiled program's shape."""
+        return tuple(getattr(self, name) for name in STATIC_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(ToyConfig)]
+
+
+def replace(config: ToyConfig, overrides: Mapping[str, Any]) -> ToyConfig:
+    """`dataclasses.replace` with a one-line error for unknown keys."""
+    for key in overrides:
+        check_known_key(key)
+    try:
+        return dataclasses.replace(config, **overrides)
+    except TypeError as e:  # wrong type deep inside a comparison, e.g. "abc" < 1
+        raise ConfigError(str(e)) from None
+
+
+def check_known_key(key: str) -> None:
+    names = field_names()
+    if key not in names:
+        hint = difflib.get_close_matches(key, names, n=1)
+        suffix = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
+        raise ConfigError(f"unknown config key '{key}'{suffix}")
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
+
+
+def _check_float(name: str, value: Any, *, lower: float, open_lower: bool = False) -> None:
+    bound = f"> {lower}" if open_lower else f">= {lower}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+    if not math.isfinite(value) or value < lower or (open_lower and value == lower):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value}")
+
+
+def _as_floats(name: str, value: Any) -> tuple[float, ...]:
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise ConfigError(f"{name} must be numbers, got {v!r}")
+        if not math.isfinite(v):
+            raise ConfigError(f"{name} must be finite, got {v}")
+    return tuple(float(v) for v in values)

@@ -1,0 +1,63 @@
+"""Per-feature diagnostics of a toy model's W (Elhage et al. 2022).
+
+Pure functions of ``W_...xFxH`` (any leading axes, e.g. instances); row i of
+W is feature i's direction. They work on numpy and jax arrays alike.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+REPRESENTED_NORM = 0.5
+"""A feature counts as represented when its norm ||W_i|| exceeds this (REFERENCE.md section 9, checks 7, 10)."""
+
+_EPS = 1e-6  # the notebook clamps norms at 1e-6 before normalising
+
+
+def feature_norms(W_FxH):
+    """||W_i||: ~1 for a represented feature, ~0 for a dropped one."""
+    return jnp.linalg.norm(W_FxH, axis=-1)
+
+
+def _overlaps(W_FxH):
+    """(Ŵ_i · W_j)² for all i, j."""
+    unit_FxH = W_FxH / jnp.maximum(feature_norms(W_FxH), _EPS)[..., None]
+    return (unit_FxH @ jnp.swapaxes(W_FxH, -1, -2)) ** 2
+
+
+def interference(W_FxH):
+    """Superposition of feature i: sum over j != i of (Ŵ_i · W_j)² (paper, "Basic results")."""
+    overlaps = _overlaps(W_FxH)
+    return overlaps.sum(-1) - jnp.diagonal(overlaps, axis1=-2, axis2=-1)
+
+
+def feature_dimensionality(W_FxH):
+    """D_i = ||W_i||² / sum_j (Ŵ_i · W_j)², the sum including j = i; 0 for a zero row.
+
+    Dedicated feature 1, antipodal pair 1/2, pentagon 2/5, tetrahedron 3/4.
+    """
+    denom = _overlaps(W_FxH).sum(-1)
+    norms_sq = feature_norms(W_FxH) ** 2
+    return jnp.where(denom > 0, norms_sq / jnp.where(denom > 0, denom, 1.0), 0.0)
+
+
+def dimensions_per_feature(W_FxH):
+    """D* = H / ||W||_F², the hidden dimensions each embedded feature gets."""
+    n_hidden = W_FxH.shape[-1]
+    return n_hidden / jnp.sum(W_FxH**2, axis=(-2, -1))
+
+
+def n_represented(W_FxH, threshold: float = REPRESENTED_NORM):
+    """Number of features with ||W_i|| > threshold."""
+    return jnp.sum(feature_norms(W_FxH) > threshold, axis=-1)
+
+
+def summary(W_FxH) -> dict:
+    """All per-instance metrics as plain lists (JSON-ready)."""
+    return {
+        "feature_norm": feature_norms(W_FxH).tolist(),
+        "interference": interference(W_FxH).tolist(),
+        "feature_dimensionality": feature_dimensionality(W_FxH).tolist(),
+        "dimensions_per_feature": dimensions_per_feature(W_FxH).tolist(),
+        "n_represented": n_represented(W_FxH).tolist(),
+    }

@@ -1,0 +1,81 @@
+"""Shared drawing helpers. Plotting reads result folders and never trains."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def figure(*args, **kwargs):
+    plt.rcParams.update(STYLE)
+    return plt.subplots(*args, **kwargs)
+
+
+def save(fig, path: Path, *, pdf: bool = True) -> list[Path]:
+    """Write PNG (and PDF) atomically next to each other; closes the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".pdf") if pdf else (".png",):
+        target = path.with_suffix(suffix)
+        tmp = target.with_name(f".{target.name}.tmp{suffix}")
+        fig.savefig(tmp, bbox_inches="tight")
+        os.replace(tmp, target)
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
+def feature_colors(n_features: int) -> np.ndarray:
+    """One colour per feature in importance order: yellow = most important, purple = least."""
+    return plt.cm.viridis(np.linspace(0.95, 0.05, n_features))
+
+
+def draw_directions(ax, W_FxH: np.ndarray, *, lim: float = 1.5) -> None:
+    """Feature directions in a 2-D hidden space, coloured by importance rank (paper figure 2 style)."""
+    for w, c in zip(W_FxH, feature_colors(len(W_FxH))):
+        ax.plot([0, w[0]], [0, w[1]], color=c, lw=1.6)
+        ax.scatter([w[0]], [w[1]], color=c, s=14, zorder=3)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="0.85", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.5, zorder=0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("0.8")
+        spine.set_visible(True)
+
+
+def draw_gram_and_bias(ax, W_FxH: np.ndarray, b_F: np.ndarray):
+    """The paper's WᵀW (F x F) with the bias b as an extra right-hand column, red-blue in [-1, 1]."""
+    gram = W_FxH @ W_FxH.T
+    n = gram.shape[0]
+    image = np.full((n, n + 2), np.nan)
+    image[:, :n] = gram
+    image[:, n + 1] = b_F
+    cmap = plt.cm.RdBu.copy()
+    cmap.set_bad("white")
+    im = ax.imshow(image, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks([(n - 1) / 2, n + 1], ["WᵀW", "b"])
+    ax.set_yticks([])
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    return im

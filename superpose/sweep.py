@@ -1,0 +1,155 @@
+"""Sweeps as data: a base config plus named grid axes, expanded into instances.
+
+Points are the cartesian product of the axes, in axis order. Each point is
+trained `best_of` times with seeds ``seed * best_of + replica``; the replica
+with the lowest final training loss is the point's result (the paper's
+best-of-k, E3/E6/E10). Instances whose static fields agree (superpose.config)
+form one shape group and train in one compiled program; each group is saved
+as its own result folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from superpose import config as cfg
+from superpose import metrics, results
+from superpose.config import ConfigError, ToyConfig
+from superpose.train import train
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sweep:
+    name: str
+    base: ToyConfig
+    axes: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+    best_of: int = 1
+
+    def __post_init__(self):
+        for key, values in self.axes.items():
+            cfg.check_known_key(key)
+            if len(values) == 0:
+                raise ConfigError(f"sweep axis '{key}' has no values")
+        if isinstance(self.best_of, bool) or not isinstance(self.best_of, int) or self.best_of < 1:
+            raise ConfigError(f"best_of must be an integer >= 1, got {self.best_of!r}")
+
+    def points(self) -> list[dict[str, Any]]:
+        names = list(self.axes)
+        return [dict(zip(names, combo)) for combo in itertools.product(*self.axes.values())]
+
+    def instances(self) -> list[tuple[int, int, ToyConfig]]:
+        """(point index, replica, config) for every instance; validates every config."""
+        out = []
+        for i, point in enumerate(self.points()):
+            config = cfg.replace(self.base, point)
+            for r in range(self.best_of):
+                out.append((i, r, dataclasses.replace(config, seed=config.seed * self.best_of + r)))
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Sweep:
+        """Apply `key=value` overrides to the base; an override of a swept key replaces its axis."""
+        axes = {k: v for k, v in self.axes.items() if k not in overrides}
+        return dataclasses.replace(self, base=cfg.replace(self.base, overrides), axes=axes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "axes": {k: list(v) for k, v in self.axes.items()},
+            "best_of": self.best_of,
+        }
+
+
+def shape_groups(sweep: Sweep) -> dict[str, list[tuple[int, int, ToyConfig]]]:
+    """Instances grouped by static fields, named by the static axis values that vary."""
+    static_axes = [k for k in sweep.axes if k in cfg.STATIC_FIELDS]
+    groups: dict[str, list] = {}
+    for inst in sweep.instances():
+        label = "-".join(f"{k}={getattr(inst[2], k)}" for k in static_axes) or "all"
+        groups.setdefault(label, []).append(inst)
+    return groups
+
+
+def group_folder(out: Path, sweep: Sweep, label: str) -> Path:
+    return Path(out) / sweep.name / label
+
+
+def run_sweep(sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: bool = False) -> list[Path]:
+    """Train every shape group of `sweep` and write one result folder per group.
+
+    With `skip_existing`, a group whose folder already holds this exact sweep
+    is not retrained.
+    """
+    groups = shape_groups(sweep)  # validates all configs before any compute
+    results.check_writable(out)
+    folders = []
+    for label, instances in groups.items():
+        folder = group_folder(out, sweep, label)
+        if skip_existing and _holds(folder, sweep):
+            folders.append(folder)
+            continue
+        configs = [c for _, _, c in instances]
+        trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}")
+        folders.append(_save_group(folder, sweep, label, instances, trained))
+    return folders
+
+
+def _holds(folder: Path, sweep: Sweep) -> bool:
+    try:
+        return results.load(folder).config.get("sweep") == sweep.to_dict()
+    except results.ResultError:
+        return False
+
+
+def _save_group(folder, sweep, label, instances, trained) -> Path:
+    point_I = np.asarray([p for p, _, _ in instances])
+    final_I = trained.loss_IxC[:, -1]
+    best_I = np.zeros(len(instances), bool)
+    for p in np.unique(point_I):
+        members = np.flatnonzero(point_I == p)
+        finite = np.where(np.isfinite(final_I[members]), final_I[members], np.inf)
+        best_I[members[np.argmin(finite)]] = True
+    points = sweep.points()
+    config = {
+        "sweep": sweep.to_dict(),
+        "group": label,
+        "instances": [
+            {"point": p, "replica": r, "axes": points[p], "config": c.to_dict()} for p, r, c in instances
+        ],
+        "environment": results.environment(),
+    }
+    arrays = {
+        "W": trained.W_IxFxH,
+        "b": trained.b_IxF,
+        "loss": trained.loss_IxC,
+        "loss_step": trained.loss_steps_C,
+        "feature_probability": np.stack([c.probability_F() for _, _, c in instances]),
+        "importance": np.stack([c.importance_F() for _, _, c in instances]),
+        "point": point_I,
+        "replica": np.asarray([r for _, r, _ in instances]),
+    }
+    summary = {
+        "final_loss": [float(x) for x in final_I],
+        "diverged_step": trained.diverged_step_I.tolist(),
+        "best_of_point": best_I.tolist(),
+        **metrics.summary(trained.W_IxFxH),
+    }
+    return results.save(folder, config=config, arrays=arrays, summary=summary)
+
+
+def best_instances(run: results.Run) -> np.ndarray:
+    """Indices of the best replica of each point, in point order."""
+    best = np.asarray(run.summary["best_of_point"])
+    point = run.arrays["point"]
+    idx = np.flatnonzero(best)
+    return idx[np.argsort(point[idx], kind="stable")]
+
+
+def diverged(run: results.Run) -> list[int]:
+    return [i for i, s in enumerate(run.summary["diverged_step"]) if s >= 0]

@@ -1,0 +1,167 @@
+"""The training engine: many toy-model instances in one compiled program.
+
+    run_chunk = jit(scan over steps (vmap over instances (step)))
+
+`step` is written for one instance. Everything that may differ between
+instances without changing shapes (feature probability, importance,
+learning rate, weight decay, seed) is an array argument, so a new sparsity
+reuses the compiled program. The host sees the program once per chunk of
+`log_every` steps: progress bar, loss curve and divergence check.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from superpose import models, rng
+from superpose.config import STATIC_FIELDS, ConfigError, ToyConfig
+from superpose.data import sample_features
+
+
+class Hyper(NamedTuple):
+    """Per-instance hyperparameters (leading axis I inside the program)."""
+
+    probability_F: jax.Array
+    importance_F: jax.Array
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+
+
+class TrainState(NamedTuple):
+    params: models.ToyParams
+    opt_state: optax.OptState
+    data_key: jax.Array
+
+
+class TrainResult(NamedTuple):
+    """Host-side results; every array has the instance axis first."""
+
+    W_IxFxH: np.ndarray
+    b_IxF: np.ndarray
+    loss_IxC: np.ndarray
+    """Mean training loss of each chunk of `log_every` steps."""
+    loss_steps_C: np.ndarray
+    """The step count at the end of each chunk."""
+    diverged_step_I: np.ndarray
+    """Step at whose chunk the loss first became non-finite, -1 if never."""
+
+
+def _optimizer(config: ToyConfig, learning_rate: jax.Array, weight_decay: jax.Array):
+    if config.schedule == "warmup_cosine":
+        shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, config.warmup_steps, config.steps, 0.0)
+    else:
+        shape = optax.constant_schedule(1.0)
+    return optax.adamw(lambda count: learning_rate * shape(count), weight_decay=weight_decay)
+
+
+def _init_one(config: ToyConfig, seed: jax.Array, hyper: Hyper) -> TrainState:
+    init_key, data_key = jax.random.split(rng.key(seed, config.prng))
+    params = models.init_params(init_key, config.n_features, config.n_hidden)
+    opt_state = _optimizer(config, hyper.learning_rate, hyper.weight_decay).init(params)
+    return TrainState(params, opt_state, data_key)
+
+
+def _step_one(config: ToyConfig, state: TrainState, hyper: Hyper, t: jax.Array):
+    x_FxB = sample_features(jax.random.fold_in(state.data_key, t), hyper.probability_F, config.batch_size)
+    loss, grads = jax.value_and_grad(models.loss)(state.params, x_FxB, hyper.importance_F, config.model)
+    tx = _optimizer(config, hyper.learning_rate, hyper.weight_decay)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return TrainState(params, opt_state, state.data_key), loss
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_init(static: ToyConfig):
+    return jax.jit(jax.vmap(functools.partial(_init_one, static)))
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_chunk(static: ToyConfig, n_steps: int):
+    """jit(scan(vmap(step))) over `n_steps` steps; one compile per shape group."""
+    step_I = jax.vmap(functools.partial(_step_one, static), in_axes=(0, 0, None))
+
+    def chunk(state_I: TrainState, hyper_I: Hyper, t0: jax.Array):
+        state_I, loss_TxI = jax.lax.scan(lambda s, t: step_I(s, hyper_I, t), state_I, t0 + jnp.arange(n_steps))
+        return state_I, loss_TxI.mean(axis=0)
+
+    return jax.jit(chunk, donate_argnums=0)
+
+
+def static_config(configs: Sequence[ToyConfig]) -> ToyConfig:
+    """The shared static part of a group, with per-instance fields reset to defaults."""
+    if not configs:
+        raise ConfigError("a training group needs at least one instance")
+    keys = {c.static_key() for c in configs}
+    if len(keys) != 1:
+        raise ConfigError("instances trained together must share model, sizes, steps and schedule")
+    c = configs[0]
+    return ToyConfig(**{name: getattr(c, name) for name in STATIC_FIELDS})
+
+
+def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
+    return Hyper(
+        probability_F=jnp.asarray(np.stack([c.probability_F() for c in configs])),
+        importance_F=jnp.asarray(np.stack([c.importance_F() for c in configs])),
+        learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
+        weight_decay=jnp.asarray([c.weight_decay for c in configs], jnp.float32),
+    )
+
+
+def train(
+    configs: Sequence[ToyConfig],
+    *,
+    progress: bool = True,
+    desc: str = "train",
+    sharding: jax.sharding.Sharding | None = None,
+) -> TrainResult:
+    """Train one group of same-shape instances together.
+
+    Args:
+      configs: one `ToyConfig` per instance; static fields must agree.
+      progress: show a progress bar refreshed once per chunk.
+      desc: progress-bar label.
+      sharding: optional sharding of the instance axis (see superpose.sharding).
+
+    Returns:
+      A `TrainResult` of numpy arrays, instance axis first.
+    """
+    static = static_config(configs)
+    hyper = hyper_arrays(configs)
+    seeds = jnp.asarray([c.seed for c in configs], jnp.uint32)
+    if sharding is not None:
+        hyper, seeds = jax.device_put((hyper, seeds), sharding)
+    state = compiled_init(static)(seeds, hyper)
+
+    chunk = min(static.log_every, static.steps)
+    n_chunks = -(-static.steps // chunk)
+    losses, ends = [], []
+    diverged = np.full(len(configs), -1, np.int64)
+    with tqdm(total=static.steps, desc=desc, disable=not progress, unit="step", leave=False) as bar:
+        t = 0
+        for _ in range(n_chunks):
+            n = min(chunk, static.steps - t)
+            state, loss_I = compiled_chunk(static, n)(state, hyper, jnp.asarray(t, jnp.int32))
+            t += n
+            loss_I = np.asarray(loss_I)
+            newly = (~np.isfinite(loss_I)) & (diverged < 0)
+            diverged[newly] = t
+            losses.append(loss_I)
+            ends.append(t)
+            bar.update(n)
+            finite = loss_I[np.isfinite(loss_I)]
+            bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
+    return TrainResult(
+        W_IxFxH=np.asarray(state.params.W_FxH),
+        b_IxF=np.asarray(state.params.b_F),
+        loss_IxC=np.stack(losses, axis=1),
+        loss_steps_C=np.asarray(ends),
+        diverged_step_I=diverged,
+    )
