@@ -49,7 +49,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
             im = plotting.draw_gram_and_bias(axes[2 * row + 1, col], W, b)
         axes[2 * row, 0].set_ylabel(title, fontsize=9, fontweight="bold")
         axes[2 * row + 1, 0].set_ylabel("WᵀW | b", fontsize=8)
-    fig.subplots_adjust(hspace=0.45, wspace=0.15, right=0.9)
+    fig.subplots_adjust(hspace=0.6, wspace=0.15, right=0.9)
     cbar = fig.colorbar(im, cax=fig.add_axes([0.92, 0.12, 0.012, 0.3]))
     cbar.set_label("entry value")
     handles = [

@@ -15,8 +15,9 @@ def sample_features(key: jax.Array, probability_F: jax.Array, batch_size: int) -
     """A batch of sparse features.
 
     One uniform draw u per entry gives both the mask and the magnitude: the
-    feature is present iff u < p, and then u / p is uniform on [0, 1). This
-    halves the random numbers a step needs without changing the distribution.
+    feature is present iff u < p, and then 1 - u / p is uniform on (0, 1] (never
+    exactly 0, so "present" and "non-zero" agree). This halves the random
+    numbers a step needs without changing the distribution.
 
     Args:
       key: typed PRNG key.
@@ -28,7 +29,7 @@ def sample_features(key: jax.Array, probability_F: jax.Array, batch_size: int) -
     """
     p_Fx1 = probability_F[:, None]
     u_FxB = jax.random.uniform(key, (probability_F.shape[-1], batch_size))
-    return jnp.where(u_FxB < p_Fx1, u_FxB / p_Fx1, 0.0)
+    return jnp.where(u_FxB < p_Fx1, 1.0 - u_FxB / p_Fx1, 0.0)
 
 
 def density_sweep(n: int, *, base: float = 20.0, span: float = 1.0) -> np.ndarray:

@@ -70,8 +70,7 @@ def draw_gram_and_bias(ax, W_FxH: np.ndarray, b_F: np.ndarray):
     image = np.full((n, n + 2), np.nan)
     image[:, :n] = gram
     image[:, n + 1] = b_F
-    cmap = plt.cm.RdBu.copy()
-    cmap.set_bad("white")
+    cmap = plt.cm.RdBu.with_extremes(bad="white")
     im = ax.imshow(image, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.set_xticks([(n - 1) / 2, n + 1], ["WᵀW", "b"])
     ax.set_yticks([])

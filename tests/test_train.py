@@ -1,0 +1,57 @@
+"""The training engine: equivalence, determinism, compile-once, divergence."""
+
+import dataclasses
+
+import numpy as np
+
+from superpose.config import ToyConfig
+from superpose.train import compiled_chunk, static_config, train
+
+SMALL = ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, steps=300, batch_size=256, log_every=100)
+
+
+def _configs(probs, seeds=None):
+    seeds = seeds or [0] * len(probs)
+    return [dataclasses.replace(SMALL, feature_probability=p, seed=s) for p, s in zip(probs, seeds)]
+
+
+def test_vmapped_instances_equal_separate_runs():
+    configs = _configs([1.0, 0.1, 0.03], seeds=[0, 1, 2])
+    together = train(configs, progress=False)
+    for i, c in enumerate(configs):
+        alone = train([c], progress=False)
+        np.testing.assert_allclose(together.W_IxFxH[i], alone.W_IxFxH[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(together.b_IxF[i], alone.b_IxF[0], rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_gives_identical_arrays_and_new_seed_differs():
+    a = train(_configs([0.1, 0.05], seeds=[3, 4]), progress=False)
+    b = train(_configs([0.1, 0.05], seeds=[3, 4]), progress=False)
+    c = train(_configs([0.1, 0.05], seeds=[5, 6]), progress=False)
+    assert np.array_equal(a.W_IxFxH, b.W_IxFxH) and np.array_equal(a.loss_IxC, b.loss_IxC)
+    assert not np.allclose(a.W_IxFxH, c.W_IxFxH)
+
+
+def test_new_sparsity_does_not_recompile():
+    first = _configs([0.5, 0.2])
+    train(first, progress=False)
+    fn = compiled_chunk(static_config(first), 100)
+    size = fn._cache_size()
+    train(_configs([0.01, 0.9], seeds=[7, 8]), progress=False)
+    train([dataclasses.replace(c, learning_rate=3e-3, importance_decay=0.5) for c in first], progress=False)
+    assert fn._cache_size() == size
+
+
+def test_divergence_is_reported_per_instance():
+    configs = _configs([0.5, 0.5])
+    configs[1] = dataclasses.replace(configs[1], learning_rate=1e30)
+    out = train(configs, progress=False)
+    assert out.diverged_step_I[0] == -1
+    assert out.diverged_step_I[1] > 0
+    assert np.isfinite(out.W_IxFxH[0]).all()
+
+
+def test_loss_decreases():
+    out = train(_configs([0.1]), progress=False)
+    assert out.loss_IxC[0, -1] < 0.7 * out.loss_IxC[0, 0]
+    assert out.loss_IxC.shape == (1, 3)
