@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py [--instances 10] [--steps 10000] [--baseline-steps 2000]
 
 Rows, all measured in this one run on the same sweep (F=5, H=2, batch 1024):
-  engine (hash PRNG)       superpose.train: jit(scan(vmap(step))), chunks of log_every steps
+  engine (hash PRNG)       superpose.engine: jit(scan(vmap(step))), chunks of log_every steps
   engine (threefry PRNG)   the same program with JAX's default generator
   per-step baseline        one jitted vmap(step) dispatched per Python iteration (threefry),
                            the way a PyTorch-notebook-style loop runs
@@ -30,7 +30,7 @@ import optax
 from superpose import models
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
-from superpose.train import TrainState, _optimizer, _step_one, compiled_chunk, compiled_init, hyper_arrays
+from superpose.engine import TrainState, _optimizer, _step_one, compiled_chunk, compiled_init, hyper_arrays
 
 
 def sweep_configs(n_instances: int, steps: int, prng: str) -> list[ToyConfig]:
@@ -119,7 +119,7 @@ def time_floor(configs, steps: int) -> float:
 
     @jax.jit
     def chunk(state):
-        body = lambda s, _: jax.vmap(one)(s, hyper, x_IxFxB)  # noqa: E731
+        body = lambda s, _: jax.vmap(one)(s, hyper, x_IxFxB)
         state, loss = jax.lax.scan(body, state, None, length=static.log_every)
         return state, loss.mean(0)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.lines
+from superpose.experiments import Experiment
 
 from superpose import metrics, plotting, results
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
-from superpose.experiments import Experiment
 from superpose.sweep import Sweep, best_instances, group_folder
 
 MODELS = {"relu_output": "ReLU output\nx' = ReLU(WᵀWx + b)", "linear": "linear\nx' = WᵀWx + b"}

@@ -72,8 +72,8 @@ def _out_root(args) -> Path:
 
 
 def _run(args) -> int:
-    from superpose.sweep import diverged, run_sweep
     from superpose.results import load
+    from superpose.sweep import diverged, run_sweep
 
     experiment = _experiment(args.experiment)
     overrides = dict(parse_override(s) for s in args.set)

@@ -20,6 +20,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def _git_commit() -> str | None:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
             cwd=Path(__file__).parent,
+            check=False,
             capture_output=True,
             text=True,
             timeout=5,
@@ -118,7 +120,7 @@ def load(folder: Path) -> Run:
     try:
         with np.load(folder / "arrays.npz", allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except Exception as e:  # zipfile/pickle/value errors of a damaged file
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a damaged file
         raise ResultError(f"{folder / 'arrays.npz'} cannot be read: {e}") from None
     return Run(folder, config, arrays, _read_json(folder / "summary.json"))
 

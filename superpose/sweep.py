@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from superpose import config as cfg
 from superpose import metrics, results
 from superpose.config import ConfigError, ToyConfig
-from superpose.train import train
+from superpose.engine import train
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,7 +97,9 @@ def run_sweep(sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: 
             continue
         configs = [c for _, _, c in instances]
         trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}")
-        folders.append(_save_group(folder, sweep, label, instances, trained))
+        if jax.process_index() == 0:  # on several hosts, one writes
+            _save_group(folder, sweep, label, instances, trained)
+        folders.append(folder)
     return folders
 
 
@@ -107,7 +110,7 @@ def _holds(folder: Path, sweep: Sweep) -> bool:
         return False
 
 
-def _save_group(folder, sweep, label, instances, trained) -> Path:
+def _save_group(folder, sweep, label, instances, trained) -> None:
     point_I = np.asarray([p for p, _, _ in instances])
     final_I = trained.loss_IxC[:, -1]
     best_I = np.zeros(len(instances), bool)
@@ -140,7 +143,7 @@ def _save_group(folder, sweep, label, instances, trained) -> Path:
         "best_of_point": best_I.tolist(),
         **metrics.summary(trained.W_IxFxH),
     }
-    return results.save(folder, config=config, arrays=arrays, summary=summary)
+    results.save(folder, config=config, arrays=arrays, summary=summary)
 
 
 def best_instances(run: results.Run) -> np.ndarray:

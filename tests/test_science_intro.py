@@ -10,8 +10,8 @@ import pytest
 from superpose import metrics
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
+from superpose.engine import train
 from superpose.sweep import Sweep, shape_groups
-from superpose.train import train
 
 DENSITIES = density_sweep(10)
 SEEDS = 4

@@ -1,7 +1,6 @@
 """Checks 3 and 4 of REFERENCE.md section 9: closed-form toy-of-toy losses and the phase boundary."""
 
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from superpose import models, rng, theory

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from superpose.config import ToyConfig
-from superpose.train import compiled_chunk, static_config, train
+from superpose.engine import compiled_chunk, static_config, train
 
 SMALL = ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, steps=300, batch_size=256, log_every=100)
 

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from superpose import models, rng
 from superpose.config import STATIC_FIELDS, ConfigError, ToyConfig
 from superpose.data import sample_features
+from superpose.sharding import instance_sharding, padded_size, to_host
 
 
 class Hyper(NamedTuple):
@@ -120,7 +121,6 @@ def train(
     *,
     progress: bool = True,
     desc: str = "train",
-    sharding: jax.sharding.Sharding | None = None,
 ) -> TrainResult:
     """Train one group of same-shape instances together.
 
@@ -128,12 +128,18 @@ def train(
       configs: one `ToyConfig` per instance; static fields must agree.
       progress: show a progress bar refreshed once per chunk.
       desc: progress-bar label.
-      sharding: optional sharding of the instance axis (see superpose.sharding).
+
+    With several devices the instance axis is sharded over all of them
+    (superpose.sharding), padded with copies of the last instance to a
+    multiple of the device count.
 
     Returns:
       A `TrainResult` of numpy arrays, instance axis first.
     """
     static = static_config(configs)
+    n_instances = len(configs)
+    sharding = instance_sharding()
+    configs = list(configs) + [configs[-1]] * (padded_size(n_instances, sharding) - n_instances)
     hyper = hyper_arrays(configs)
     seeds = jnp.asarray([c.seed for c in configs], jnp.uint32)
     if sharding is not None:
@@ -143,14 +149,14 @@ def train(
     chunk = min(static.log_every, static.steps)
     n_chunks = -(-static.steps // chunk)
     losses, ends = [], []
-    diverged = np.full(len(configs), -1, np.int64)
+    diverged = np.full(n_instances, -1, np.int64)
     with tqdm(total=static.steps, desc=desc, disable=not progress, unit="step", leave=False) as bar:
         t = 0
         for _ in range(n_chunks):
             n = min(chunk, static.steps - t)
             state, loss_I = compiled_chunk(static, n)(state, hyper, jnp.asarray(t, jnp.int32))
             t += n
-            loss_I = np.asarray(loss_I)
+            loss_I = to_host(loss_I)[:n_instances]
             newly = (~np.isfinite(loss_I)) & (diverged < 0)
             diverged[newly] = t
             losses.append(loss_I)
@@ -159,8 +165,8 @@ def train(
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
     return TrainResult(
-        W_IxFxH=np.asarray(state.params.W_FxH),
-        b_IxF=np.asarray(state.params.b_F),
+        W_IxFxH=to_host(state.params.W_FxH)[:n_instances],
+        b_IxF=to_host(state.params.b_F)[:n_instances],
         loss_IxC=np.stack(losses, axis=1),
         loss_steps_C=np.asarray(ends),
         diverged_step_I=diverged,
