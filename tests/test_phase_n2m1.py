@@ -1,0 +1,39 @@
+"""Check 12 of REFERENCE.md section 9: the empirical n=2, m=1 phase diagram agrees with theory.
+
+The quick grid (9 x 9, r in [0.1, 10], density in [1, 0.01], 10,000 steps)
+with best-of-4 per cell instead of the check's >= 6 seeds with the worst dropped.
+"""
+
+import numpy as np
+import pytest
+
+from superpose.experiments import phase_n2m1
+from superpose.results import load
+from superpose.sweep import group_folder, run_sweep
+
+
+@pytest.fixture(scope="module")
+def phases(tmp_path_factory):
+    sweep = phase_n2m1.sweeps(quick=True)[0]
+    out = tmp_path_factory.mktemp("phase")
+    run_sweep(sweep, out, progress=False)
+    ratios, densities = phase_n2m1.grid(quick=True)
+    run = load(group_folder(out, sweep, "all"))
+    return phase_n2m1.empirical_phases(run), phase_n2m1.theory_phases(densities, ratios), densities
+
+
+def test_agrees_with_theory(phases):
+    empirical, theory, _ = phases
+    assert (empirical == theory).mean() >= 0.75
+
+
+def test_phases_in_the_right_corners(phases):
+    empirical, _, densities = phases
+    assert empirical[0, 0] == 0  # r = 0.1, dense: extra feature not learned
+    assert empirical[0, -1] == 2  # r = 10, dense: extra feature dedicated
+    assert (empirical[densities <= 0.1] == 1).mean() >= 0.8  # sparse: superposition
+
+
+def test_classification_of_hand_built_weights():
+    W = np.array([[[1.0], [0.0]], [[1.0], [-1.0]], [[0.0], [1.0]], [[0.7], [0.7]]])
+    assert phase_n2m1.classify(W).tolist() == [0, 1, 2, 3]
