@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.lines
-from superpose.experiments import Experiment
 
 from superpose import metrics, plotting, results
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
+from superpose.experiments import Experiment
 from superpose.sweep import Sweep, best_instances, group_folder
 
 MODELS = {"relu_output": "ReLU output\nx' = ReLU(WᵀWx + b)", "linear": "linear\nx' = WᵀWx + b"}
@@ -34,8 +34,7 @@ def sweeps(quick: bool) -> list[Sweep]:
 
 
 def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    sweep = sweeps(quick=False)[0]
-    runs = {m: results.load(group_folder(results_dir, sweep, f"model={m}")) for m in MODELS}
+    runs = {m: results.load(group_folder(results_dir, "intro", f"model={m}")) for m in MODELS}
     n_points = len(best_instances(runs["relu_output"]))
     fig, axes = plotting.figure(4, n_points, figsize=(1.15 * n_points + 1.2, 5.6), squeeze=False)
     for row, (model, title) in enumerate(MODELS.items()):

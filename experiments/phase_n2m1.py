@@ -70,12 +70,8 @@ def theory_phases(densities: np.ndarray, ratios: np.ndarray) -> np.ndarray:
     return theory.optimal_phase(densities[:, None], ratios[None, :])
 
 
-def _load(results_dir: Path) -> results.Run:
-    return results.load(group_folder(results_dir, sweeps(quick=True)[0], "all"))
-
-
 def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    run = _load(results_dir)
+    run = results.load(group_folder(results_dir, "phase_n2m1", "all"))
     axes_cfg = run.config["sweep"]["axes"]
     densities = np.asarray(axes_cfg["feature_probability"])
     ratios = np.asarray([imp[1] for imp in axes_cfg["importance"]])

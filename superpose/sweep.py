@@ -77,8 +77,9 @@ def shape_groups(sweep: Sweep) -> dict[str, list[tuple[int, int, ToyConfig]]]:
     return groups
 
 
-def group_folder(out: Path, sweep: Sweep, label: str) -> Path:
-    return Path(out) / sweep.name / label
+def group_folder(out: Path, sweep_name: str, label: str) -> Path:
+    """Where `run_sweep` writes shape group `label` of the sweep named `sweep_name`."""
+    return Path(out) / sweep_name / label
 
 
 def run_sweep(sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: bool = False) -> list[Path]:
@@ -91,7 +92,7 @@ def run_sweep(sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: 
     results.check_writable(out)
     folders = []
     for label, instances in groups.items():
-        folder = group_folder(out, sweep, label)
+        folder = group_folder(out, sweep.name, label)
         if skip_existing and _holds(folder, sweep):
             folders.append(folder)
             continue

@@ -9,16 +9,16 @@ import pytest
 
 from superpose.experiments import phase_n2m1
 from superpose.results import load
-from superpose.sweep import group_folder, run_sweep
+from superpose.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
 def phases(tmp_path_factory):
     sweep = phase_n2m1.sweeps(quick=True)[0]
     out = tmp_path_factory.mktemp("phase")
-    run_sweep(sweep, out, progress=False)
+    (folder,) = run_sweep(sweep, out, progress=False)
     ratios, densities = phase_n2m1.grid(quick=True)
-    run = load(group_folder(out, sweep, "all"))
+    run = load(folder)
     return phase_n2m1.empirical_phases(run), phase_n2m1.theory_phases(densities, ratios), densities
 
 
