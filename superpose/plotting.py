@@ -34,7 +34,9 @@ def save(fig, path: Path, *, pdf: bool = True) -> list[Path]:
     for suffix in (".png", ".pdf") if pdf else (".png",):
         target = path.with_suffix(suffix)
         tmp = target.with_name(f".{target.name}.tmp{suffix}")
-        fig.savefig(tmp, bbox_inches="tight")
+        # no creation date in PDFs, so redrawing unchanged results changes no file
+        metadata = {"CreationDate": None} if suffix == ".pdf" else None
+        fig.savefig(tmp, bbox_inches="tight", metadata=metadata)
         os.replace(tmp, target)
         written.append(target)
     plt.close(fig)
