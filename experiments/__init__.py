@@ -25,6 +25,6 @@ class Experiment:
 
 
 def registry() -> dict[str, Experiment]:
-    from superpose.experiments import intro, phase_n2m1
+    from superpose.experiments import basic, intro, phase_n2m1
 
-    return {e.name: e for e in (intro.EXPERIMENT, phase_n2m1.EXPERIMENT)}
+    return {e.name: e for e in (intro.EXPERIMENT, basic.EXPERIMENT, phase_n2m1.EXPERIMENT)}

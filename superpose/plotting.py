@@ -80,3 +80,25 @@ def draw_gram_and_bias(ax, W_FxH: np.ndarray, b_F: np.ndarray):
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     return im
+
+
+SUPERPOSITION_CMAP = "plasma"
+
+
+def draw_feature_bars(ax, W_FxH: np.ndarray, *, n_hidden: int | None = None):
+    """The paper's bar plot: ||W_i|| per feature (top = most important), coloured by
+    superposition sqrt(sum_{j!=i} (Ŵ_i·W_j)²) in [0, 1] as the notebook does; a dashed
+    line separates the first `n_hidden` features."""
+    from superpose import metrics
+
+    norms = np.asarray(metrics.feature_norms(W_FxH))
+    colour = np.sqrt(np.asarray(metrics.interference(W_FxH)))
+    cmap = plt.get_cmap(SUPERPOSITION_CMAP)
+    n = len(norms)
+    ax.barh(np.arange(n), norms, color=cmap(np.clip(colour, 0, 1)), height=0.8)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlim(0, max(1.2, norms.max() * 1.05))
+    if n_hidden is not None and n_hidden < n:
+        ax.axhline(n_hidden - 0.5, color="0.4", lw=0.8, ls="--")
+    ax.set_yticks([])
+    return plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap)
