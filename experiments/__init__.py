@@ -25,6 +25,7 @@ class Experiment:
 
 
 def registry() -> dict[str, Experiment]:
-    from superpose.experiments import basic, intro, phase_n2m1
+    from superpose.experiments import basic, geometry, intro, phase_n2m1
 
-    return {e.name: e for e in (intro.EXPERIMENT, basic.EXPERIMENT, phase_n2m1.EXPERIMENT)}
+    experiments = (intro.EXPERIMENT, basic.EXPERIMENT, phase_n2m1.EXPERIMENT, geometry.EXPERIMENT)
+    return {e.name: e for e in experiments}

@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments")
     run = sub.add_parser("run", help="train one experiment and write its result folders")
-    run.add_argument("experiment")
+    run.add_argument("experiment", help="an experiment name (see `superpose list`) or a study file (.toml/.json)")
     figures = sub.add_parser("figures", help="draw every figure from result files, training what is missing")
     for p in (run, figures):
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
@@ -75,19 +75,27 @@ def _run(args) -> int:
     from superpose.results import load
     from superpose.sweep import diverged, run_sweep
 
-    experiment = _experiment(args.experiment)
+    from superpose import study
+
     overrides = dict(parse_override(s) for s in args.set)
     if args.seed is not None:
         overrides["seed"] = args.seed
-    sweeps = [s.with_overrides(overrides) for s in experiment.sweeps(args.quick)]
+    if study.is_study_path(args.experiment):
+        sweeps = [study.load_study(Path(args.experiment)).with_overrides(overrides)]
+    else:
+        sweeps = [s.with_overrides(overrides) for s in _experiment(args.experiment).sweeps(args.quick)]
     for s in sweeps:
         s.instances()  # validate every point before training anything
     root = _out_root(args) / "results"
     for s in sweeps:
-        for folder in run_sweep(s, root, progress=not args.no_progress):
+        folders = run_sweep(s, root, progress=not args.no_progress)
+        for folder in folders:
             bad = diverged(load(folder))
             note = f"; instances {bad} diverged (loss not finite)" if bad else ""
             print(f"wrote {folder}{note}")
+        if study.is_study_path(args.experiment):
+            for path in study.plot(folders, _out_root(args) / "figures" / s.name):
+                print(f"wrote {path}")
     return 0
 
 
