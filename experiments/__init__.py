@@ -25,7 +25,14 @@ class Experiment:
 
 
 def registry() -> dict[str, Experiment]:
-    from superpose.experiments import basic, geometry, intro, phase_n2m1
+    from superpose.experiments import adversarial, basic, geometry, intro, perturb, phase_n2m1
 
-    experiments = (intro.EXPERIMENT, basic.EXPERIMENT, phase_n2m1.EXPERIMENT, geometry.EXPERIMENT)
+    experiments = (
+        intro.EXPERIMENT,
+        basic.EXPERIMENT,
+        phase_n2m1.EXPERIMENT,
+        geometry.EXPERIMENT,
+        perturb.EXPERIMENT,
+        adversarial.EXPERIMENT,
+    )
     return {e.name: e for e in experiments}

@@ -72,10 +72,9 @@ def _out_root(args) -> Path:
 
 
 def _run(args) -> int:
+    from superpose import study
     from superpose.results import load
     from superpose.sweep import diverged, run_sweep
-
-    from superpose import study
 
     overrides = dict(parse_override(s) for s in args.set)
     if args.seed is not None:

@@ -48,9 +48,9 @@ def feature_colors(n_features: int) -> np.ndarray:
     return plt.cm.viridis(np.linspace(0.95, 0.05, n_features))
 
 
-def draw_directions(ax, W_FxH: np.ndarray, *, lim: float = 1.5) -> None:
+def draw_directions(ax, W_FxH: np.ndarray, *, lim: float = 1.5, colors=None) -> None:
     """Feature directions in a 2-D hidden space, coloured by importance rank (paper figure 2 style)."""
-    for w, c in zip(W_FxH, feature_colors(len(W_FxH))):
+    for w, c in zip(W_FxH, feature_colors(len(W_FxH)) if colors is None else colors):
         ax.plot([0, w[0]], [0, w[1]], color=c, lw=1.6)
         ax.scatter([w[0]], [w[1]], color=c, s=14, zorder=3)
     ax.set_xlim(-lim, lim)

@@ -55,3 +55,23 @@ def test_relu_superposition_grows_with_sparsity(runs):
     assert np.sum((interf[3:] >= 0.8) & (norms[3:] > 0.5)) >= 2  # the least important superpose first
     for j in np.flatnonzero(DENSITIES <= 0.01):
         assert np.sum(b[j] < -0.05) >= 5  # negative biases at high sparsity
+
+
+def test_adversarial_vulnerability_grows_with_superposition(runs):
+    """Check 16 (E9), with the per-input attack norm and the relative loss increase (see experiments/adversarial)."""
+    import jax.numpy as jnp
+    from scipy.stats import spearmanr
+
+    from superpose import models, rng
+    from superpose.adversarial import relative_vulnerability
+    from superpose.data import sample_features
+
+    W, b = runs["relu_output"]
+    vulnerability = []
+    for i, p in enumerate(DENSITIES):
+        x = sample_features(rng.key(i), jnp.full((20,), p), 50_000)
+        params = models.ToyParams(jnp.asarray(W[i]), jnp.asarray(b[i]))
+        vulnerability.append(float(relative_vulnerability(params, x, jnp.asarray(0.7 ** np.arange(20)), "relu_output", 0.1)))
+    assert vulnerability[-1] >= 3 * vulnerability[0]
+    features_per_dim = np.sum(W**2, axis=(1, 2)) / 5
+    assert spearmanr(vulnerability, features_per_dim).statistic >= 0.8

@@ -1,0 +1,77 @@
+"""E9: adversarial vulnerability grows with superposition.
+
+Elhage et al. 2022, "Superposition and adversarial examples"; REFERENCE.md E9,
+check 16. Reuses the E2 sweep (`basic`: 20 features in 5 dimensions,
+importance 0.7^i). Each ReLU model gets the analytic per-feature attack
+(superpose.adversarial), of L2 norm 0.1 x each input's norm, on fresh data at
+its density. Vulnerability is the relative loss increase (L' − L) / L.
+
+The paper normalises by a non-superposition model, (L' − L) / (L'₀ − L₀),
+without saying which model that is. A fixed attack norm of 0.1 x the mean
+input norm also breaks down at high sparsity: most inputs are then all zero,
+and the attack is smaller than the ReLU model's negative biases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from superpose import metrics, models, plotting, rng
+from superpose.adversarial import relative_vulnerability
+from superpose.data import sample_features
+from superpose.experiments import Experiment, basic
+
+N_SAMPLES = 50_000
+EPS_FRACTION = 0.1
+
+
+def vulnerability(results_dir: Path) -> dict[str, np.ndarray]:
+    """Per density of the basic sweep's ReLU models: relative vulnerability and features per dimension."""
+    relu = basic.load_runs(results_dir)["relu_output"]
+    out = {"density": relu.arrays["feature_probability"][:, 0], "vulnerability": [], "features_per_dim": []}
+    for i, p_F in enumerate(relu.arrays["feature_probability"]):
+        x_FxB = sample_features(rng.key(i), jnp.asarray(p_F), N_SAMPLES)
+        importance = jnp.asarray(relu.arrays["importance"][i])
+        v = relative_vulnerability(_params(relu, i), x_FxB, importance, "relu_output", EPS_FRACTION)
+        out["vulnerability"].append(float(v))
+        W = relu.arrays["W"][i]
+        out["features_per_dim"].append(1 / float(metrics.dimensions_per_feature(W)))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _params(run, i) -> models.ToyParams:
+    return models.ToyParams(jnp.asarray(run.arrays["W"][i]), jnp.asarray(run.arrays["b"][i]))
+
+
+def plot(results_dir: Path, figure_path: Path) -> list[Path]:
+    v = vulnerability(results_dir)
+    fig, (ax_s, ax_f) = plotting.figure(1, 2, figsize=(9, 3.6))
+    ax_s.plot(v["density"], v["vulnerability"], "o-", color="tab:red", label="vulnerability")
+    ax_s.set(xscale="log", xlabel="feature density 1 − S", ylabel="relative loss increase (L′ − L) / L")
+    ax_s.invert_xaxis()
+    twin = ax_s.twinx()
+    twin.plot(v["density"], v["features_per_dim"], "s--", color="0.4", ms=4)
+    twin.set_ylabel("features per dimension ‖W‖²_F / m", color="0.4")
+    twin.spines["right"].set_visible(True)
+    ax_s.set_title("vulnerability rises as superposition forms")
+    ax_f.scatter(v["features_per_dim"], v["vulnerability"], color="tab:red")
+    for d, x, y in zip(v["density"], v["features_per_dim"], v["vulnerability"]):
+        ax_f.annotate(f"{d:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax_f.set(xlabel="features per dimension ‖W‖²_F / m", ylabel="relative vulnerability",
+             title="it tracks features per dimension (labels: 1 − S)")
+    fig.suptitle(f"Worst per-feature attack with ‖δ‖ = {EPS_FRACTION} × ‖x‖ on the ReLU models of E2 "
+                 "(20 features in 5 dimensions)",
+                 fontsize=10, y=1.03)
+    fig.subplots_adjust(wspace=0.5)
+    return plotting.save(fig, figure_path)
+
+
+EXPERIMENT = Experiment(
+    name="adversarial",
+    description="E9: adversarial vulnerability vs superposition (analytic attack on the E2 models)",
+    sweeps=basic.sweeps,
+    plot=plot,
+)
