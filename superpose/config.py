@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-MODELS = ("relu_output", "linear")
+MODELS = ("relu_output", "linear", "relu_hidden", "abs")
+DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
 
@@ -37,6 +38,8 @@ STATIC_FIELDS = (
     "warmup_steps",
     "log_every",
     "prng",
+    "data",
+    "set_size",
 )
 
 
@@ -54,7 +57,8 @@ class ToyConfig:
     """
 
     model: str = "relu_output"
-    """`relu_output`: x' = ReLU(W^T W x + b); `linear`: x' = W^T W x + b."""
+    """`relu_output`: x' = ReLU(WᵀWx + b); `linear`: WᵀWx + b; `relu_hidden`: ReLU(Wᵀ ReLU(Wx) + b);
+    `abs`: ReLU(W₂ ReLU(W₁x) + b) trained to output |x| on x uniform in [-1, 1] (superpose.models)."""
     n_features: int = 5
     """F, the number of input features."""
     n_hidden: int = 2
@@ -78,6 +82,10 @@ class ToyConfig:
     """Steps per compiled chunk: the host sees the program (loss, progress) only this often."""
     prng: str = "hash"
     """`hash` (fast counter-hash generator, see superpose.rng) or `threefry` (JAX default)."""
+    data: str = "independent"
+    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.data.sample_structured)."""
+    set_size: int = 2
+    """Features per correlated / anticorrelated set; n_features must be a multiple of it."""
 
     def __post_init__(self):
         for name in ("feature_probability", "importance"):
@@ -87,6 +95,10 @@ class ToyConfig:
         _check_choice("model", self.model, MODELS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("prng", self.prng, PRNGS)
+        _check_choice("data", self.data, DATA)
+        _check_int("set_size", self.set_size, minimum=1)
+        if self.data != "independent" and self.n_features % self.set_size:
+            raise ConfigError(f"n_features ({self.n_features}) must be a multiple of set_size ({self.set_size})")
         for name in ("n_features", "n_hidden", "steps", "batch_size", "log_every"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("warmup_steps", self.warmup_steps, minimum=0)

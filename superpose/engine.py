@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from superpose import models, rng
 from superpose.config import STATIC_FIELDS, ConfigError, ToyConfig
-from superpose.data import sample_features
+from superpose.data import sample_structured
 from superpose.sharding import instance_sharding, padded_size, to_host
 
 
@@ -53,6 +53,8 @@ class TrainResult(NamedTuple):
     """The step count at the end of each chunk."""
     diverged_step_I: np.ndarray
     """Step at whose chunk the loss first became non-finite, -1 if never."""
+    W_out_IxFxH: np.ndarray | None = None
+    """Untied output weights of the `abs` model."""
 
 
 def _optimizer(config: ToyConfig, learning_rate: jax.Array, weight_decay: jax.Array):
@@ -65,13 +67,20 @@ def _optimizer(config: ToyConfig, learning_rate: jax.Array, weight_decay: jax.Ar
 
 def _init_one(config: ToyConfig, seed: jax.Array, hyper: Hyper) -> TrainState:
     init_key, data_key = jax.random.split(rng.key(seed, config.prng))
-    params = models.init_params(init_key, config.n_features, config.n_hidden)
+    params = models.init_params(init_key, config.n_features, config.n_hidden, config.model)
     opt_state = _optimizer(config, hyper.learning_rate, hyper.weight_decay).init(params)
     return TrainState(params, opt_state, data_key)
 
 
 def _step_one(config: ToyConfig, state: TrainState, hyper: Hyper, t: jax.Array):
-    x_FxB = sample_features(jax.random.fold_in(state.data_key, t), hyper.probability_F, config.batch_size)
+    x_FxB = sample_structured(
+        jax.random.fold_in(state.data_key, t),
+        hyper.probability_F,
+        config.batch_size,
+        kind=config.data,
+        set_size=config.set_size,
+        signed=config.model == "abs",
+    )
     loss, grads = jax.value_and_grad(models.loss)(state.params, x_FxB, hyper.importance_F, config.model)
     tx = _optimizer(config, hyper.learning_rate, hyper.weight_decay)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -170,4 +179,5 @@ def train(
         loss_IxC=np.stack(losses, axis=1),
         loss_steps_C=np.asarray(ends),
         diverged_step_I=diverged,
+        W_out_IxFxH=None if state.params.W_out_FxH is None else to_host(state.params.W_out_FxH)[:n_instances],
     )

@@ -25,24 +25,43 @@ import jax.numpy as jnp
 class ToyParams(NamedTuple):
     W_FxH: jax.Array
     b_F: jax.Array
+    W_out_FxH: jax.Array | None = None
+    """Untied output weights, only for the `abs` model (None, an empty pytree, otherwise)."""
 
 
-def init_params(key: jax.Array, n_features: int, n_hidden: int) -> ToyParams:
-    """Xavier-normal W (std sqrt(2 / (F + H))), zero bias."""
+def init_params(key: jax.Array, n_features: int, n_hidden: int, model: str = "relu_output") -> ToyParams:
+    """Xavier-normal W (std sqrt(2 / (F + H))), zero bias; a second W for the untied `abs` model."""
     std = jnp.sqrt(2.0 / (n_features + n_hidden))
     W_FxH = std * jax.random.normal(key, (n_features, n_hidden), jnp.float32)
-    return ToyParams(W_FxH, jnp.zeros((n_features,), jnp.float32))
+    W_out = None
+    if model == "abs":
+        W_out = std * jax.random.normal(jax.random.fold_in(key, 1), (n_features, n_hidden), jnp.float32)
+    return ToyParams(W_FxH, jnp.zeros((n_features,), jnp.float32), W_out)
 
 
 def forward(params: ToyParams, x_FxB: jax.Array, model: str) -> jax.Array:
-    """x' = ReLU(W^T W x + b) (`relu_output`) or W^T W x + b (`linear`), paper notation."""
+    """The toy models, paper notation (W is m x n there, W_FxH.T here):
+
+    `linear`       x' = WᵀW x + b
+    `relu_output`  x' = ReLU(WᵀW x + b)
+    `relu_hidden`  x' = ReLU(Wᵀ ReLU(W x) + b)             (privileged basis, E10)
+    `abs`          y' = ReLU(W₂ ReLU(W₁ x) + b), untied    (computation in superposition, E11)
+    """
     h_HxB = params.W_FxH.T @ x_FxB
-    out_FxB = params.W_FxH @ h_HxB + params.b_F[:, None]
-    if model == "relu_output":
-        return jax.nn.relu(out_FxB)
+    if model in ("relu_hidden", "abs"):
+        h_HxB = jax.nn.relu(h_HxB)
+    W_out_FxH = params.W_out_FxH if model == "abs" else params.W_FxH
+    out_FxB = W_out_FxH @ h_HxB + params.b_F[:, None]
     if model == "linear":
         return out_FxB
+    if model in ("relu_output", "relu_hidden", "abs"):
+        return jax.nn.relu(out_FxB)
     raise ValueError(f"unknown model {model!r}")
+
+
+def target(x_FxB: jax.Array, model: str) -> jax.Array:
+    """What the model must output: x itself, or |x| for the `abs` model."""
+    return jnp.abs(x_FxB) if model == "abs" else x_FxB
 
 
 def loss(params: ToyParams, x_FxB: jax.Array, importance_F: jax.Array, model: str) -> jax.Array:
@@ -51,5 +70,5 @@ def loss(params: ToyParams, x_FxB: jax.Array, importance_F: jax.Array, model: st
     The paper sums over features; the notebook's mean is that sum / F, which
     only rescales the loss (REFERENCE.md section 7, item 5).
     """
-    err_FxB = importance_F[:, None] * (x_FxB - forward(params, x_FxB, model)) ** 2
+    err_FxB = importance_F[:, None] * (target(x_FxB, model) - forward(params, x_FxB, model)) ** 2
     return jnp.mean(err_FxB)

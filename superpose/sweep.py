@@ -138,6 +138,8 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         "point": point_I,
         "replica": np.asarray([r for _, r, _ in instances]),
     }
+    if trained.W_out_IxFxH is not None:
+        arrays["W_out"] = trained.W_out_IxFxH
     summary = {
         "final_loss": [float(x) for x in final_I],
         "diverged_step": trained.diverged_step_I.tolist(),

@@ -1,0 +1,63 @@
+"""Model equations on hand-built weights and the structured data generators (check 1, structure)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from superpose import models, rng
+from superpose.data import sample_structured
+
+W = jnp.asarray([[1.0, 0.0], [-1.0, 0.5], [0.0, 2.0]])
+b = jnp.asarray([0.1, -0.2, 0.0])
+x = jnp.asarray([[0.5, 0.0], [0.2, 1.0], [0.0, 0.3]])  # F x B
+
+
+def test_model_equations():
+    Wn, bn, xn = np.asarray(W), np.asarray(b), np.asarray(x)
+    gram = Wn @ Wn.T
+    params = models.ToyParams(W, b)
+    np.testing.assert_allclose(models.forward(params, x, "linear"), gram @ xn + bn[:, None], rtol=1e-6)
+    np.testing.assert_allclose(
+        models.forward(params, x, "relu_output"), np.maximum(gram @ xn + bn[:, None], 0), rtol=1e-6
+    )
+    hidden = np.maximum(Wn.T @ xn, 0)
+    np.testing.assert_allclose(
+        models.forward(params, x, "relu_hidden"), np.maximum(Wn @ hidden + bn[:, None], 0), rtol=1e-6
+    )
+    W_out = jnp.asarray([[0.5, 1.0], [2.0, -1.0], [0.0, 1.0]])
+    signed = x - 0.4
+    out = models.forward(models.ToyParams(W, b, W_out), signed, "abs")
+    expected = np.maximum(np.asarray(W_out) @ np.maximum(Wn.T @ np.asarray(signed), 0) + bn[:, None], 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert models.init_params(rng.key(0), 3, 2, "abs").W_out_FxH.shape == (3, 2)
+    assert models.init_params(rng.key(0), 3, 2).W_out_FxH is None
+
+
+N = 200_000
+
+
+def test_correlated_sets_are_zero_together():
+    x = np.asarray(sample_structured(rng.key(1), jnp.full((6,), 0.2), N, kind="correlated", set_size=2, signed=False))
+    on = x > 0
+    assert np.array_equal(on[0::2], on[1::2])
+    assert abs(on[0].mean() - 0.2) <= 4 * np.sqrt(0.2 * 0.8 / N)
+    assert abs(x[x > 0].mean() - 0.5) <= 0.005
+    assert abs(np.corrcoef(on[0], on[2])[0, 1]) < 0.02  # different sets are independent
+
+
+def test_anticorrelated_sets_have_at_most_one_active_member():
+    x = np.asarray(
+        sample_structured(rng.key(2), jnp.full((6,), 0.3), N, kind="anticorrelated", set_size=3, signed=False)
+    )
+    active = (x > 0).reshape(2, 3, N).sum(axis=1)
+    assert active.max() == 1
+    assert abs(active[0].mean() - 0.3) <= 4 * np.sqrt(0.3 * 0.7 / N)
+    members = (x[:3] > 0).mean(axis=1)
+    np.testing.assert_allclose(members, 0.1, atol=4 * np.sqrt(0.1 * 0.9 / N))
+
+
+@pytest.mark.parametrize("kind", ["independent", "correlated"])
+def test_signed_values_are_uniform_on_minus_one_one(kind):
+    x = np.asarray(sample_structured(rng.key(3), jnp.full((4,), 0.5), N, kind=kind, set_size=2, signed=True))
+    nz = x[x != 0]
+    assert abs(nz.mean()) <= 0.01 and abs(nz.var() - 1 / 3) <= 0.005 and np.abs(nz).max() <= 1
