@@ -30,7 +30,7 @@ import optax
 from superpose import models
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
-from superpose.engine import TrainState, _optimizer, _step_one, compiled_chunk, compiled_init, hyper_arrays
+from superpose.engine import _optimizer, _step_one, compiled_chunk, compiled_init, hyper_arrays
 
 
 def sweep_configs(n_instances: int, steps: int, prng: str) -> list[ToyConfig]:
@@ -115,7 +115,7 @@ def time_floor(configs, steps: int) -> float:
         updates, opt_state = _optimizer(static, hyper.learning_rate, hyper.weight_decay).update(
             grads, state.opt_state, state.params
         )
-        return TrainState(optax.apply_updates(state.params, updates), opt_state, state.data_key), loss
+        return state._replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state), loss
 
     @jax.jit
     def chunk(state):

@@ -25,7 +25,19 @@ class Experiment:
 
 
 def registry() -> dict[str, Experiment]:
-    from superpose.experiments import adversarial, basic, geometry, intro, perturb, phase_n2m1
+    from superpose.experiments import (
+        absolute,
+        adversarial,
+        basic,
+        correlated,
+        double_descent,
+        dynamics,
+        geometry,
+        intro,
+        perturb,
+        phase_n2m1,
+        privileged,
+    )
 
     experiments = (
         intro.EXPERIMENT,
@@ -34,5 +46,10 @@ def registry() -> dict[str, Experiment]:
         geometry.EXPERIMENT,
         perturb.EXPERIMENT,
         adversarial.EXPERIMENT,
+        correlated.EXPERIMENT,
+        privileged.EXPERIMENT,
+        absolute.EXPERIMENT,
+        dynamics.EXPERIMENT,
+        double_descent.EXPERIMENT,
     )
     return {e.name: e for e in experiments}

@@ -40,6 +40,9 @@ STATIC_FIELDS = (
     "prng",
     "data",
     "set_size",
+    "n_train",
+    "normalize",
+    "snapshots",
 )
 
 
@@ -86,6 +89,12 @@ class ToyConfig:
     """`independent`, `correlated` or `anticorrelated` feature sets (superpose.data.sample_structured)."""
     set_size: int = 2
     """Features per correlated / anticorrelated set; n_features must be a multiple of it."""
+    n_train: int = 0
+    """T > 0: a fixed training set of T points, trained full batch (batch_size is then ignored); 0: fresh data each step."""
+    normalize: bool = False
+    """Rescale every input to unit L2 norm (the double-descent setup)."""
+    snapshots: bool = False
+    """Keep W at the end of every chunk of `log_every` steps (learning dynamics)."""
 
     def __post_init__(self):
         for name in ("feature_probability", "importance"):
@@ -102,6 +111,10 @@ class ToyConfig:
         for name in ("n_features", "n_hidden", "steps", "batch_size", "log_every"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("warmup_steps", self.warmup_steps, minimum=0)
+        _check_int("n_train", self.n_train, minimum=0)
+        for name in ("normalize", "snapshots"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         _check_int("seed", self.seed, minimum=0)
         if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
             raise ConfigError(f"warmup_steps must be < steps ({self.steps}), got {self.warmup_steps}")
@@ -131,6 +144,10 @@ class ToyConfig:
         if self.importance is not None:
             return np.asarray(self.importance, np.float32)
         return (self.importance_decay ** np.arange(self.n_features)).astype(np.float32)
+
+    def batch(self) -> int:
+        """Points per step: the whole training set when it is finite."""
+        return self.n_train if self.n_train > 0 else self.batch_size
 
     def static_key(self) -> tuple:
         """The fields that fix the compiled program's shape."""

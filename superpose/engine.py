@@ -40,6 +40,8 @@ class TrainState(NamedTuple):
     params: models.ToyParams
     opt_state: optax.OptState
     data_key: jax.Array
+    train_x_FxT: jax.Array | None = None
+    """The fixed training set when `n_train` > 0 (drawn once, at init, from the data key)."""
 
 
 class TrainResult(NamedTuple):
@@ -55,6 +57,8 @@ class TrainResult(NamedTuple):
     """Step at whose chunk the loss first became non-finite, -1 if never."""
     W_out_IxFxH: np.ndarray | None = None
     """Untied output weights of the `abs` model."""
+    W_history_IxCxFxH: np.ndarray | None = None
+    """W at the end of every chunk, when the config asks for `snapshots`."""
 
 
 def _optimizer(config: ToyConfig, learning_rate: jax.Array, weight_decay: jax.Array):
@@ -65,27 +69,48 @@ def _optimizer(config: ToyConfig, learning_rate: jax.Array, weight_decay: jax.Ar
     return optax.adamw(lambda count: learning_rate * shape(count), weight_decay=weight_decay)
 
 
-def _init_one(config: ToyConfig, seed: jax.Array, hyper: Hyper) -> TrainState:
+def _keys(config: ToyConfig, seed) -> tuple[jax.Array, jax.Array]:
+    """(init_key, data_key) of an instance: every random number of a run derives from its seed."""
     init_key, data_key = jax.random.split(rng.key(seed, config.prng))
+    return init_key, data_key
+
+
+def _sample(config: ToyConfig, key: jax.Array, probability_F: jax.Array) -> jax.Array:
+    """One batch of the config's data (a training set of `n_train` points, or `batch_size` fresh ones)."""
+    x_FxB = sample_structured(
+        key, probability_F, config.batch(), kind=config.data, set_size=config.set_size, signed=config.model == "abs"
+    )
+    if config.normalize:
+        x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
+    return x_FxB
+
+
+def training_set(config: ToyConfig) -> np.ndarray:
+    """The fixed training set x_FxT of a run with `n_train` > 0, regenerated from its seed."""
+    if config.n_train <= 0:
+        raise ConfigError("training_set needs n_train > 0")
+    _, data_key = _keys(config, config.seed)
+    return np.asarray(_sample(config, data_key, jnp.asarray(config.probability_F())))
+
+
+def _init_one(config: ToyConfig, seed: jax.Array, hyper: Hyper) -> TrainState:
+    init_key, data_key = _keys(config, seed)
     params = models.init_params(init_key, config.n_features, config.n_hidden, config.model)
     opt_state = _optimizer(config, hyper.learning_rate, hyper.weight_decay).init(params)
-    return TrainState(params, opt_state, data_key)
+    train_x = _sample(config, data_key, hyper.probability_F) if config.n_train > 0 else None
+    return TrainState(params, opt_state, data_key, train_x)
 
 
 def _step_one(config: ToyConfig, state: TrainState, hyper: Hyper, t: jax.Array):
-    x_FxB = sample_structured(
-        jax.random.fold_in(state.data_key, t),
-        hyper.probability_F,
-        config.batch_size,
-        kind=config.data,
-        set_size=config.set_size,
-        signed=config.model == "abs",
-    )
+    if config.n_train > 0:
+        x_FxB = state.train_x_FxT
+    else:
+        x_FxB = _sample(config, jax.random.fold_in(state.data_key, t), hyper.probability_F)
     loss, grads = jax.value_and_grad(models.loss)(state.params, x_FxB, hyper.importance_F, config.model)
     tx = _optimizer(config, hyper.learning_rate, hyper.weight_decay)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    return TrainState(params, opt_state, state.data_key), loss
+    return state._replace(params=params, opt_state=opt_state), loss
 
 
 @functools.lru_cache(maxsize=64)
@@ -157,7 +182,7 @@ def train(
 
     chunk = min(static.log_every, static.steps)
     n_chunks = -(-static.steps // chunk)
-    losses, ends = [], []
+    losses, ends, history = [], [], []
     diverged = np.full(n_instances, -1, np.int64)
     with tqdm(total=static.steps, desc=desc, disable=not progress, unit="step", leave=False) as bar:
         t = 0
@@ -170,6 +195,8 @@ def train(
             diverged[newly] = t
             losses.append(loss_I)
             ends.append(t)
+            if static.snapshots:
+                history.append(to_host(state.params.W_FxH)[:n_instances])
             bar.update(n)
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
@@ -180,4 +207,5 @@ def train(
         loss_steps_C=np.asarray(ends),
         diverged_step_I=diverged,
         W_out_IxFxH=None if state.params.W_out_FxH is None else to_host(state.params.W_out_FxH)[:n_instances],
+        W_history_IxCxFxH=np.stack(history, axis=1) if history else None,
     )

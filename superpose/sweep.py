@@ -140,6 +140,8 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
     }
     if trained.W_out_IxFxH is not None:
         arrays["W_out"] = trained.W_out_IxFxH
+    if trained.W_history_IxCxFxH is not None:
+        arrays["W_history"] = trained.W_history_IxCxFxH
     summary = {
         "final_loss": [float(x) for x in final_I],
         "diverged_step": trained.diverged_step_I.tolist(),

@@ -1,0 +1,118 @@
+"""Double descent: memorisation vs generalisation with finite training sets (Henighan et al. 2023).
+
+REFERENCE.md section 4 and check 15, scaled down (as ARENA and Hobbhahn did) to
+fit a laptop: 200 features of density 0.05, inputs rescaled to unit norm, 2
+hidden dimensions, full-batch AdamW (lr 1e-3, weight decay 1e-2), 2,500-step
+linear warm-up then cosine decay to 0, best of 4 seeds (each seed draws its own
+training set). Small T: the hidden vectors of the training points form a
+regular T-gon (memorisation); large T: the most frequent features form a
+pentagon (generalisation); test loss peaks in between.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from superpose import metrics, models, plotting, results, rng
+from superpose.config import ToyConfig
+from superpose.data import sample_features
+from superpose.engine import training_set
+from superpose.experiments import Experiment
+from superpose.sweep import Sweep
+
+T_FULL = (3, 5, 8, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000)
+T_QUICK = (3, 5, 10, 30, 100, 300, 2000)
+N_TEST = 20_000
+
+
+def sweeps(quick: bool) -> list[Sweep]:
+    base = ToyConfig(
+        n_features=200,
+        n_hidden=2,
+        feature_probability=0.05,
+        normalize=True,
+        schedule="warmup_cosine",
+        warmup_steps=2_500,
+        steps=8_000 if quick else 15_000,
+        log_every=500,
+    )
+    return [Sweep(name="double_descent", base=base, axes={"n_train": T_QUICK if quick else T_FULL}, best_of=4)]
+
+
+def analyse(results_dir: Path) -> dict[str, np.ndarray | list]:
+    """Per T: mean test loss over seeds, and for the best seed its W and training-point dimensionalities."""
+    out = {"T": [], "test_loss": [], "W": [], "data_dim": [], "hidden": []}
+    folders = sorted((results_dir / "double_descent").iterdir(), key=lambda f: int(f.name.split("=")[1]))
+    for folder in folders:
+        run = results.load(folder)
+        configs = [ToyConfig(**_tuples(i["config"])) for i in run.config["instances"]]
+        test = np.mean([_test_loss(run, k, configs[k]) for k in range(len(configs))])
+        best = int(np.argmin(run.summary["final_loss"]))
+        W = run.arrays["W"][best]
+        h_TxH = training_set(configs[best]).T @ W
+        out["T"].append(configs[best].n_train)
+        out["test_loss"].append(test)
+        out["W"].append(W)
+        out["hidden"].append(h_TxH)
+        out["data_dim"].append(np.asarray(metrics.feature_dimensionality(h_TxH)))
+    out["T"] = np.asarray(out["T"])
+    out["test_loss"] = np.asarray(out["test_loss"])
+    return out
+
+
+def _tuples(config: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+
+
+def _test_loss(run: results.Run, k: int, config: ToyConfig) -> float:
+    x = sample_features(rng.key(10_000 + k), jnp.asarray(config.probability_F()), N_TEST)
+    x = x / jnp.maximum(jnp.linalg.norm(x, axis=0, keepdims=True), 1e-12)
+    params = models.ToyParams(jnp.asarray(run.arrays["W"][k]), jnp.asarray(run.arrays["b"][k]))
+    return float(models.loss(params, x, jnp.ones(config.n_features), config.model))
+
+
+def plot(results_dir: Path, figure_path: Path) -> list[Path]:
+    a = analyse(results_dir)
+    T = a["T"]
+    fig = plotting.figure(figsize=(11, 7.5))[0]
+    fig.clf()
+    grid = fig.add_gridspec(3, len(T), height_ratios=[1, 1, 0.8], hspace=0.55)
+    ax_loss = fig.add_subplot(grid[0, :])
+    ax_loss.plot(T, a["test_loss"], "o-", color="k")
+    ax_loss.set(xscale="log", yscale="log", ylabel="test loss (mean of 4 seeds)",
+                title="test loss: a bump between memorising and generalising")
+    ax_dim = fig.add_subplot(grid[1, :], sharex=ax_loss)
+    for t, W, d in zip(T, a["W"], a["data_dim"]):
+        D_f = np.asarray(metrics.feature_dimensionality(W))
+        top = np.sort(D_f)[-10:]
+        ax_dim.scatter(np.full(top.size, t) * 1.04, top, s=10, color="tab:blue", alpha=0.7)
+        ax_dim.scatter(np.full(d.size, t) / 1.04, d, s=6, color="tab:red", alpha=0.4)
+    t_line = np.geomspace(T.min(), T.max(), 100)
+    ax_dim.plot(t_line, np.minimum(2 / t_line, 1), color="tab:red", lw=0.8, ls="--", label="m / T (T-gon)")
+    ax_dim.scatter([], [], color="tab:blue", label="features (10 largest D)")
+    ax_dim.scatter([], [], color="tab:red", label="training points")
+    ax_dim.set(xscale="log", xlabel="training set size T", ylabel="dimensionality", ylim=(0, 1.05))
+    ax_dim.legend(fontsize=7, frameon=False, loc="upper right")
+    for col, (t, W, h) in enumerate(zip(T, a["W"], a["hidden"])):
+        ax = fig.add_subplot(grid[2, col])
+        scale = 1.2 * max(np.abs(h).max(), 1e-9)
+        ax.plot(*np.stack([np.zeros_like(h), h], axis=1).T, color="tab:red", lw=0.6)
+        big = np.argsort(np.linalg.norm(W, axis=1))[-5:]
+        w_scale = scale / max(np.linalg.norm(W[big], axis=1).max(), 1e-9)
+        ax.plot(*np.stack([np.zeros_like(W[big]), W[big] * w_scale], axis=1).T, color="tab:blue", lw=0.9)
+        ax.set(xlim=(-scale, scale), ylim=(-scale, scale), xticks=[], yticks=[], aspect="equal")
+        ax.set_title(f"T={t}", fontsize=7)
+    fig.suptitle("Double descent (200 features, density 0.05, 2 dimensions). Bottom: hidden vectors of the "
+                 "training points (red) and the 5 largest features (blue)", fontsize=9.5)
+    return plotting.save(fig, figure_path)
+
+
+EXPERIMENT = Experiment(
+    name="double_descent",
+    description="Double descent: finite training sets, memorising T-gons vs generalising features",
+    sweeps=sweeps,
+    plot=plot,
+)
