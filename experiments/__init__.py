@@ -35,14 +35,14 @@ def registry() -> dict[str, Experiment]:
         geometry,
         intro,
         perturb,
-        phase_n2m1,
+        phase,
         privileged,
     )
 
     experiments = (
         intro.EXPERIMENT,
         basic.EXPERIMENT,
-        phase_n2m1.EXPERIMENT,
+        phase.EXPERIMENT,
         geometry.EXPERIMENT,
         perturb.EXPERIMENT,
         adversarial.EXPERIMENT,

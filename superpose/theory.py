@@ -36,3 +36,13 @@ def antipodal_boundary(r):
     """Density below which antipodal superposition is optimal: 4r/(2+5r) for r <= 1, 4/(5+2r) for r >= 1."""
     r = np.asarray(r, dtype=np.float64)
     return np.where(r <= 1, 4 * r / (2 + 5 * r), 4 / (5 + 2 * r))
+
+
+def optimal_phase_n3m2(s, r):
+    """n=3, m=2 with two weight-1 features and an extra weight-r feature (paper's four configurations):
+    0: extra dropped, r(s/3 - s²/4); 1: extra antipodal with a weight-1 feature, (1+r)s²/6;
+    2: extra dedicated, either dropping a weight-1 feature (s/3 - s²/4) or putting the two
+    weight-1 features in an antipodal pair (s²/3)."""
+    dedicated = np.minimum(loss_drop_unit(s), loss_antipodal(s))
+    losses = np.stack(np.broadcast_arrays(loss_drop_weighted(s, r), loss_antipodal(s, r), dedicated))
+    return np.argmin(losses, axis=0)

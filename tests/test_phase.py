@@ -7,19 +7,19 @@ with best-of-4 per cell instead of the check's >= 6 seeds with the worst dropped
 import numpy as np
 import pytest
 
-from superpose.experiments import phase_n2m1
+from superpose.experiments import phase
 from superpose.results import load
 from superpose.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
 def phases(tmp_path_factory):
-    sweep = phase_n2m1.sweeps(quick=True)[0]
+    sweep = phase.sweeps(quick=True)[0]  # n=2, m=1
     out = tmp_path_factory.mktemp("phase")
     (folder,) = run_sweep(sweep, out, progress=False)
-    ratios, densities = phase_n2m1.grid(quick=True)
+    ratios, densities = phase.grid(quick=True)
     run = load(folder)
-    return phase_n2m1.empirical_phases(run), phase_n2m1.theory_phases(densities, ratios), densities
+    return phase.empirical_phases(run), phase.theory_phases(densities, ratios), densities
 
 
 def test_agrees_with_theory(phases):
@@ -36,4 +36,22 @@ def test_phases_in_the_right_corners(phases):
 
 def test_classification_of_hand_built_weights():
     W = np.array([[[1.0], [0.0]], [[1.0], [-1.0]], [[0.0], [1.0]], [[0.7], [0.7]]])
-    assert phase_n2m1.classify(W).tolist() == [0, 1, 2, 3]
+    assert phase.classify(W).tolist() == [0, 1, 2, 3]
+    W3 = np.array(
+        [
+            [[1, 0], [0, 1], [0, 0]],  # extra dropped
+            [[1, 0], [0, 1], [0, -1]],  # extra antipodal with feature 1
+            [[1, 0], [-1, 0], [0, 1]],  # 0, 1 antipodal, extra dedicated
+        ],
+        dtype=float,
+    )
+    assert phase.classify(W3).tolist() == [0, 1, 2]
+
+
+def test_n3m2_theory_has_three_phases_in_the_right_corners():
+    ratios, densities = phase.grid(quick=False)
+    th = phase.theory_phases(densities, ratios, 3)
+    assert th[0, 0] == 0 and th[0, -1] == 2
+    # sparse: a less important extra feature joins an antipodal pair; a more important one
+    # keeps a dimension while the two unit features share the other
+    assert np.all(th[-1, ratios < 1] == 1) and np.all(th[-1, ratios > 1] == 2)
