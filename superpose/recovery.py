@@ -1,0 +1,201 @@
+"""How well a learned dictionary recovers known features.
+
+Directions are compared by |cosine| (a decoder row and a true feature that
+differ in sign or scale are the same feature). With C the G x L matrix of
+|cos| between true features (rows) and learned directions (columns):
+
+  mmcs_true      mean over true features of their best |cos| with any learned direction
+                 ("recall"; Sharkey et al. 2022's MMCS)
+  mmcs_learned   mean over learned directions of their best |cos| with any true feature ("precision")
+  mcc            mean |cos| of the Hungarian (one-to-one) matching, over min(G, L) pairs
+                 (SAELens' synthetic `mcc`)
+  recovered_90/99  fraction of true features whose best |cos| exceeds 0.9 / 0.99
+
+Activation metrics come from `activation_stats` (an evaluation batch, on the
+device) and `activation_metrics` (host): per-latent precision, recall and F1
+of "latent fires" against "its best-matching true feature is active",
+uniqueness (distinct true features among the alive latents' best matches, per
+alive latent), L0, dead latents, fraction of variance unexplained, shrinkage
+γ = E‖x̂‖² / E[x·x̂] (γ < 1: the SAE shrinks its reconstructions) and the
+absorption rate on hierarchical data.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from superpose import groundtruth, rng
+from superpose import sae as sae_lib
+
+
+def cosine_matrix(true_GxD: np.ndarray, learned_LxD: np.ndarray) -> np.ndarray:
+    """|cos| between every true feature (rows) and learned direction (columns)."""
+    a = true_GxD / np.maximum(np.linalg.norm(true_GxD, axis=1, keepdims=True), 1e-12)
+    b = learned_LxD / np.maximum(np.linalg.norm(learned_LxD, axis=1, keepdims=True), 1e-12)
+    return np.abs(a @ b.T)
+
+
+def mmcs_true(cos_GxL: np.ndarray) -> float:
+    return float(cos_GxL.max(axis=1).mean())
+
+
+def mmcs_learned(cos_GxL: np.ndarray) -> float:
+    return float(cos_GxL.max(axis=0).mean())
+
+
+def matching(cos_GxL: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hungarian matching maximising the total |cos|: (true indices, learned indices)."""
+    return scipy.optimize.linear_sum_assignment(cos_GxL, maximize=True)
+
+
+def mcc(cos_GxL: np.ndarray) -> float:
+    rows, cols = matching(cos_GxL)
+    return float(cos_GxL[rows, cols].mean())
+
+
+def fraction_recovered(cos_GxL: np.ndarray, threshold: float) -> float:
+    return float((cos_GxL.max(axis=1) > threshold).mean())
+
+
+def direction_metrics(true_GxD: np.ndarray, learned_LxD: np.ndarray) -> dict[str, float]:
+    cos = cosine_matrix(true_GxD, learned_LxD)
+    return {
+        "mmcs_true": mmcs_true(cos),
+        "mmcs_learned": mmcs_learned(cos),
+        "mcc": mcc(cos),
+        "recovered_90": fraction_recovered(cos, 0.9),
+        "recovered_99": fraction_recovered(cos, 0.99),
+    }
+
+
+def ordered_by_matching(cos_GxL: np.ndarray) -> np.ndarray:
+    """Columns reordered so that each true feature's matched latent sits on the diagonal (unmatched last)."""
+    rows, cols = matching(cos_GxL)
+    order = list(cols[np.argsort(rows)])
+    order += [c for c in range(cos_GxL.shape[1]) if c not in set(order)]
+    return cos_GxL[:, order]
+
+
+# --- activations --------------------------------------------------------------------------------------------
+
+
+class ActivationStats(NamedTuple):
+    """Sums over an evaluation batch of N samples (per SAE)."""
+
+    n: jax.Array
+    fired_L: jax.Array
+    """Samples in which each latent fires."""
+    active_G: jax.Array
+    """Samples in which each true feature is active."""
+    both_LxG: jax.Array
+    """Samples in which latent l fires and true feature g is active."""
+    squared_error: jax.Array
+    total_variance: jax.Array
+    """Σ ‖x − mean(x)‖²."""
+    reconstruction_norm: jax.Array
+    """Σ ‖x̂‖²."""
+    reconstruction_dot: jax.Array
+    """Σ x·x̂."""
+    latent_l0: jax.Array
+    true_l0: jax.Array
+
+
+def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -> ActivationStats:
+    f, _ = sae_lib.encode(params, x_NxD, config, threshold, training=False)
+    x_hat = sae_lib.decode(params, f)
+    fired = (f > 0).astype(jnp.float32)
+    active = (codes_GxN > 0).astype(jnp.float32)
+    return ActivationStats(
+        n=jnp.asarray(x_NxD.shape[0], jnp.float32),
+        fired_L=fired.sum(0),
+        active_G=active.sum(1),
+        both_LxG=fired.T @ active.T,
+        squared_error=jnp.sum((x_NxD - x_hat) ** 2),
+        total_variance=jnp.sum((x_NxD - x_NxD.mean(0)) ** 2),
+        reconstruction_norm=jnp.sum(x_hat**2),
+        reconstruction_dot=jnp.sum(x_NxD * x_hat),
+        latent_l0=fired.sum(1).mean(),
+        true_l0=active.sum(0).mean(),
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_stats(config: sae_lib.SAEConfig, n_eval: int, shared: bool):
+    def run(params_I, threshold_I, source, key):
+        if shared:  # one evaluation batch for every SAE
+            codes, x = groundtruth.sample(source, key, n_eval)
+            return jax.lax.map(lambda a: _stats_one(config, a[0], a[1], codes, x), (params_I, threshold_I))
+
+        def one(args):
+            params, threshold, src, k = args
+            return _stats_one(config, params, threshold, *groundtruth.sample(src, k, n_eval))
+
+        keys = jax.random.split(key, threshold_I.shape[0])
+        return jax.lax.map(one, (params_I, threshold_I, source, keys))
+
+    return jax.jit(run)
+
+
+def activation_stats(
+    config: sae_lib.SAEConfig, result: sae_lib.SAEResult, source: groundtruth.FeatureSource, *,
+    n_eval: int = 8192, seed: int = 10**6,
+) -> ActivationStats:
+    """Statistics of every SAE of a group on a fresh evaluation batch (the same batch for all SAEs on a
+    shared source). One SAE at a time, so memory stays N x L."""
+    static = sae_lib.static_config([config])
+    shared = source.directions_GxD.ndim == 2
+    out = _compiled_stats(static, n_eval, shared)(
+        jax.tree.map(jnp.asarray, result.params), jnp.asarray(result.threshold_I), source, rng.key(seed, "hash")
+    )
+    return ActivationStats(*[np.asarray(a) for a in out])
+
+
+def activation_metrics(
+    stats: ActivationStats, cos_GxL: np.ndarray, parent_G: np.ndarray | None = None
+) -> dict[str, float]:
+    """Metrics of ONE SAE from its `ActivationStats` (index the stacked stats first) and |cos| matrix."""
+    alive = stats.fired_L > 0
+    best_G_L = cos_GxL.argmax(axis=0)
+    tp = stats.both_LxG[np.arange(len(best_G_L)), best_G_L]
+    precision = np.where(alive, tp / np.maximum(stats.fired_L, 1), 0.0)
+    recall = tp / np.maximum(stats.active_G[best_G_L], 1)
+    f1 = np.where(alive, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    n_alive = int(alive.sum())
+    out = {
+        "precision": float(precision[alive].mean()) if n_alive else 0.0,
+        "recall": float(recall[alive].mean()) if n_alive else 0.0,
+        "f1": float(f1[alive].mean()) if n_alive else 0.0,
+        "uniqueness": len(set(best_G_L[alive].tolist())) / n_alive if n_alive else 0.0,
+        "dead_latents": int((~alive).sum()),
+        "l0": float(stats.latent_l0),
+        "true_l0": float(stats.true_l0),
+        "explained_variance": float(1 - stats.squared_error / stats.total_variance),
+        "shrinkage": float(stats.reconstruction_norm / stats.reconstruction_dot),
+    }
+    if parent_G is not None:
+        out["absorption"] = absorption_rate(stats, cos_GxL, parent_G)
+    return out
+
+
+def absorption_rate(stats: ActivationStats, cos_GxL: np.ndarray, parent_G: np.ndarray) -> float:
+    """Over parent features: the fraction of samples with an active child in which the parent's matched
+    latent stays silent (Chanin et al. 2024). Children fire only with their parent, so the count of
+    "child active, parent latent fires" is the co-firing count of the child and the parent latent."""
+    parent_G = np.asarray(parent_G)
+    rows, cols = matching(cos_GxL)
+    latent_of = dict(zip(rows.tolist(), cols.tolist()))
+    silent, total = 0.0, 0.0
+    for p in np.unique(parent_G[parent_G >= 0]):
+        if p not in latent_of:
+            continue
+        children = np.flatnonzero(parent_G == p)
+        child_active = stats.active_G[children].sum()
+        silent += child_active - stats.both_LxG[latent_of[p], children].sum()
+        total += child_active
+    return float(silent / total) if total else float("nan")

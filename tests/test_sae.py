@@ -1,0 +1,152 @@
+"""SAE architectures against their equations, and the recovery metrics against oracles."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from superpose import groundtruth, recovery
+from superpose import sae as sae_lib
+from superpose.config import ConfigError
+
+
+def _params(config, n_dims, seed=0):
+    return sae_lib.init_params(jax.random.key(seed), n_dims, config)
+
+
+def test_topk_keeps_exactly_k_per_sample():
+    config = sae_lib.SAEConfig(architecture="topk", n_latents=12, k=3)
+    x = jax.random.normal(jax.random.key(1), (64, 6))
+    f, h = sae_lib.encode(_params(config, 6), x, config)
+    np.testing.assert_array_equal(np.sum(np.asarray(f) != 0, axis=1) <= 3, True)
+    # every kept value is a ReLU'd row maximum: nothing outside the top 3 survives
+    kth = np.sort(np.asarray(h), axis=1)[:, -3]
+    assert np.all(np.asarray(f)[np.asarray(h) < kth[:, None]] == 0)
+    assert np.all(np.sum(np.asarray(f) > 0, axis=1) == np.minimum(3, np.sum(np.asarray(h) > 0, axis=1)))
+
+
+def test_batch_topk_keeps_batch_times_k_values():
+    config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=12, k=3)
+    params = _params(config, 6)._replace(b_enc_L=jnp.full(12, 5.0))  # every pre-activation positive
+    x = jax.random.normal(jax.random.key(2), (32, 6))
+    f, h = sae_lib.encode(params, x, config)
+    counts = np.sum(np.asarray(f) > 0, axis=1)
+    assert counts.sum() == 32 * 3
+    assert counts.min() != counts.max()  # a batch budget, not a per-sample one
+    kept = np.sort(np.asarray(h).ravel())[-96:]
+    np.testing.assert_allclose(np.sort(np.asarray(f)[np.asarray(f) > 0]), kept, rtol=1e-6)
+
+
+def test_batch_topk_inference_uses_the_threshold():
+    config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=4, k=1)
+    params = _params(config, 4)._replace(W_enc_DxL=jnp.eye(4), b_dec_D=jnp.zeros(4))
+    x = jnp.asarray([[0.1, 0.5, 0.9, -1.0]])
+    f, _ = sae_lib.encode(params, x, config, threshold=0.4, training=False)
+    np.testing.assert_allclose(np.asarray(f), [[0.0, 0.5, 0.9, 0.0]])
+
+
+def test_jumprelu_forward_and_pseudo_derivatives():
+    eps = 0.01
+    h = jnp.asarray([0.5, 0.996, 1.004, 1.5])
+    theta = jnp.full(4, 1.0)
+    np.testing.assert_allclose(sae_lib.jump_relu(h, theta, eps), [0.0, 0.0, 1.004, 1.5])
+    grad_theta = jax.grad(lambda t: jnp.sum(sae_lib.jump_relu(h, t, eps)))(theta)
+    np.testing.assert_allclose(grad_theta, [0.0, -1.0 / eps, -1.0 / eps, 0.0])  # -(θ/ε)·K, θ = 1
+    grad_h = jax.grad(lambda v: jnp.sum(sae_lib.jump_relu(v, theta, eps)))(h)
+    np.testing.assert_allclose(grad_h, [0.0, 0.0, 1.0, 1.0])
+    grad_step = jax.grad(lambda t: jnp.sum(sae_lib.step_function(h, t, eps)))(jnp.full(4, 2.0) / 2)
+    np.testing.assert_allclose(grad_step, [0.0, -1.0 / eps, -1.0 / eps, 0.0])
+    grad_step_h = jax.grad(lambda v: jnp.sum(sae_lib.step_function(v, theta, eps)))(h)
+    np.testing.assert_allclose(grad_step_h, 0.0)
+
+
+def test_gated_forward_matches_its_equation():
+    config = sae_lib.SAEConfig(architecture="gated", n_latents=3)
+    rng = np.random.default_rng(0)
+    params = sae_lib.SAEParams(
+        W_enc_DxL=jnp.asarray(rng.normal(size=(2, 3)), jnp.float32), b_enc_L=jnp.asarray([0.1, -0.2, 0.0]),
+        W_dec_LxD=jnp.asarray(rng.normal(size=(3, 2)), jnp.float32), b_dec_D=jnp.asarray([0.3, -0.1]),
+        r_mag_L=jnp.asarray([0.0, 0.5, -0.5]), b_mag_L=jnp.asarray([0.2, 0.1, -0.3]),
+    )
+    x = jnp.asarray(rng.normal(size=(5, 2)), jnp.float32)
+    f, _ = sae_lib.encode(params, x, config)
+    xc = np.asarray(x - params.b_dec_D)
+    gate = (xc @ np.asarray(params.W_enc_DxL) + np.asarray(params.b_enc_L)) > 0
+    mag = xc @ (np.asarray(params.W_enc_DxL) * np.exp(np.asarray(params.r_mag_L))) + np.asarray(params.b_mag_L)
+    np.testing.assert_allclose(np.asarray(f), gate * np.maximum(mag, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_config_refuses_bad_values():
+    with pytest.raises(ConfigError, match="k .* cannot exceed n_latents"):
+        sae_lib.SAEConfig(architecture="topk", n_latents=4, k=5)
+    with pytest.raises(ConfigError, match="architecture must be one of"):
+        sae_lib.SAEConfig(architecture="relu")
+    with pytest.raises(ConfigError, match="did you mean 'n_latents'"):
+        sae_lib.sae_replace(sae_lib.SAEConfig(), n_latent=3)
+
+
+# --- metric oracles -----------------------------------------------------------------------------------------
+
+
+def test_permuted_flipped_rescaled_truth_scores_one():
+    true = groundtruth.random_directions(40, 16, seed=3)  # superposed: 40 features in 16 dims
+    rng = np.random.default_rng(4)
+    learned = true[rng.permutation(40)] * rng.choice([-1.0, 1.0], 40)[:, None] * rng.uniform(0.1, 5, 40)[:, None]
+    m = recovery.direction_metrics(true, learned)
+    for key in ("mmcs_true", "mmcs_learned", "mcc", "recovered_99"):
+        assert m[key] == pytest.approx(1.0, abs=1e-5), key
+
+
+def test_random_dictionary_scores_low():
+    true = groundtruth.random_directions(64, 64, seed=5)
+    learned = groundtruth.random_directions(64, 64, seed=6)
+    m = recovery.direction_metrics(true, learned)
+    assert m["mcc"] < 0.4 and m["mmcs_true"] < 0.6 and m["recovered_90"] == 0.0
+
+
+def test_sae_at_the_ground_truth_scores_above_099():
+    """Orthonormal features, encoder = decoder = truth and a tiny negative bias (so that float round-off
+    in x·d_g does not count as firing): the codes are recovered."""
+    source = groundtruth.synthetic_source(
+        groundtruth.random_directions(16, 24, seed=7), groundtruth.constant_probabilities(16, 0.1)
+    )
+    config = sae_lib.SAEConfig(architecture="l1", n_latents=16)
+    truth = np.asarray(source.directions_GxD)
+    params = sae_lib.SAEParams(jnp.asarray(truth.T), jnp.full(16, -1e-4), jnp.asarray(truth), jnp.zeros(24))
+    result = sae_lib.SAEResult(jax.tree.map(lambda a: np.asarray(a)[None], params), np.zeros(1), None, None, None)
+    stats = recovery.activation_stats(config, result, source, n_eval=4096)
+    cos = recovery.cosine_matrix(truth, truth)
+    m = recovery.activation_metrics(jax.tree.map(lambda a: a[0], stats), cos)
+    assert m["f1"] > 0.99 and m["uniqueness"] == 1.0 and m["explained_variance"] > 0.999
+    assert m["l0"] == pytest.approx(m["true_l0"], rel=1e-3) and m["true_l0"] == pytest.approx(1.6, rel=0.1)
+    assert m["shrinkage"] == pytest.approx(1.0, abs=1e-3) and m["dead_latents"] == 0
+    assert recovery.direction_metrics(truth, truth)["mcc"] > 0.99
+
+
+def test_absorption_rate_counts_silent_parent_latents():
+    """Parent 0 with children 1, 2: a parent latent that never fires with a child is fully absorbed."""
+    cos = np.eye(3)
+    both = np.asarray([[50.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
+    stats = recovery.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
+                                     0.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    assert recovery.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
+    both[0, 1:] = 10.0
+    assert recovery.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0
+
+
+def test_hierarchy_children_fire_only_with_their_parent():
+    source = groundtruth.hierarchical_source(16, 2, 3, parent_probability=0.3, child_probability=0.5)
+    codes, x = groundtruth.sample(source, jax.random.key(0), 20000)
+    on = np.asarray(codes) > 0
+    assert not np.any(on[2:5] & ~on[0]) and not np.any(on[5:8] & ~on[1])
+    np.testing.assert_allclose(on[2:].mean(1), 0.15, atol=0.01)
+    np.testing.assert_allclose(np.asarray(x), np.asarray(codes).T @ np.asarray(source.directions_GxD), atol=1e-5)
+
+
+def test_copula_keeps_marginals_and_correlates():
+    corr = np.asarray([[1.0, 0.8], [0.8, 1.0]])
+    source = groundtruth.synthetic_source(np.eye(2, dtype=np.float32), np.asarray([0.2, 0.2]), correlation_GxG=corr)
+    codes, _ = groundtruth.sample(source, jax.random.key(0), 50000)
+    on = np.asarray(codes) > 0
+    np.testing.assert_allclose(on.mean(1), 0.2, atol=0.01)
+    assert np.corrcoef(on)[0, 1] > 0.4
