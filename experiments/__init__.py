@@ -22,6 +22,9 @@ class Experiment:
     """quick -> the sweeps to train."""
     plot: Callable[[Path, Path], list[Path]]
     """(results folder of this experiment, figure path without suffix) -> files written."""
+    train_more: Callable[..., list[Path]] | None = None
+    """Work beyond toy sweeps (the SAE studies), run after the sweeps:
+    (results folder, quick, *, progress, skip_existing) -> result folders written or found."""
 
 
 def registry() -> dict[str, Experiment]:
@@ -37,6 +40,10 @@ def registry() -> dict[str, Experiment]:
         perturb,
         phase,
         privileged,
+        sae_architectures,
+        sae_recovery,
+        sae_sharkey,
+        sae_steering,
     )
 
     experiments = (
@@ -51,5 +58,9 @@ def registry() -> dict[str, Experiment]:
         absolute.EXPERIMENT,
         dynamics.EXPERIMENT,
         double_descent.EXPERIMENT,
+        sae_recovery.EXPERIMENT,
+        sae_sharkey.EXPERIMENT,
+        sae_architectures.EXPERIMENT,
+        sae_steering.EXPERIMENT,
     )
     return {e.name: e for e in experiments}

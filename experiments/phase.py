@@ -105,8 +105,9 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     handles = [matplotlib.patches.Patch(color=c, label=f"extra feature {p}") for p, c in zip(PHASES, COLORS)]
     handles.append(matplotlib.lines.Line2D([], [], color="k", label="n=2, m=1 theoretical boundary"))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.03))
-    fig.suptitle("Phase diagrams: sparse features go into superposition; dense ones are dropped or get a dimension",
-                 fontsize=10)
+    fig.suptitle("Phase diagrams: sparse features go into superposition; dense ones are dropped or get a dimension.\n"
+                 "n=3, m=2, low density, r < 1: training often lands in a near-degenerate alternative (features 0 "
+                 "and 1 antipodal, the extra one dedicated)", fontsize=10)
     fig.subplots_adjust(bottom=0.12, hspace=0.25)
     return plotting.save(fig, figure_path)
 

@@ -80,9 +80,13 @@ def _run(args) -> int:
     if args.seed is not None:
         overrides["seed"] = args.seed
     if study.is_study_path(args.experiment):
+        experiment = None
         sweeps = [study.load_study(Path(args.experiment)).with_overrides(overrides)]
     else:
-        sweeps = [s.with_overrides(overrides) for s in _experiment(args.experiment).sweeps(args.quick)]
+        experiment = _experiment(args.experiment)
+        if overrides and experiment.train_more is not None:
+            raise UsageError(f"--set and --seed apply to toy-model studies; '{experiment.name}' takes neither")
+        sweeps = [s.with_overrides(overrides) for s in experiment.sweeps(args.quick)]
     for s in sweeps:
         s.instances()  # validate every point before training anything
     root = _out_root(args) / "results"
@@ -95,6 +99,9 @@ def _run(args) -> int:
         if study.is_study_path(args.experiment):
             for path in study.plot(folders, _out_root(args) / "figures" / s.name):
                 print(f"wrote {path}")
+    if experiment is not None and experiment.train_more is not None:
+        for folder in experiment.train_more(root, args.quick, progress=not args.no_progress, skip_existing=False):
+            print(f"wrote {folder}")
     return 0
 
 
@@ -106,6 +113,8 @@ def _figures(args) -> int:
     for experiment in registry().values():
         for s in experiment.sweeps(args.quick):
             run_sweep(s, root / "results", progress=not args.no_progress, skip_existing=True)
+        if experiment.train_more is not None:
+            experiment.train_more(root / "results", args.quick, progress=not args.no_progress, skip_existing=True)
         for path in experiment.plot(root / "results", root / "figures" / experiment.name):
             print(f"wrote {path}")
     return 0

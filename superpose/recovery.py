@@ -7,8 +7,10 @@ differ in sign or scale are the same feature). With C the G x L matrix of
   mmcs_true      mean over true features of their best |cos| with any learned direction
                  ("recall"; Sharkey et al. 2022's MMCS)
   mmcs_learned   mean over learned directions of their best |cos| with any true feature ("precision")
-  mcc            mean |cos| of the Hungarian (one-to-one) matching, over min(G, L) pairs
-                 (SAELens' synthetic `mcc`)
+  mcc            Hungarian (one-to-one) matching; the mean over true features of their partner's |cos|,
+                 0 for a true feature left without a partner when L < G. (SAELens' synthetic `mcc`
+                 averages over the min(G, L) matched pairs instead, so 32 ICA directions could score
+                 0.9 on 128 features; here they cannot.)
   recovered_90/99  fraction of true features whose best |cos| exceeds 0.9 / 0.99
 
 Activation metrics come from `activation_stats` (an evaluation batch, on the
@@ -56,7 +58,7 @@ def matching(cos_GxL: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mcc(cos_GxL: np.ndarray) -> float:
     rows, cols = matching(cos_GxL)
-    return float(cos_GxL[rows, cols].mean())
+    return float(cos_GxL[rows, cols].sum() / cos_GxL.shape[0])
 
 
 def fraction_recovered(cos_GxL: np.ndarray, threshold: float) -> float:

@@ -1,11 +1,12 @@
 """Steering a toy model through an SAE latent (the "Golden Gate" demo on known features).
 
 The SAE reads the toy model's hidden layer h = x W. To steer with latent l we
-encode a batch, clamp f_l to a value, decode, and run the toy model's output
-layer ReLU(ĥ Wᵀ + b). The output change per feature, averaged over the batch,
-is compared with the change when nothing is clamped:
+encode a batch, keep the samples in which l is silent (so that clamping can
+only add the concept), clamp f_l to a value, decode, and run the toy model's
+output layer ReLU(ĥ Wᵀ + b). The output change per feature is averaged over
+those samples:
 
-    Δ_F = mean_batch(out(clamped) − out(unclamped))
+    Δ_F = mean(out(clamped) − out(unclamped))
     selectivity_l = Δ_g / Σ_i |Δ_i|,   g = the true feature matched to latent l
 
 Selectivity 1 means the clamp moves only its own feature's output.
@@ -25,6 +26,7 @@ def output_change(
 ) -> np.ndarray:
     """Δ_F: mean change of the toy model's outputs when latent `latent` is clamped to `value`."""
     f, _ = sae_lib.encode(params, jnp.asarray(h_BxH), config, threshold, training=False)
+    f = f[np.asarray(f[:, latent]) == 0]
     clamped = f.at[:, latent].set(value)
 
     def out(codes):

@@ -1,0 +1,123 @@
+"""A group of SAEs trained on one ground-truth source, evaluated and saved as a result folder.
+
+A folder (superpose.results) holds
+  config.json   every SAE's config and labels (its sweep coordinates), the source's description,
+                the environment;
+  arrays.npz    W_enc, b_enc, W_dec, b_dec (instance axis first), threshold, loss, loss_step, and the
+                true directions `truth` (G x D, or I x G x D when each SAE has its own source);
+  summary.json  per-SAE metrics against the truth (superpose.recovery) and divergence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from superpose import groundtruth, recovery, results
+from superpose import sae as sae_lib
+
+
+def _job(configs, labels, source_spec) -> dict[str, Any]:
+    return {
+        "saes": [{"labels": lab, "config": c.to_dict()} for c, lab in zip(configs, labels)],
+        "source": source_spec,
+    }
+
+
+def holds(folder: Path, job: dict) -> bool:
+    try:
+        return results.load(folder).config.get("job") == json_normalise(job)
+    except results.ResultError:
+        return False
+
+
+def json_normalise(value):
+    """What `value` looks like after a JSON round trip (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+def evaluate(
+    configs: Sequence[sae_lib.SAEConfig],
+    trained: sae_lib.SAEResult,
+    source: groundtruth.FeatureSource,
+    *,
+    min_truth_norm: float = 0.0,
+) -> list[dict[str, float]]:
+    """Metrics of every SAE. True features with norm ≤ `min_truth_norm` (a toy model's dropped features)
+    are left out of the direction metrics and can match no latent."""
+    stats = recovery.activation_stats(configs[0], trained, source)
+    truth = np.asarray(source.directions_GxD)
+    parent = None if source.parent_G is None else np.asarray(source.parent_G)
+    out = []
+    for i in range(len(configs)):
+        truth_i = truth if truth.ndim == 2 else truth[i]
+        parent_i = parent if parent is None or parent.ndim == 1 else parent[i]
+        kept = np.linalg.norm(truth_i, axis=1) > min_truth_norm
+        cos = recovery.cosine_matrix(truth_i, trained.params.W_dec_LxD[i]) * kept[:, None]
+        metrics = recovery.direction_metrics(truth_i[kept], trained.params.W_dec_LxD[i]) if kept.any() else {}
+        metrics |= recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats), cos, parent_i)
+        metrics["n_true_features"] = int(kept.sum())
+        out.append(metrics)
+    return out
+
+
+def run_group(
+    folder: Path,
+    configs: Sequence[sae_lib.SAEConfig],
+    source: groundtruth.FeatureSource,
+    *,
+    labels: Sequence[dict],
+    source_spec: dict,
+    min_truth_norm: float = 0.0,
+    data_seed: int = 0,
+    progress: bool = True,
+    skip_existing: bool = False,
+) -> results.Run:
+    """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job)."""
+    job = _job(configs, labels, source_spec)
+    if skip_existing and holds(folder, job):
+        return results.load(folder)
+    results.check_writable(folder.parent)
+    trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name)
+    metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
+    arrays = {name: value for name, value in trained.params._asdict().items() if value is not None}
+    arrays |= {
+        "threshold": trained.threshold_I,
+        "loss": trained.loss_IxC,
+        "loss_step": trained.loss_steps_C,
+        "truth": np.asarray(source.directions_GxD),
+    }
+    summary = {
+        "metrics": metrics,
+        "diverged_step": trained.diverged_step_I.tolist(),
+    }
+    if jax.process_index() == 0:
+        results.save(folder, config={"job": job, "environment": results.environment()}, arrays=arrays,
+                     summary=summary)
+    return results.load(folder)
+
+
+def metric(run: results.Run, name: str) -> np.ndarray:
+    """One metric for every SAE of a folder (NaN where it is missing)."""
+    return np.asarray([m.get(name, np.nan) for m in run.summary["metrics"]], float)
+
+
+def labels(run: results.Run, name: str) -> list:
+    return [sae["labels"][name] for sae in run.config["job"]["saes"]]
+
+
+def params(run: results.Run, i: int) -> sae_lib.SAEParams:
+    fields = sae_lib.SAEParams._fields
+    return sae_lib.SAEParams(**{f: run.arrays[f][i] for f in fields if f in run.arrays})
+
+
+def config(run: results.Run, i: int) -> sae_lib.SAEConfig:
+    c = dict(run.config["job"]["saes"][i]["config"])
+    c["matryoshka_widths"] = tuple(c["matryoshka_widths"])
+    return sae_lib.SAEConfig(**c)
