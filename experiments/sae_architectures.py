@@ -19,6 +19,7 @@ dictionary (amortisation gap: same dictionary, iterative inference).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import jax
@@ -27,6 +28,7 @@ import numpy as np
 
 from superpose import baselines, decomposition, groundtruth, plotting, recovery, results, rng
 from superpose import sae as sae_lib
+from superpose.config import ConfigError
 from superpose.experiments import Experiment
 
 NAME = "sae_architectures"
@@ -85,7 +87,8 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
 
 def _baselines(results_dir: Path, src, s, spec, skip_existing: bool) -> Path:
     folder = results_dir / NAME / "baselines"
-    job = {"source": spec, "best_sae": _best_sae(results_dir)[0]}
+    job = {"source": spec, "best_sae": _best_sae(results_dir)[0],
+           "scikit_learn": importlib.util.find_spec("sklearn") is not None}
     try:
         if skip_existing and results.load(folder).config.get("job") == decomposition.json_normalise(job):
             return folder
@@ -96,6 +99,12 @@ def _baselines(results_dir: Path, src, s, spec, skip_existing: bool) -> Path:
     truth = np.asarray(src.directions_GxD)
     arch, i = _best_sae(results_dir)
     decoder = results.load(results_dir / NAME / arch).arrays["W_dec_LxD"][i]
+    try:
+        baselines.pca(x[:10], 1)
+    except ConfigError as e:  # scikit-learn is an optional extra: the table says how to get the rows
+        results.save(folder, config={"job": job, "environment": results.environment()}, arrays={},
+                     summary={"metrics": {}, "missing": str(e)})
+        return folder
     directions = {
         "PCA": baselines.pca(x, s["n_dims"]),
         "FastICA": baselines.ica(x, s["n_dims"]),
@@ -138,7 +147,8 @@ def table(results_dir: Path) -> dict[str, dict]:
 
 def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     rows = table(results_dir)
-    base = results.load(results_dir / NAME / "baselines").summary["metrics"]
+    base_run = results.load(results_dir / NAME / "baselines")
+    base = base_run.summary["metrics"]
     fig = plt.figure(figsize=(14, 8.2))
     ax = fig.add_axes([0.02, 0.47, 0.96, 0.42])
     ax.axis("off")
@@ -151,6 +161,8 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     for name, m in base.items():
         cells.append([name, "baseline", f"{m['l0']:.2f}" if "l0" in m else "–", f"{m['f1']:.3f}" if "f1" in m else "–",
                       f"{m['mcc']:.3f}", "–", "–", "–", "–", "–"])
+    if "missing" in base_run.summary:
+        cells.append(["baselines", "–", "–", "–", base_run.summary["missing"].split(": ")[-1]] + ["–"] * 5)
     widths = [0.17, 0.07] + [0.085] * 8
     t = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center", colWidths=widths)
     t.auto_set_font_size(False)

@@ -12,6 +12,7 @@ reuses the compiled program. The host sees the program once per chunk of
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -150,7 +151,53 @@ def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
     )
 
 
+def bytes_per_instance(static: ToyConfig) -> int:
+    """Device memory one instance needs inside the compiled chunk, float32: parameters with their two
+    Adam moments and gradient, about eight (F + H) x B activation buffers of one step, the training set."""
+    f, h, b = static.n_features, static.n_hidden, static.batch()
+    n_params = f * h * (2 if static.model == "abs" else 1) + f
+    return 4 * (4 * n_params + 8 * b * (f + h) + f * static.n_train)
+
+
+def memory_budget() -> int:
+    """Bytes a program may use: $SUPERPOSE_MEMORY_BUDGET_GB, else half of the device's memory limit
+    (accelerators) or half of the host's available memory (CPU)."""
+    if "SUPERPOSE_MEMORY_BUDGET_GB" in os.environ:
+        return int(float(os.environ["SUPERPOSE_MEMORY_BUDGET_GB"]) * 2**30)
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return stats["bytes_limit"] // 2
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
+
+
 def train(
+    configs: Sequence[ToyConfig],
+    *,
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainResult:
+    """Train a group of same-shape instances, in as few compiled programs as memory allows.
+
+    A group whose instances need more than `memory_budget()` (by `bytes_per_instance`) is trained
+    in consecutive pieces of equal size (the last may be smaller); results are concatenated and
+    equal the one-program run up to float round-off (each instance's random numbers come from its seed).
+    """
+    static = static_config(configs)
+    per_program = max(1, memory_budget() // bytes_per_instance(static))
+    if len(configs) <= per_program:
+        return _train_program(configs, progress=progress, desc=desc)
+    pieces = [configs[i : i + per_program] for i in range(0, len(configs), per_program)]
+    parts = [_train_program(p, progress=progress, desc=f"{desc} [{k + 1}/{len(pieces)}]")
+             for k, p in enumerate(pieces)]
+    return TrainResult(*[
+        None if getattr(parts[0], name) is None
+        else getattr(parts[0], name) if name == "loss_steps_C"
+        else np.concatenate([getattr(p, name) for p in parts])
+        for name in TrainResult._fields
+    ])
+
+
+def _train_program(
     configs: Sequence[ToyConfig],
     *,
     progress: bool = True,

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from superpose.config import ToyConfig
-from superpose.engine import compiled_chunk, static_config, train
+from superpose.engine import bytes_per_instance, compiled_chunk, static_config, train
 
 SMALL = ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, steps=300, batch_size=256, log_every=100)
 
@@ -22,6 +22,16 @@ def test_vmapped_instances_equal_separate_runs():
         alone = train([c], progress=False)
         np.testing.assert_allclose(together.W_IxFxH[i], alone.W_IxFxH[0], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(together.b_IxF[i], alone.b_IxF[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_group_too_big_for_memory_trains_in_pieces(monkeypatch):
+    configs = _configs([1.0, 0.1, 0.03], seeds=[0, 1, 2])
+    whole = train(configs, progress=False)
+    monkeypatch.setenv("SUPERPOSE_MEMORY_BUDGET_GB", str(2.5 * bytes_per_instance(configs[0]) / 2**30))
+    pieces = train(configs, progress=False)  # 2 + 1 instances
+    np.testing.assert_allclose(pieces.W_IxFxH, whole.W_IxFxH, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(pieces.loss_steps_C, whole.loss_steps_C)
+    assert pieces.loss_IxC.shape == whole.loss_IxC.shape
 
 
 def test_same_seed_gives_identical_arrays_and_new_seed_differs():
