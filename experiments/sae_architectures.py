@@ -43,8 +43,8 @@ COLUMNS = ("l0", "f1", "mcc", "uniqueness", "explained_variance", "shrinkage", "
 
 def setting(quick: bool) -> dict:
     if quick:
-        return dict(n_features=128, n_dims=32, steps=2000, n_eval=4096)
-    return dict(n_features=256, n_dims=64, steps=8000, n_eval=8192)
+        return dict(n_features=128, n_dims=32, steps=1000, batch_size=512, n_eval=4096)
+    return dict(n_features=256, n_dims=64, steps=8000, batch_size=1024, n_eval=8192)
 
 
 def source(s: dict) -> groundtruth.FeatureSource:
@@ -73,7 +73,7 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
     folders = []
     for arch in ARCHITECTURES:
         base = sae_lib.SAEConfig(architecture=arch, n_latents=s["n_features"], k=k, steps=s["steps"],
-                                 batch_size=1024, learning_rate=1e-3, log_every=500)
+                                 batch_size=s["batch_size"], learning_rate=1e-3, log_every=500)
         coefficients = COEFFICIENTS.get(arch, (0.0,))
         configs = [sae_lib.sae_replace(base, sparsity_coefficient=c / s["n_dims"], seed=i)
                    for i, c in enumerate(coefficients)]
@@ -184,7 +184,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
         run = results.load(results_dir / NAME / arch)
         i = rows[arch]["instance"]
         cos = recovery.ordered_by_matching(recovery.cosine_matrix(run.arrays["truth"], run.arrays["W_dec_LxD"][i]))
-        ax = fig.add_axes([0.06 + 0.48 * j, 0.05, 0.38, 0.36])
+        ax = fig.add_axes([0.1 + 0.42 * j, 0.05, 0.38, 0.36])
         n = 64
         im = ax.imshow(cos[:n, :n], vmin=0, vmax=1, cmap="viridis")
         ax.set_xlabel("learned latent (ordered by matching)")

@@ -12,6 +12,8 @@ Top-k SAEs get k = the true mean L0 rounded (at least 1).
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -41,7 +43,7 @@ REPRESENTED = 0.5
 def _sizes(quick: bool):
     """(toy models for check 13, n values, densities, SAE steps, resampling interval)."""
     if quick:
-        return 8, (2, 3, 5), tuple(np.logspace(0, -2, 4).round(4)), 8000, 1500
+        return 8, (2, 5), (1.0, 0.1, 0.01), 5000, 1000
     return 16, (2, 3, 4, 5, 6, 8), tuple(np.logspace(0, -2, 7).round(4)), 20_000, 2500
 
 
@@ -74,13 +76,14 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
         decomposition.run_group(folder, configs, source, labels=labels, source_spec=spec,
                                 min_truth_norm=REPRESENTED, progress=progress, skip_existing=skip_existing)
         folders.append(folder)
+    architectures = {a: GRID_ARCHITECTURES[a] for a in (("l1", "topk") if quick else GRID_ARCHITECTURES)}
     for label in shape_groups(toy_sweeps[1]):
         toys = results.load(group_folder(results_dir, toy_sweeps[1].name, label))
         keep = best_instances(toys)
         W, p = toys.arrays["W"][keep], toys.arrays["feature_probability"][keep]
         source = groundtruth.stack([groundtruth.toy_model_source(w, q) for w, q in zip(W, p)])
         n = W.shape[1]
-        for arch, options in GRID_ARCHITECTURES.items():
+        for arch, options in architectures.items():
             configs = []
             for i, q in enumerate(p[:, 0]):
                 extra = {"k": max(1, min(n, int(round(n * q))))} if arch == "topk" else {}
@@ -101,14 +104,28 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
                     source_spec={"toy_results": str(toys.path), "instances": [int(keep[i]) for i in members]},
                     min_truth_norm=REPRESENTED, progress=progress, skip_existing=skip_existing)
                 folders.append(folder)
+    index = results_dir / NAME / "index.json"  # the folders of this run, so stale ones are never drawn
+    tmp = index.with_suffix(".tmp")
+    tmp.write_text(json.dumps([f.name for f in folders]))
+    os.replace(tmp, index)
     return folders
+
+
+def _index(results_dir: Path) -> list[str]:
+    path = results_dir / NAME / "index.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise results.ResultError(f"{path} is missing or unreadable; run `superpose run sae-recovery`") from None
 
 
 def _grid(results_dir: Path, arch: str):
     """(n_features values, densities, MCC grid [density, n]) of one architecture, from its folders."""
     cells = {}
-    for folder in sorted((results_dir / NAME).glob(f"grid-*-{arch}*")):
-        run = results.load(folder)
+    for name in _index(results_dir):
+        if not name.startswith("grid-") or f"-{arch}" not in name:
+            continue
+        run = results.load(results_dir / NAME / name)
         mcc = decomposition.metric(run, "mcc")
         for i, sae in enumerate(run.config["job"]["saes"]):
             cells[(sae["labels"]["n_features"], sae["labels"]["feature_probability"])] = mcc[i]
@@ -149,7 +166,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
         ax.set_title(f"{'with' if mode == 'random' else 'without'} resampling: toy {i}\n"
                      f"MMCS {mmcs[i]:.3f}, dead latents {dead}", fontsize=9)
     fig.text(0.72, 0.5, "coloured: toy features W_i; dashed: SAE decoder directions", ha="center", fontsize=8)
-    archs = list(GRID_ARCHITECTURES)
+    archs = [a for a in GRID_ARCHITECTURES if any(n.startswith("grid-") and f"-{a}" in n for n in _index(results_dir))]
     bottom = fig.add_gridspec(1, len(archs), left=0.06, right=0.9, top=0.4, bottom=0.08, wspace=0.25)
     for j, arch in enumerate(archs):
         ns, ps, grid = _grid(results_dir, arch)

@@ -35,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
         p.add_argument("--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    figures.add_argument("--only", metavar="NAMES", help="comma-separated experiments to draw (default: all)")
     run.add_argument("--seed", type=int, help="base seed of the sweep")
+    run.add_argument("--overwrite", action="store_true",
+                     help="retrain every group, replacing its folder (default: keep finished groups, resume the rest)")
+    run.add_argument("--strict", action="store_true", help="exit with status 1 if any instance diverged")
     run.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)"
     )
@@ -90,18 +94,26 @@ def _run(args) -> int:
     for s in sweeps:
         s.instances()  # validate every point before training anything
     root = _out_root(args) / "results"
+    n_diverged = 0
     for s in sweeps:
-        folders = run_sweep(s, root, progress=not args.no_progress)
+        folders = run_sweep(s, root, progress=not args.no_progress, skip_existing=not args.overwrite,
+                            overwrite=args.overwrite)
         for folder in folders:
             bad = diverged(load(folder))
-            note = f"; instances {bad} diverged (loss not finite)" if bad else ""
+            n_diverged += len(bad)
+            note = f"; instances {bad} diverged (loss not finite; see summary.json)" if bad else ""
             print(f"wrote {folder}{note}")
         if study.is_study_path(args.experiment):
             for path in study.plot(folders, _out_root(args) / "figures" / s.name):
                 print(f"wrote {path}")
     if experiment is not None and experiment.train_more is not None:
-        for folder in experiment.train_more(root, args.quick, progress=not args.no_progress, skip_existing=False):
+        for folder in experiment.train_more(root, args.quick, progress=not args.no_progress,
+                                            skip_existing=not args.overwrite):
             print(f"wrote {folder}")
+    if n_diverged:
+        print(f"superpose: {n_diverged} instance(s) diverged", file=sys.stderr)
+        if args.strict:
+            return 1
     return 0
 
 
@@ -110,7 +122,10 @@ def _figures(args) -> int:
     from superpose.sweep import run_sweep
 
     root = _out_root(args)
-    for experiment in registry().values():
+    experiments = list(registry().values())
+    if args.only:
+        experiments = [_experiment(name.strip()) for name in args.only.split(",") if name.strip()]
+    for experiment in experiments:
         for s in experiment.sweeps(args.quick):
             run_sweep(s, root / "results", progress=not args.no_progress, skip_existing=True)
         if experiment.train_more is not None:
@@ -134,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"superpose: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("superpose: interrupted; finished result folders are kept", file=sys.stderr)
+        print("superpose: interrupted; finished groups and the running group's checkpoint are kept: "
+              "run the same command again to resume", file=sys.stderr)
         return 130
 
 

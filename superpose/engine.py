@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -22,6 +24,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from superpose import checkpoint as checkpoint_lib
 from superpose import models, rng
 from superpose.config import STATIC_FIELDS, ConfigError, ToyConfig
 from superpose.data import sample_structured
@@ -175,6 +178,7 @@ def train(
     *,
     progress: bool = True,
     desc: str = "train",
+    checkpoint: Path | None = None,
 ) -> TrainResult:
     """Train a group of same-shape instances, in as few compiled programs as memory allows.
 
@@ -185,9 +189,10 @@ def train(
     static = static_config(configs)
     per_program = max(1, memory_budget() // bytes_per_instance(static))
     if len(configs) <= per_program:
-        return _train_program(configs, progress=progress, desc=desc)
+        return _train_program(configs, progress=progress, desc=desc, checkpoint=checkpoint)
     pieces = [configs[i : i + per_program] for i in range(0, len(configs), per_program)]
-    parts = [_train_program(p, progress=progress, desc=f"{desc} [{k + 1}/{len(pieces)}]")
+    parts = [_train_program(p, progress=progress, desc=f"{desc} [{k + 1}/{len(pieces)}]",
+                            checkpoint=checkpoint and checkpoint.with_name(f"{checkpoint.name}.{k}"))
              for k, p in enumerate(pieces)]
     return TrainResult(*[
         None if getattr(parts[0], name) is None
@@ -202,6 +207,7 @@ def _train_program(
     *,
     progress: bool = True,
     desc: str = "train",
+    checkpoint: Path | None = None,
 ) -> TrainResult:
     """Train one group of same-shape instances together.
 
@@ -209,6 +215,8 @@ def _train_program(
       configs: one `ToyConfig` per instance; static fields must agree.
       progress: show a progress bar refreshed once per chunk.
       desc: progress-bar label.
+      checkpoint: where to keep a mid-run checkpoint (superpose.checkpoint); a usable one found there
+        is resumed from. The caller removes it once the result is saved.
 
     With several devices the instance axis is sharded over all of them
     (superpose.sharding), padded with copies of the last instance to a
@@ -228,12 +236,18 @@ def _train_program(
     state = compiled_init(static)(seeds, hyper)
 
     chunk = min(static.log_every, static.steps)
-    n_chunks = -(-static.steps // chunk)
     losses, ends, history = [], [], []
     diverged = np.full(n_instances, -1, np.int64)
-    with tqdm(total=static.steps, desc=desc, disable=not progress, unit="step", leave=False) as bar:
-        t = 0
-        for _ in range(n_chunks):
+    t = 0
+    stamp = checkpoint_lib.fingerprint([c.to_dict() for c in configs]) if checkpoint else ""
+    resumed = checkpoint_lib.load(checkpoint, fingerprint=stamp, like_state=state) if checkpoint else None
+    if resumed is not None:
+        t, state, saved = resumed
+        losses, ends, diverged = list(saved["loss"].T), list(saved["ends"]), saved["diverged"]
+        history = list(saved["history"].swapaxes(0, 1)) if "history" in saved else []
+    last_save = time.monotonic()
+    with tqdm(total=static.steps, initial=t, desc=desc, disable=not progress, unit="step", leave=False) as bar:
+        while t < static.steps:
             n = min(chunk, static.steps - t)
             state, loss_I = compiled_chunk(static, n)(state, hyper, jnp.asarray(t, jnp.int32))
             t += n
@@ -247,6 +261,17 @@ def _train_program(
             bar.update(n)
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
+            if checkpoint and t < static.steps and time.monotonic() - last_save >= checkpoint_lib.EVERY_SECONDS:
+                saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
+                if history:
+                    saved["history"] = np.stack(history, axis=1)
+                checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
+                last_save = time.monotonic()
+    if checkpoint and (resumed is None or resumed[0] < static.steps):  # a finished piece is not retrained
+        saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
+        if history:
+            saved["history"] = np.stack(history, axis=1)
+        checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
     return TrainResult(
         W_IxFxH=to_host(state.params.W_FxH)[:n_instances],
         b_IxF=to_host(state.params.b_F)[:n_instances],

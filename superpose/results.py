@@ -1,7 +1,7 @@
 """Result folders: what a run leaves on disk, readable without superpose.
 
 A folder holds
-  config.json   the sweep, the static config of the group, every instance's
+  config.json   the schema version, the SHA-256 of arrays.npz, the sweep, the static config of the group, every instance's
                 resolved config, seed and axis values, and the environment
                 (versions, git commit, device, XLA flags);
   arrays.npz    W (I, F, H), b (I, F), loss (I, C), loss_step (C), and the
@@ -14,6 +14,7 @@ reader never sees a half-written result.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -27,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: config.json carries `arrays_sha256`, checked on every load."""
 FILES = ("config.json", "arrays.npz", "summary.json")
 
 
@@ -93,8 +95,11 @@ def save(folder: Path, *, config: dict, arrays: dict[str, np.ndarray], summary: 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        (tmp / "config.json").write_text(json.dumps({"schema": SCHEMA_VERSION, **config}, indent=1))
         np.savez(tmp / "arrays.npz", **arrays)
+        checksum = _sha256(tmp / "arrays.npz")
+        (tmp / "config.json").write_text(
+            json.dumps({"schema": SCHEMA_VERSION, "arrays_sha256": checksum, **config}, indent=1)
+        )
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
@@ -116,13 +121,26 @@ def load(folder: Path) -> Run:
             raise ResultError(f"{folder / name} is missing")
     config = _read_json(folder / "config.json")
     if config.get("schema") != SCHEMA_VERSION:
-        raise ResultError(f"{folder / 'config.json'} has schema {config.get('schema')}, expected {SCHEMA_VERSION}")
+        raise ResultError(
+            f"{folder / 'config.json'} has schema {config.get('schema')}, this superpose reads {SCHEMA_VERSION}; "
+            "re-run the experiment to regenerate it"
+        )
+    if config.get("arrays_sha256") != _sha256(folder / "arrays.npz"):
+        raise ResultError(f"{folder / 'arrays.npz'} does not match the checksum in config.json (corrupted?)")
     try:
         with np.load(folder / "arrays.npz", allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a damaged file
         raise ResultError(f"{folder / 'arrays.npz'} cannot be read: {e}") from None
     return Run(folder, config, arrays, _read_json(folder / "summary.json"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict:

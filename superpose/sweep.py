@@ -82,26 +82,38 @@ def group_folder(out: Path, sweep_name: str, label: str) -> Path:
     return Path(out) / sweep_name / label
 
 
-def run_sweep(sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: bool = False) -> list[Path]:
+def run_sweep(
+    sweep: Sweep, out: Path, *, progress: bool = True, skip_existing: bool = False, overwrite: bool = True
+) -> list[Path]:
     """Train every shape group of `sweep` and write one result folder per group.
 
     With `skip_existing`, a group whose folder already holds this exact sweep
-    is not retrained.
+    is not retrained (so a re-run resumes after the last finished group). A group
+    in training keeps a checkpoint beside its folder (superpose.checkpoint) and a
+    re-run continues from it. Without `overwrite`, a folder that holds a different
+    sweep stops the run (ResultError) before any compute, rather than being replaced.
     """
     groups = shape_groups(sweep)  # validates all configs before any compute
     results.check_writable(out)
-    folders = []
+    folders = {label: group_folder(out, sweep.name, label) for label in groups}
+    if not overwrite:
+        for folder in folders.values():
+            if (folder / "config.json").exists() and not _holds(folder, sweep):
+                raise results.ResultError(
+                    f"{folder} holds results of a different sweep; choose another --out or pass --overwrite"
+                )
     for label, instances in groups.items():
-        folder = group_folder(out, sweep.name, label)
+        folder = folders[label]
         if skip_existing and _holds(folder, sweep):
-            folders.append(folder)
             continue
         configs = [c for _, _, c in instances]
-        trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}")
+        checkpoint = folder.with_name(f".{folder.name}.checkpoint.npz")
+        trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}", checkpoint=checkpoint)
         if jax.process_index() == 0:  # on several hosts, one writes
             _save_group(folder, sweep, label, instances, trained)
-        folders.append(folder)
-    return folders
+            for stale in folder.parent.glob(f"{checkpoint.name}*"):
+                stale.unlink(missing_ok=True)
+    return list(folders.values())
 
 
 def _holds(folder: Path, sweep: Sweep) -> bool:

@@ -64,7 +64,7 @@ def test_run_and_figures_end_to_end(tmp_path, capsys):
     assert len(summary["final_loss"]) == n and all(s == -1 for s in summary["diverged_step"])
     mtime = (folder / "arrays.npz").stat().st_mtime_ns
     # figures reuse the finished results (no retraining) and draw PNG + PDF
-    assert main(["figures", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert main(["figures", "--quick", "--out", str(out), "--no-progress", "--only", "intro"]) == 0
     assert (folder / "arrays.npz").stat().st_mtime_ns == mtime
     assert (out / "figures" / "intro.png").stat().st_size > 10_000
     assert (out / "figures" / "intro.pdf").exists()

@@ -38,5 +38,5 @@ def test_run_sweep_writes_loadable_folders_and_picks_best(tmp_path):
     assert idx.tolist() == (np.argmin(loss, axis=1) + [0, 3]).tolist()
     assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
     (folder / "arrays.npz").write_bytes(b"garbage")
-    with pytest.raises(ResultError, match="arrays.npz cannot be read"):
+    with pytest.raises(ResultError, match="arrays.npz does not match the checksum"):
         load(folder)
