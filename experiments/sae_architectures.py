@@ -37,6 +37,11 @@ COEFFICIENTS = {  # λ·d
     "jumprelu": (0.03, 0.1, 0.3, 1.0),
     "gated": (0.1, 0.3, 1.0, 3.0),
 }
+QUICK_COEFFICIENTS = {  # fewer steps: L0 falls more slowly, so the grids sit higher
+    "l1": (1.0, 1.7, 3.0),
+    "jumprelu": (0.03, 0.1, 0.3),
+    "gated": (1.0, 1.7, 3.0),
+}
 ARCHITECTURES = ("l1", "topk", "batchtopk", "jumprelu", "gated", "matryoshka")
 COLUMNS = ("l0", "f1", "mcc", "uniqueness", "explained_variance", "shrinkage", "dead_latents", "absorption")
 
@@ -74,7 +79,7 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
     for arch in ARCHITECTURES:
         base = sae_lib.SAEConfig(architecture=arch, n_latents=s["n_features"], k=k, steps=s["steps"],
                                  batch_size=s["batch_size"], learning_rate=1e-3, log_every=500)
-        coefficients = COEFFICIENTS.get(arch, (0.0,))
+        coefficients = (QUICK_COEFFICIENTS if quick else COEFFICIENTS).get(arch, (0.0,))
         configs = [sae_lib.sae_replace(base, sparsity_coefficient=c / s["n_dims"], seed=i)
                    for i, c in enumerate(coefficients)]
         folder = results_dir / NAME / arch

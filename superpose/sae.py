@@ -45,6 +45,7 @@ ARCHITECTURES = ("l1", "topk", "batchtopk", "jumprelu", "gated", "matryoshka")
 TOP_K_FAMILY = ("topk", "batchtopk", "matryoshka")
 RESAMPLE = ("none", "random", "inputs")
 PER_INSTANCE_FIELDS = ("sparsity_coefficient", "learning_rate", "seed")
+RESAMPLED = ("params", "opt_state", "silent_steps_L")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -415,7 +416,7 @@ def _train_step(config: SAEConfig, state: SAEState, hyper: Hyper, x_BxD, t):
         resampled = _resample(state, x_BxD, x_hat, key, config)
         state = state._replace(**{
             name: jax.tree.map(lambda a, b: jnp.where(due, a, b), getattr(resampled, name), getattr(state, name))
-            for name in ("params", "opt_state", "silent_steps_L")
+            for name in RESAMPLED
         })
     return state, value
 
