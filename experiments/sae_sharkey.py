@@ -95,9 +95,10 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(
         f"Sharkey et al. (2022) grid: L1 SAEs on {spec['n_features']} known features in {spec['n_dims']} dimensions "
-        f"(E[L0] = {spec['expected_l0']:g}). Recovery (MMCS → 1) needs L ≥ G and a band of λ;\n"
-        "too large a λ kills latents, and where recovery succeeds a dictionary agrees with the next larger one "
-        "(a signal that needs no ground truth).", fontsize=9.5)
+        f"(E[L0] = {spec['expected_l0']:g}). Recovery (MMCS → 1) needs L ≥ G and a band of λ; dead latents appear "
+        "when L > G and everywhere at too large a λ.\nThe next-larger-dictionary MMCS is high wherever recovery "
+        "succeeds, but also where most latents died (the few alive ones agree), so alone it does not pick the size.",
+        fontsize=9.5)
     fig.tight_layout()
     return plotting.save(fig, figure_path)
 
