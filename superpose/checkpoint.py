@@ -50,6 +50,7 @@ def save(path: Path, *, fingerprint: str, step: int, state, history: dict[str, n
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(path)  # left by a run killed while saving
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=".npz", dir=path.parent)
     os.close(fd)
     try:
@@ -85,6 +86,16 @@ def load(path: Path, *, fingerprint: str, like_state) -> tuple[int, Any, dict[st
     return int(data["step"]), jax.tree.unflatten(treedef, restored), history
 
 
+def _remove_temporaries(path: Path) -> None:
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
 def remove(path: Path) -> None:
-    if jax.process_index() == 0:
-        Path(path).unlink(missing_ok=True)
+    """Delete a program's checkpoint, its pieces' checkpoints (`path.k`) and any temporary files."""
+    if jax.process_index() != 0:
+        return
+    path = Path(path)
+    for piece in [path, *path.parent.glob(f"{path.name}.*")]:
+        _remove_temporaries(piece)
+        piece.unlink(missing_ok=True)

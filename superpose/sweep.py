@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from superpose import checkpoint as checkpoint_lib
 from superpose import config as cfg
 from superpose import metrics, results
 from superpose.config import ConfigError, ToyConfig
@@ -111,8 +112,7 @@ def run_sweep(
         trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}", checkpoint=checkpoint)
         if jax.process_index() == 0:  # on several hosts, one writes
             _save_group(folder, sweep, label, instances, trained)
-            for stale in folder.parent.glob(f"{checkpoint.name}*"):
-                stale.unlink(missing_ok=True)
+            checkpoint_lib.remove(checkpoint)
     return list(folders.values())
 
 
