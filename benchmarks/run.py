@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import sys
-from pathlib import Path
 import resource
 import time
 
@@ -38,9 +36,6 @@ from superpose import engine, groundtruth, models, rng
 from superpose import sae as sae_lib
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
-
-sys.path.insert(0, str(Path(__file__).parent))
-from train_throughput import time_notebook_style  # noqa: E402  the textbook port, shared with that script
 
 
 def _toy_state(configs):
@@ -97,6 +92,39 @@ def toy_floor(configs, steps):
     for _ in range(0, steps, static.log_every):
         state, loss = chunk(state)
         np.asarray(loss)
+    return time.perf_counter() - start
+
+
+def time_notebook_style(configs, steps: int) -> float:
+    n_inst = len(configs)
+    prob_Ix1x1 = jnp.asarray([c.feature_probability for c in configs])[:, None, None]
+    importance_F = jnp.asarray(configs[0].importance_F())
+    W = jax.random.normal(jax.random.key(0), (n_inst, 5, 2)) * np.sqrt(2 / 7)
+    params = {"W": W, "b": jnp.zeros((n_inst, 5))}
+    tx = optax.adamw(1e-3, weight_decay=0.01)
+
+    def loss_fn(params, x):
+        h = jnp.einsum("ibf,ifh->ibh", x, params["W"])
+        out = jax.nn.relu(jnp.einsum("ibh,ifh->ibf", h, params["W"]) + params["b"][:, None, :])
+        return (importance_F * (x - out) ** 2).mean(axis=(1, 2)).sum()
+
+    @jax.jit
+    def step(params, opt_state, key):
+        k_mask, k_value = jax.random.split(key)
+        shape = (n_inst, 1024, 5)
+        x = jnp.where(jax.random.uniform(k_mask, shape) <= prob_Ix1x1, jax.random.uniform(k_value, shape), 0.0)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    opt_state = tx.init(params)
+    key = jax.random.key(0)
+    params, opt_state, loss = step(params, opt_state, key)
+    loss.block_until_ready()
+    start = time.perf_counter()
+    for t in range(steps):
+        params, opt_state, loss = step(params, opt_state, jax.random.fold_in(key, t))
+        loss.block_until_ready()
     return time.perf_counter() - start
 
 
