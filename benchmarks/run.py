@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--only", default="a,b,c,d")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
     args = parser.parse_args()
-    s = lambda n: max(100, int(n * args.scale) // 100 * 100)  # noqa: E731
+    s = lambda n: max(100, int(n * args.scale) // 100 * 100)
     print(f"device: {jax.devices()[0].device_kind} x {jax.device_count()}")
     if "a" in args.only:
         configs = [ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, feature_probability=float(p))

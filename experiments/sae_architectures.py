@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,8 +47,8 @@ COLUMNS = ("l0", "f1", "mcc", "uniqueness", "explained_variance", "shrinkage", "
 
 def setting(quick: bool) -> dict:
     if quick:
-        return dict(n_features=128, n_dims=32, steps=1000, batch_size=512, n_eval=4096)
-    return dict(n_features=256, n_dims=64, steps=8000, batch_size=1024, n_eval=8192)
+        return {"n_features": 128, "n_dims": 32, "steps": 1000, "batch_size": 512, "n_eval": 4096}
+    return {"n_features": 256, "n_dims": 64, "steps": 8000, "batch_size": 1024, "n_eval": 8192}
 
 
 def source(s: dict) -> groundtruth.FeatureSource:

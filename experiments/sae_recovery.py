@@ -32,10 +32,10 @@ CHECK13_SAE = sae_lib.SAEConfig(
     resample="random", resample_every=2500, resample_window=500, log_every=1000,
 )
 GRID_ARCHITECTURES = {
-    "l1": dict(sparsity_coefficient=0.2, resample="random"),
-    "topk": dict(resample="random"),
-    "jumprelu": dict(sparsity_coefficient=0.01),
-    "gated": dict(sparsity_coefficient=0.2),
+    "l1": {"sparsity_coefficient": 0.2, "resample": "random"},
+    "topk": {"resample": "random"},
+    "jumprelu": {"sparsity_coefficient": 0.01},
+    "gated": {"sparsity_coefficient": 0.2},
 }
 REPRESENTED = 0.5
 
@@ -86,7 +86,7 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
         for arch, options in architectures.items():
             configs = []
             for i, q in enumerate(p[:, 0]):
-                extra = {"k": max(1, min(n, int(round(n * q))))} if arch == "topk" else {}
+                extra = {"k": max(1, min(n, round(n * q)))} if arch == "topk" else {}
                 configs.append(sae_lib.sae_replace(
                     CHECK13_SAE, architecture=arch, n_latents=n, seed=i, steps=steps, resample_every=every,
                     **(options | extra)))

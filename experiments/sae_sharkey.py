@@ -32,8 +32,8 @@ COEFFICIENTS = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 def setting(quick: bool) -> dict:
     if quick:
-        return dict(n_dims=32, n_features=64, expected_l0=3.0, steps=3000, ratios=RATIOS[:3])
-    return dict(n_dims=256, n_features=512, expected_l0=5.0, steps=8000, ratios=RATIOS[:3])
+        return {"n_dims": 32, "n_features": 64, "expected_l0": 3.0, "steps": 3000, "ratios": RATIOS[:3]}
+    return {"n_dims": 256, "n_features": 512, "expected_l0": 5.0, "steps": 8000, "ratios": RATIOS[:3]}
 
 
 def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:

@@ -55,7 +55,7 @@ def steering_table(results_dir: Path, n_eval: int = 4096):
     run = results.load(results_dir / NAME / "sae")
     best = int(np.argmax(decomposition.metric(run, "mcc")))
     params, config = decomposition.params(run, best), decomposition.config(run, best)
-    codes, h = groundtruth.sample(groundtruth.toy_model_source(W, p), plotting_key(), n_eval)
+    _codes, h = groundtruth.sample(groundtruth.toy_model_source(W, p), plotting_key(), n_eval)
     f, _ = sae_lib.encode(params, h, config, training=False)
     f = np.asarray(f)
     typical = np.asarray([np.percentile(f[:, l][f[:, l] > 0], 99) if (f[:, l] > 0).any() else 1.0
@@ -76,7 +76,7 @@ def plotting_key():
 
 
 def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    W, b, run, best, feature_of, delta, sel = steering_table(results_dir)
+    W, _b, run, best, feature_of, delta, sel = steering_table(results_dir)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.15, 1.2]})
     plotting.draw_directions(axes[0], W)
     for l, d in enumerate(run.arrays["W_dec_LxD"][best]):

@@ -44,6 +44,6 @@ def test_recovery_experiment_runs_and_resampling_helps(tmp_path):
     assert np.mean(with_resampling) > np.mean(without)
     assert decomposition.metric(runs["none"], "dead_latents").sum() > decomposition.metric(
         runs["random"], "dead_latents").sum()
-    ns, ps, grid = sae_recovery._grid(tmp_path, "l1")
+    _ns, _ps, grid = sae_recovery._grid(tmp_path, "l1")
     assert grid.shape == (3, 2) and np.isfinite(grid).all()
     assert sae_recovery.plot(tmp_path, tmp_path / "f")[0].stat().st_size > 10_000

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from superpose import engine, groundtruth, recovery, steering
+from superpose import engine, groundtruth, recovery
 from superpose import sae as sae_lib
-from superpose.config import ToyConfig
 from superpose.experiments import sae_recovery, sae_steering
 
 
@@ -68,7 +67,7 @@ def test_steering_moves_the_matched_feature(tmp_path):
     for s in sae_steering.sweeps(quick=True):
         run_sweep(s, tmp_path, progress=False)
     sae_steering.train_more(tmp_path, quick=True, progress=False, skip_existing=False)
-    W, b, run, best, feature_of, delta, sel = sae_steering.steering_table(tmp_path)
+    _W, _b, run, best, feature_of, _delta, sel = sae_steering.steering_table(tmp_path)
     assert run.summary["metrics"][best]["mcc"] > 0.99
     assert sorted(feature_of.tolist()) == [0, 1, 2, 3, 4]
     half = sel[sae_steering.CLAMPS.index(0.5)]
