@@ -152,7 +152,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(0.35, 1.03)
     ax.set_ylabel("MMCS (true → learned)")
-    ax.set_title("L1 SAEs on 16 toy models (n=5, m=2, p=0.025)", fontsize=9)
+    ax.set_title(f"L1 SAEs on {len(mmcs)} toy models (n=5, m=2, p=0.025)", fontsize=9)
     for col, mode in enumerate(("random", "none")):
         run = runs[mode]
         mmcs = decomposition.metric(run, "mmcs_true")
