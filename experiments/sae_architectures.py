@@ -91,17 +91,13 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
 
 def _baselines(results_dir: Path, src, s, spec, skip_existing: bool) -> Path:
     folder = results_dir / NAME / "baselines"
-    job = {"source": spec, "best_sae": _best_sae(results_dir)[0],
-           "scikit_learn": importlib.util.find_spec("sklearn") is not None}
-    try:
-        if skip_existing and results.load(folder).config.get("job") == decomposition.json_normalise(job):
-            return folder
-    except results.ResultError:
-        pass
+    arch, i = _best_sae(results_dir)
+    job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None}
+    if skip_existing and decomposition.holds(folder, job):
+        return folder
     codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
     x, codes = np.asarray(x, np.float64), np.asarray(codes_GxN).T
     truth = np.asarray(src.directions_GxD)
-    arch, i = _best_sae(results_dir)
     decoder = results.load(results_dir / NAME / arch).arrays["W_dec_LxD"][i]
     try:
         baselines.pca(x[:10], 1)

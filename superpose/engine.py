@@ -245,6 +245,13 @@ def _train_program(
         t, state, saved = resumed
         losses, ends, diverged = list(saved["loss"].T), list(saved["ends"]), saved["diverged"]
         history = list(saved["history"].swapaxes(0, 1)) if "history" in saved else []
+
+    def save_checkpoint():
+        saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
+        if history:
+            saved["history"] = np.stack(history, axis=1)
+        checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
+
     last_save = time.monotonic()
     with tqdm(total=static.steps, initial=t, desc=desc, disable=not progress, unit="step", leave=False) as bar:
         while t < static.steps:
@@ -262,16 +269,10 @@ def _train_program(
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
             if checkpoint and t < static.steps and time.monotonic() - last_save >= checkpoint_lib.EVERY_SECONDS:
-                saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
-                if history:
-                    saved["history"] = np.stack(history, axis=1)
-                checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
+                save_checkpoint()
                 last_save = time.monotonic()
     if checkpoint and (resumed is None or resumed[0] < static.steps):  # a finished piece is not retrained
-        saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
-        if history:
-            saved["history"] = np.stack(history, axis=1)
-        checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
+        save_checkpoint()
     return TrainResult(
         W_IxFxH=to_host(state.params.W_FxH)[:n_instances],
         b_IxF=to_host(state.params.b_F)[:n_instances],
