@@ -9,12 +9,13 @@
 (d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256
 
 Rows per workload:
-  engine     superpose's jit(scan(vmap(step))) in chunks of log_every steps
+  engine     superpose's jit(scan(vmap(step))) in chunks of log_every steps; on CPU, many small
+             instances run in cache-sized blocks (superpose.engine.block_size); (b) also without
   per-step   the same step, one jitted call per Python iteration
   (a) also: the per-step loop with JAX's default threefry generator, and a textbook port of the
              official notebook (two threefry draws per batch, einsum model, optax.adamw, one jitted
              step per iteration): the "straightforward baseline" a researcher would write
-  floor      the gradient step alone, scanned, on one fixed pre-generated batch
+  floor      the gradient step alone, scanned, on one fixed pre-generated batch, blocked like the engine
 Ratios: engine speed over per-step speed, and engine time over floor time. Compile time is
 excluded (one warm-up chunk) except in (b)'s end-to-end wall time. Peak RSS is the process's.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
 import resource
 import time
 
@@ -36,18 +38,23 @@ from superpose import engine, groundtruth, models, rng
 from superpose import sae as sae_lib
 from superpose.config import ToyConfig
 from superpose.data import density_sweep
+from superpose.sharding import instance_sharding, use_every_cpu_core
 
 
 def _toy_state(configs):
+    """As superpose.engine.train sets up a group: instances sharded over the devices (their count
+    divides every workload's instance count here)."""
     static = engine.static_config(configs)
     hyper = engine.hyper_arrays(configs)
     seeds = jnp.arange(len(configs), dtype=jnp.uint32)
+    if (sharding := instance_sharding()) is not None:
+        hyper, seeds = jax.device_put((hyper, seeds), sharding)
     return static, hyper, engine.compiled_init(static)(seeds, hyper)
 
 
-def toy_engine(configs, steps):
+def toy_engine(configs, steps, blocks=True):
     static, hyper, state = _toy_state(configs)
-    chunk = engine.compiled_chunk(static, static.log_every)
+    chunk = engine.compiled_chunk(static, static.log_every, engine.block_size(static) if blocks else None)
     state, _ = chunk(state, hyper, jnp.int32(0))
     jax.block_until_ready(state)
     start = time.perf_counter()
@@ -80,17 +87,25 @@ def toy_floor(configs, steps):
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         return state._replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state), loss
 
-    @jax.jit
-    def chunk(state):
-        state, loss = jax.lax.scan(lambda s, _: jax.vmap(one)(s, hyper, x_IxFxB), state, None,
-                                   length=static.log_every)
-        return state, loss.mean(0)
+    def instance(args):  # one instance's chunk of steps
+        state, hyper, x_FxB = args
+        state, loss = jax.lax.scan(lambda s, _: one(s, hyper, x_FxB), state, None, length=static.log_every)
+        return state, loss.mean()
 
-    state, _ = chunk(state)
+    def chunk(state, hyper, x_IxFxB):  # blocked and sharded like the engine (superpose.engine.compiled_chunk)
+        block = engine.block_size(static) or len(configs)
+        return jax.lax.map(instance, (state, hyper, x_IxFxB), batch_size=min(block, len(x_IxFxB)))
+
+    sharding = instance_sharding()
+    if sharding is not None:
+        chunk = jax.shard_map(chunk, mesh=sharding.mesh, in_specs=sharding.spec, out_specs=sharding.spec)
+
+    chunk = jax.jit(chunk)
+    state, _ = chunk(state, hyper, x_IxFxB)
     jax.block_until_ready(state)
     start = time.perf_counter()
     for _ in range(0, steps, static.log_every):
-        state, loss = chunk(state)
+        state, loss = chunk(state, hyper, x_IxFxB)
         np.asarray(loss)
     return time.perf_counter() - start
 
@@ -207,8 +222,9 @@ def main() -> None:
     parser.add_argument("--only", default="a,b,c,d")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
     args = parser.parse_args()
+    use_every_cpu_core()  # as the command line does
     s = lambda n: max(100, int(n * args.scale) // 100 * 100)
-    print(f"device: {jax.devices()[0].device_kind} x {jax.device_count()}")
+    print(f"devices: {jax.devices()[0].device_kind} x {jax.device_count()}, {os.cpu_count()} CPU cores")
     if "a" in args.only:
         configs = [ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, feature_probability=float(p))
                    for p in density_sweep(10, span=1.5)]
@@ -228,6 +244,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         report("(b) 40 x 40 phase grid, n=2, m=1: 1,600 instances, batch 1024", 1600, [
             ("engine", toy_engine(configs, s(2_000)), s(2_000), 10_000),
+            ("engine, one vmap (no blocks)", toy_engine(configs, s(2_000), blocks=False), s(2_000), 10_000),
             ("per-step", toy_per_step(configs, s(300)), s(300), 10_000),
             ("floor", toy_floor(configs, s(2_000)), s(2_000), 10_000),
         ])

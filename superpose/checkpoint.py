@@ -26,10 +26,12 @@ from typing import Any
 import jax
 import numpy as np
 
+from superpose.config import env_number
 from superpose.sharding import to_host
 
-EVERY_SECONDS = float(os.environ.get("SUPERPOSE_CHECKPOINT_SECONDS", "30"))
-"""Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every chunk)."""
+def every_seconds() -> float:
+    """Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every chunk)."""
+    return env_number("SUPERPOSE_CHECKPOINT_SECONDS", 30.0)
 
 
 def fingerprint(configs: list[dict[str, Any]]) -> str:

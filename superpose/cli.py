@@ -16,6 +16,7 @@ from typing import Any
 
 from superpose.config import ConfigError
 from superpose.results import ResultError
+from superpose.sharding import use_every_cpu_core
 
 EXIT_USAGE = 2
 
@@ -137,6 +138,7 @@ def _figures(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    use_every_cpu_core()
     try:
         if args.command == "list":
             from superpose.experiments import registry

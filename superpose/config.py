@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,20 @@ STATIC_FIELDS = (
 
 class ConfigError(ValueError):
     """A user-facing configuration error; its message is one line."""
+
+
+def env_number(name: str, default: float) -> float:
+    """A non-negative number from environment variable `name`, `default` when unset."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"${name} must be a non-negative number, got {text!r}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

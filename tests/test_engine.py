@@ -3,9 +3,10 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
-from superpose.config import ToyConfig
-from superpose.engine import bytes_per_instance, compiled_chunk, static_config, train
+from superpose.config import ConfigError, ToyConfig
+from superpose.engine import block_size, bytes_per_instance, compiled_chunk, static_config, train
 
 SMALL = ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, steps=300, batch_size=256, log_every=100)
 
@@ -32,6 +33,26 @@ def test_a_group_too_big_for_memory_trains_in_pieces(monkeypatch):
     np.testing.assert_allclose(pieces.W_IxFxH, whole.W_IxFxH, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(pieces.loss_steps_C, whole.loss_steps_C)
     assert pieces.loss_IxC.shape == whole.loss_IxC.shape
+
+
+def test_instances_in_cache_sized_blocks_equal_one_vmap(monkeypatch):
+    configs = _configs([1.0, 0.3, 0.1, 0.05, 0.02], seeds=[0, 1, 2, 3, 4])
+    monkeypatch.setenv("SUPERPOSE_BLOCK_INSTANCES", "0")
+    whole = train(configs, progress=False)
+    monkeypatch.setenv("SUPERPOSE_BLOCK_INSTANCES", "2")  # blocks of 2, 2 and a remainder of 1
+    blocked = train(configs, progress=False)
+    np.testing.assert_allclose(blocked.W_IxFxH, whole.W_IxFxH, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(blocked.loss_IxC, whole.loss_IxC, rtol=1e-5, atol=1e-7)
+
+
+def test_blocks_by_default_only_many_small_instances_on_cpu(monkeypatch):
+    monkeypatch.delenv("SUPERPOSE_BLOCK_INSTANCES", raising=False)
+    phase = ToyConfig(n_features=2, n_hidden=1)
+    assert 100 <= block_size(phase) <= 200  # ~98 kB each in a 16 MiB block
+    assert block_size(ToyConfig(n_features=200, n_hidden=20)) is None  # 7 MB each
+    monkeypatch.setenv("SUPERPOSE_BLOCK_INSTANCES", "lots")
+    with pytest.raises(ConfigError, match="SUPERPOSE_BLOCK_INSTANCES"):
+        block_size(phase)
 
 
 def test_same_seed_gives_identical_arrays_and_new_seed_differs():

@@ -18,14 +18,18 @@ np.savez(sys.argv[2], W=out.W_IxFxH, b=out.b_IxF, loss=out.loss_IxC)
 """
 
 
-def _run(n_devices, path):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}", JAX_PLATFORMS="cpu")
+def _run(n_devices, path, block=0):
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}", JAX_PLATFORMS="cpu",
+               SUPERPOSE_BLOCK_INSTANCES=str(block))
     subprocess.run([sys.executable, "-c", SCRIPT, str(n_devices), str(path)], env=env, check=True)
     return np.load(path)
 
 
 def test_four_devices_equal_one(tmp_path):
-    one, four = _run(1, tmp_path / "one.npz"), _run(4, tmp_path / "four.npz")
+    one = _run(1, tmp_path / "one.npz")
+    four = _run(4, tmp_path / "four.npz")
+    four_blocked = _run(4, tmp_path / "four_blocked.npz", block=1)  # 2 instances per device, one at a time
     for key in ("W", "b", "loss"):
-        assert one[key].shape == four[key].shape
-        np.testing.assert_allclose(one[key], four[key], rtol=1e-5, atol=1e-6)
+        for other in (four, four_blocked):
+            assert one[key].shape == other[key].shape
+            np.testing.assert_allclose(one[key], other[key], rtol=1e-5, atol=1e-6)
