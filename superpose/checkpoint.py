@@ -2,7 +2,8 @@
 
 A checkpoint is one `.npz` file: the program's state (parameters, Adam moments,
 PRNG key data) at the end of a chunk, the step, the host-side history (losses,
-divergence, snapshots) and a fingerprint of the instances' configs. It is
+divergence, snapshots) and a fingerprint of the instances' configs (and, for SAEs,
+of the data source). It is
 written under a temporary name and renamed into place, so a kill leaves either
 the previous checkpoint or the new one, never half of one. Resuming runs the
 same compiled chunks from the same step with the same keys, so the result is
@@ -20,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +31,19 @@ import numpy as np
 from superpose.config import env_number
 from superpose.sharding import to_host
 
+
 def every_seconds() -> float:
     """Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every chunk)."""
     return env_number("SUPERPOSE_CHECKPOINT_SECONDS", 30.0)
 
 
-def fingerprint(configs: list[dict[str, Any]]) -> str:
+def fingerprint(configs: list[dict[str, Any]], arrays: Sequence[Any] = ()) -> str:
+    """What a checkpoint was written for: the configs, any input arrays, and the JAX version."""
     text = json.dumps({"configs": configs, "jax": jax.__version__}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(text.encode())
+    for array in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(array)).tobytes())
+    return digest.hexdigest()
 
 
 def _is_key(leaf) -> bool:

@@ -186,12 +186,13 @@ def replace(config: ToyConfig, overrides: Mapping[str, Any]) -> ToyConfig:
         raise ConfigError(str(e)) from None
 
 
-def check_known_key(key: str) -> None:
-    names = field_names()
+def check_known_key(key: str, names: Sequence[str] | None = None, kind: str = "config") -> None:
+    """A ConfigError for a key outside `names` (ToyConfig's fields by default), with the closest match."""
+    names = list(field_names() if names is None else names)
     if key not in names:
         hint = difflib.get_close_matches(key, names, n=1)
         suffix = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
-        raise ConfigError(f"unknown config key '{key}'{suffix}")
+        raise ConfigError(f"unknown {kind} key '{key}'{suffix}")
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from superpose import checkpoint as checkpoint_lib
 from superpose import groundtruth, recovery, results
 from superpose import sae as sae_lib
 
@@ -84,7 +85,9 @@ def run_group(
     if skip_existing and holds(folder, job):
         return results.load(folder)
     results.check_writable(folder.parent)
-    trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name)
+    checkpoint = folder.with_name(f".{folder.name}.checkpoint.npz")
+    trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name,
+                            checkpoint=checkpoint)
     metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
     arrays = {name: value for name, value in trained.params._asdict().items() if value is not None}
     arrays |= {
@@ -100,6 +103,7 @@ def run_group(
     if jax.process_index() == 0:
         results.save(folder, config={"job": job, "environment": results.environment()}, arrays=arrays,
                      summary=summary)
+        checkpoint_lib.remove(checkpoint)
     return results.load(folder)
 
 

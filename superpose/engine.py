@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -35,10 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import PartitionSpec
-from tqdm.auto import tqdm
 
 from superpose import checkpoint as checkpoint_lib
-from superpose import models, rng
+from superpose import loop, models, rng
 from superpose.config import STATIC_FIELDS, ConfigError, ToyConfig, env_number
 from superpose.data import sample_structured
 from superpose.sharding import instance_sharding, padded_size, to_host
@@ -287,51 +285,25 @@ def _train_program(
         hyper, seeds = jax.device_put((hyper, seeds), sharding)
     state = compiled_init(static)(seeds, hyper)
 
-    chunk = min(static.log_every, static.steps)
     block = block_size(static)
-    losses, ends, history = [], [], []
-    diverged = np.full(n_instances, -1, np.int64)
-    t = 0
-    stamp = checkpoint_lib.fingerprint([c.to_dict() for c in configs]) if checkpoint else ""
-    resumed = checkpoint_lib.load(checkpoint, fingerprint=stamp, like_state=state) if checkpoint else None
-    if resumed is not None:
-        t, state, saved = resumed
-        losses, ends, diverged = list(saved["loss"].T), list(saved["ends"]), saved["diverged"]
-        history = list(saved["history"].swapaxes(0, 1)) if "history" in saved else []
-
-    def save_checkpoint():
-        saved = {"loss": np.stack(losses, axis=1), "ends": np.asarray(ends), "diverged": diverged}
-        if history:
-            saved["history"] = np.stack(history, axis=1)
-        checkpoint_lib.save(checkpoint, fingerprint=stamp, step=t, state=state, history=saved)
-
-    last_save = time.monotonic()
-    with tqdm(total=static.steps, initial=t, desc=desc, disable=not progress, unit="step", leave=False) as bar:
-        while t < static.steps:
-            n = min(chunk, static.steps - t)
-            state, loss_I = compiled_chunk(static, n, block)(state, hyper, jnp.asarray(t, jnp.int32))
-            t += n
-            loss_I = to_host(loss_I)[:n_instances]
-            newly = (~np.isfinite(loss_I)) & (diverged < 0)
-            diverged[newly] = t
-            losses.append(loss_I)
-            ends.append(t)
-            if static.snapshots:
-                history.append(to_host(state.params.W_FxH)[:n_instances])
-            bar.update(n)
-            finite = loss_I[np.isfinite(loss_I)]
-            bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
-            if checkpoint and t < static.steps and time.monotonic() - last_save >= checkpoint_lib.every_seconds():
-                save_checkpoint()
-                last_save = time.monotonic()
-    if checkpoint and (resumed is None or resumed[0] < static.steps):  # a finished piece is not retrained
-        save_checkpoint()
+    state, history = loop.run_chunks(
+        lambda state, t, n: compiled_chunk(static, n, block)(state, hyper, jnp.asarray(t, jnp.int32)),
+        state,
+        total_steps=static.steps,
+        chunk_steps=min(static.log_every, static.steps),
+        n_instances=n_instances,
+        checkpoint=checkpoint,
+        fingerprint=checkpoint_lib.fingerprint([c.to_dict() for c in configs]) if checkpoint else "",
+        snapshot=(lambda state: state.params.W_FxH) if static.snapshots else None,
+        progress=progress,
+        desc=desc,
+    )
     return TrainResult(
         W_IxFxH=to_host(state.params.W_FxH)[:n_instances],
         b_IxF=to_host(state.params.b_F)[:n_instances],
-        loss_IxC=np.stack(losses, axis=1),
-        loss_steps_C=np.asarray(ends),
-        diverged_step_I=diverged,
+        loss_IxC=history.loss_IxC,
+        loss_steps_C=history.steps_C,
+        diverged_step_I=history.diverged_step_I,
         W_out_IxFxH=None if state.params.W_out_FxH is None else to_host(state.params.W_out_FxH)[:n_instances],
-        W_history_IxCxFxH=np.stack(history, axis=1) if history else None,
+        W_history_IxCxFxH=history.snapshots_IxC,
     )

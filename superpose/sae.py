@@ -30,16 +30,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
-from superpose import groundtruth, rng
-from superpose.config import ConfigError, _check_choice, _check_float, _check_int
+from superpose import checkpoint as checkpoint_lib
+from superpose import groundtruth, loop, rng
+from superpose.config import ConfigError, _check_choice, _check_float, _check_int, check_known_key
 
 ARCHITECTURES = ("l1", "topk", "batchtopk", "jumprelu", "gated", "matryoshka")
 TOP_K_FAMILY = ("topk", "batchtopk", "matryoshka")
@@ -116,13 +117,8 @@ class SAEConfig:
 
 
 def sae_replace(config: SAEConfig, **changes) -> SAEConfig:
-    names = {f.name for f in dataclasses.fields(SAEConfig)}
     for key in changes:
-        if key not in names:
-            import difflib
-
-            hint = difflib.get_close_matches(key, names, n=1)
-            raise ConfigError(f"unknown SAE config key '{key}'" + (f"; did you mean '{hint[0]}'?" if hint else ""))
+        check_known_key(key, [f.name for f in dataclasses.fields(SAEConfig)], kind="SAE config")
     return dataclasses.replace(config, **changes)
 
 
@@ -472,6 +468,7 @@ def train(
     data_seed: int = 0,
     progress: bool = True,
     desc: str = "SAEs",
+    checkpoint: Path | None = None,
 ) -> SAEResult:
     """Train one group of SAEs together.
 
@@ -479,6 +476,8 @@ def train(
       configs: one `SAEConfig` per SAE; all fields but the per-instance ones agree.
       source: the data. Unstacked, all SAEs see the same batches (drawn from `data_seed`);
         stacked with `groundtruth.stack`, SAE i trains on source i with batches from its own seed.
+      checkpoint: where to keep a mid-run checkpoint (superpose.loop); a usable one is resumed from.
+        The caller removes it once the result is saved.
     """
     static = static_config(configs)
     shared = source.directions_GxD.ndim == 2
@@ -491,25 +490,26 @@ def train(
     )
     state = _compiled_init(static, n_dims)(jnp.asarray([c.seed for c in configs], jnp.uint32), hyper)
     shared_key = rng.key(data_seed, "hash")
-    chunk = min(static.log_every, static.steps)
-    losses, ends = [], []
-    diverged = np.full(len(configs), -1, np.int64)
-    with tqdm(total=static.steps, desc=desc, disable=not progress, unit="step", leave=False) as bar:
-        t = 0
-        while t < static.steps:
-            n = min(chunk, static.steps - t)
-            state, loss_I = _compiled_chunk(static, n, shared)(state, hyper, source, shared_key,
-                                                               jnp.asarray(t, jnp.int32))
-            t += n
-            loss_I = np.asarray(loss_I)
-            diverged[(~np.isfinite(loss_I)) & (diverged < 0)] = t
-            losses.append(loss_I)
-            ends.append(t)
-            bar.update(n)
+    stamp = ""
+    if checkpoint:
+        stamp = checkpoint_lib.fingerprint([c.to_dict() for c in configs] + [{"data_seed": data_seed}],
+                                           arrays=jax.tree.leaves(source))
+    state, history = loop.run_chunks(
+        lambda state, t, n: _compiled_chunk(static, n, shared)(state, hyper, source, shared_key,
+                                                                jnp.asarray(t, jnp.int32)),
+        state,
+        total_steps=static.steps,
+        chunk_steps=min(static.log_every, static.steps),
+        n_instances=len(configs),
+        checkpoint=checkpoint,
+        fingerprint=stamp,
+        progress=progress,
+        desc=desc,
+    )
     return SAEResult(
         params=jax.tree.map(np.asarray, state.params),
         threshold_I=np.asarray(state.threshold),
-        loss_IxC=np.stack(losses, axis=1),
-        loss_steps_C=np.asarray(ends),
-        diverged_step_I=diverged,
+        loss_IxC=history.loss_IxC,
+        loss_steps_C=history.steps_C,
+        diverged_step_I=history.diverged_step_I,
     )

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from superpose import results
+from superpose import groundtruth, results
+from superpose import sae as sae_lib
 from superpose.cli import main, parse_override
 from superpose.config import ToyConfig
 from superpose.sweep import Sweep, run_sweep
@@ -192,3 +193,41 @@ def test_random_study_files_fail_with_one_line(tmp_path, capsys, text):
     err = capsys.readouterr().err.strip()
     if code != 0:
         assert code == 2 and err.startswith("superpose: error:") and "\n" not in err, err
+
+
+def test_an_interrupted_sae_group_resumes_from_its_checkpoint_bit_for_bit(tmp_path, monkeypatch):
+    """An SAE group stopped after two of its four chunks (Ctrl-C) resumes from the checkpoint, and the
+    arrays equal an uninterrupted run (inputs resampling at step 200, so the state must carry over)."""
+    monkeypatch.setenv("SUPERPOSE_CHECKPOINT_SECONDS", "0")
+    source = groundtruth.synthetic_source(groundtruth.random_directions(12, 8, seed=1),
+                                          groundtruth.constant_probabilities(12, 0.1))
+    configs = [sae_lib.SAEConfig(n_latents=12, steps=400, log_every=100, batch_size=64, resample="inputs",
+                                 resample_every=200, resample_window=100, dead_window=100, seed=s) for s in (0, 1)]
+    whole = sae_lib.train(configs, source, progress=False)
+
+    real_chunk, calls = sae_lib._compiled_chunk, []
+
+    def counted_chunk(*args, stop_at=None):
+        run = real_chunk(*args)
+
+        def counted(*inputs):
+            calls.append(1)
+            if len(calls) == stop_at:
+                raise KeyboardInterrupt
+            return run(*inputs)
+        return counted
+
+    checkpoint = tmp_path / ".group.checkpoint.npz"
+    monkeypatch.setattr(sae_lib, "_compiled_chunk", lambda *args: counted_chunk(*args, stop_at=3))
+    with pytest.raises(KeyboardInterrupt):
+        sae_lib.train(configs, source, progress=False, checkpoint=checkpoint)
+    with np.load(checkpoint) as f:
+        assert int(f["step"]) == 200
+    calls.clear()
+    monkeypatch.setattr(sae_lib, "_compiled_chunk", counted_chunk)
+    resumed = sae_lib.train(configs, source, progress=False, checkpoint=checkpoint)
+    assert len(calls) == 2  # the last two chunks only
+    for name, a in whole.params._asdict().items():
+        if a is not None:
+            np.testing.assert_array_equal(a, getattr(resumed.params, name), err_msg=name)
+    np.testing.assert_array_equal(whole.loss_IxC, resumed.loss_IxC)
