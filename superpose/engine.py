@@ -10,7 +10,7 @@ each block taking all the chunk's steps before the next starts:
 The vmapped step streams its batch, activations and gradients through memory
 several times; with all 1,600 instances of a 40 x 40 phase grid that is
 13 MB per pass, and the step is memory-bound. A block of ~160 instances keeps
-them in cache and runs 2.5x faster (benchmarks/README.md). Each instance's
+them in cache and runs 2.2x to 2.5x faster (benchmarks/README.md). Each instance's
 random numbers depend only on its own key and step, so blocking changes
 nothing but float round-off.
 
