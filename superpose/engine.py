@@ -130,7 +130,10 @@ def _step_one(config: ToyConfig, state: TrainState, hyper: Hyper, t: jax.Array):
 
 @functools.lru_cache(maxsize=64)
 def compiled_init(static: ToyConfig):
-    return jax.jit(jax.vmap(functools.partial(_init_one, static)))
+    """vmap(init) over seeds. With several devices its output is sharded like the chunk's (without
+    `out_shardings`, constant leaves such as Adam's zero moments come out replicated, and the first
+    chunk would compile a second time for the sharded state it returns)."""
+    return jax.jit(jax.vmap(functools.partial(_init_one, static)), out_shardings=instance_sharding())
 
 
 @functools.lru_cache(maxsize=64)

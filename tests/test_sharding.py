@@ -9,11 +9,14 @@ import numpy as np
 SCRIPT = """
 import sys, numpy as np, jax
 from superpose.config import ToyConfig
-from superpose.engine import train
+from superpose.engine import block_size, compiled_chunk, static_config, train
 assert jax.device_count() == int(sys.argv[1]), jax.devices()
 configs = [ToyConfig(feature_probability=p, seed=s, steps=200, batch_size=128)
            for p, s in zip([1.0, 0.3, 0.1, 0.05, 0.02], range(5))]   # 5: not a multiple of 4
 out = train(configs, progress=False)
+static = static_config(configs)
+chunk = compiled_chunk(static, min(static.log_every, static.steps), block_size(static))
+assert chunk._cache_size() == 1, "the sharded state from init must not make the chunk compile again"
 np.savez(sys.argv[2], W=out.W_IxFxH, b=out.b_IxF, loss=out.loss_IxC)
 """
 
