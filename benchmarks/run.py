@@ -41,6 +41,18 @@ from superpose.data import density_sweep
 from superpose.sharding import instance_sharding, use_every_cpu_core
 
 
+def _seconds(advance, state, starts) -> float:
+    """Wall time of `advance(state, t) -> (state, loss)` for each t in `starts`, after one untimed
+    call (the compile); each call waits for its loss, so no work is left queued."""
+    state, loss = advance(state, 0)
+    jax.block_until_ready(loss)
+    start = time.perf_counter()
+    for t in starts:
+        state, loss = advance(state, t)
+        jax.block_until_ready(loss)
+    return time.perf_counter() - start
+
+
 def _toy_state(configs):
     """As superpose.engine.train sets up a group: instances sharded over the devices (their count
     divides every workload's instance count here)."""
@@ -55,25 +67,13 @@ def _toy_state(configs):
 def toy_engine(configs, steps, blocks=True):
     static, hyper, state = _toy_state(configs)
     chunk = engine.compiled_chunk(static, static.log_every, engine.block_size(static) if blocks else None)
-    state, _ = chunk(state, hyper, jnp.int32(0))
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for t in range(0, steps, static.log_every):
-        state, loss = chunk(state, hyper, jnp.int32(t))
-        np.asarray(loss)
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: chunk(s, hyper, jnp.int32(t)), state, range(0, steps, static.log_every))
 
 
 def toy_per_step(configs, steps):
     static, hyper, state = _toy_state(configs)
     step = jax.jit(jax.vmap(functools.partial(engine._step_one, static), in_axes=(0, 0, None)))
-    state, loss = step(state, hyper, jnp.int32(0))
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for t in range(steps):
-        state, loss = step(state, hyper, jnp.int32(t))
-        loss.block_until_ready()
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: step(s, hyper, jnp.int32(t)), state, range(steps))
 
 
 def toy_floor(configs, steps):
@@ -101,13 +101,7 @@ def toy_floor(configs, steps):
         chunk = jax.shard_map(chunk, mesh=sharding.mesh, in_specs=sharding.spec, out_specs=sharding.spec)
 
     chunk = jax.jit(chunk)
-    state, _ = chunk(state, hyper, x_IxFxB)
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for _ in range(0, steps, static.log_every):
-        state, loss = chunk(state, hyper, x_IxFxB)
-        np.asarray(loss)
-    return time.perf_counter() - start
+    return _seconds(lambda s, _: chunk(s, hyper, x_IxFxB), state, range(0, steps, static.log_every))
 
 
 def time_notebook_style(configs, steps: int) -> float:
@@ -124,23 +118,17 @@ def time_notebook_style(configs, steps: int) -> float:
         return (importance_F * (x - out) ** 2).mean(axis=(1, 2)).sum()
 
     @jax.jit
-    def step(params, opt_state, key):
+    def step(params_and_opt_state, key):
+        params, opt_state = params_and_opt_state
         k_mask, k_value = jax.random.split(key)
         shape = (n_inst, 1024, 5)
         x = jnp.where(jax.random.uniform(k_mask, shape) <= prob_Ix1x1, jax.random.uniform(k_value, shape), 0.0)
         loss, grads = jax.value_and_grad(loss_fn)(params, x)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return (optax.apply_updates(params, updates), opt_state), loss
 
-    opt_state = tx.init(params)
     key = jax.random.key(0)
-    params, opt_state, loss = step(params, opt_state, key)
-    loss.block_until_ready()
-    start = time.perf_counter()
-    for t in range(steps):
-        params, opt_state, loss = step(params, opt_state, jax.random.fold_in(key, t))
-        loss.block_until_ready()
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: step(s, jax.random.fold_in(key, t)), (params, tx.init(params)), range(steps))
 
 
 def sae_setup(n_saes=16):
@@ -159,13 +147,7 @@ def sae_engine(steps):
     source, static, hyper, state = sae_setup()
     chunk = sae_lib._compiled_chunk(static, static.log_every, True)
     key = rng.key(0, "hash")
-    state, _ = chunk(state, hyper, source, key, jnp.int32(0))
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for t in range(0, steps, static.log_every):
-        state, loss = chunk(state, hyper, source, key, jnp.int32(t))
-        np.asarray(loss)
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: chunk(s, hyper, source, key, jnp.int32(t)), state, range(0, steps, static.log_every))
 
 
 def sae_per_step(steps):
@@ -178,13 +160,7 @@ def sae_per_step(steps):
         return step_I(state, hyper, x, t)
 
     key = rng.key(0, "hash")
-    state, loss = step(state, key, jnp.int32(0))
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for t in range(steps):
-        state, loss = step(state, key, jnp.int32(t))
-        loss.block_until_ready()
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: step(s, key, jnp.int32(t)), state, range(steps))
 
 
 def sae_floor(steps):
@@ -197,13 +173,7 @@ def sae_floor(steps):
         state, loss = jax.lax.scan(lambda s, t: step_I(s, hyper, x, t), state, t0 + jnp.arange(static.log_every))
         return state, loss.mean(0)
 
-    state, _ = chunk(state, jnp.int32(0))
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for t in range(0, steps, static.log_every):
-        state, loss = chunk(state, jnp.int32(t))
-        np.asarray(loss)
-    return time.perf_counter() - start
+    return _seconds(lambda s, t: chunk(s, jnp.int32(t)), state, range(0, steps, static.log_every))
 
 
 def report(title, n_instances, rows):

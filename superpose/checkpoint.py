@@ -32,6 +32,11 @@ from superpose.config import env_number
 from superpose.sharding import to_host
 
 
+def beside(folder: Path) -> Path:
+    """Where the program that writes result folder `folder` keeps its checkpoint: `.NAME.checkpoint.npz`."""
+    return folder.with_name(f".{folder.name}.checkpoint.npz")
+
+
 def every_seconds() -> float:
     """Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every chunk)."""
     return env_number("SUPERPOSE_CHECKPOINT_SECONDS", 30.0)

@@ -10,6 +10,7 @@ A folder (superpose.results) holds
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,6 @@ def holds(folder: Path, job: dict) -> bool:
 
 def json_normalise(value):
     """What `value` looks like after a JSON round trip (tuples become lists)."""
-    import json
-
     return json.loads(json.dumps(value))
 
 
@@ -85,7 +84,7 @@ def run_group(
     if skip_existing and holds(folder, job):
         return results.load(folder)
     results.check_writable(folder.parent)
-    checkpoint = folder.with_name(f".{folder.name}.checkpoint.npz")
+    checkpoint = checkpoint_lib.beside(folder)
     trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name,
                             checkpoint=checkpoint)
     metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)

@@ -66,6 +66,7 @@ def run_chunks(
             saved["history"] = np.stack(snapshots, axis=1)
         checkpoint_lib.save(checkpoint, fingerprint=fingerprint, step=t, state=state, history=saved)
 
+    save_every = checkpoint_lib.every_seconds()
     last_save = time.monotonic()
     with tqdm(total=total_steps, initial=t, desc=desc, disable=not progress, unit="step", leave=False) as bar:
         while t < total_steps:
@@ -81,7 +82,7 @@ def run_chunks(
             bar.update(n)
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
-            if checkpoint and t < total_steps and time.monotonic() - last_save >= checkpoint_lib.every_seconds():
+            if checkpoint and t < total_steps and time.monotonic() - last_save >= save_every:
                 save_checkpoint()
                 last_save = time.monotonic()
     if checkpoint and (resumed is None or resumed[0] < total_steps):  # a finished piece is not retrained

@@ -108,7 +108,7 @@ def run_sweep(
         if skip_existing and _holds(folder, sweep):
             continue
         configs = [c for _, _, c in instances]
-        checkpoint = folder.with_name(f".{folder.name}.checkpoint.npz")
+        checkpoint = checkpoint_lib.beside(folder)
         trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}", checkpoint=checkpoint)
         if jax.process_index() == 0:  # on several hosts, one writes
             _save_group(folder, sweep, label, instances, trained)
