@@ -52,7 +52,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     best = int(np.argmin(small.summary["final_loss"]))
     fig, (ax_w, ax_poly) = plotting.figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
     im = ax_w.imshow(rescaled_input_weights(small.arrays["W"][best]), cmap="RdBu", vmin=-1, vmax=1)
-    ax_w.set(xlabel="neuron", ylabel="feature", title="3 dense features, 6 neurons: W₁\n(each neuron rescaled to max |w| = 1)")
+    ax_w.set(xlabel="neuron", ylabel="feature", title="3 dense features, 6 neurons: W₁\n(per neuron, scaled to max |w| = 1)")
     ax_w.set_yticks(range(3))
     fig.colorbar(im, ax=ax_w, shrink=0.5, pad=0.08)
     p = sweep.arrays["feature_probability"][:, 0]
