@@ -1,0 +1,85 @@
+"""The golden cases: what tests/test_golden.py trains and compares with golden.npz, bit for bit."""
+
+import dataclasses
+
+import numpy as np
+
+from superpose import engine, groundtruth
+from superpose import sae as sae_lib
+from superpose.config import ToyConfig
+from superpose.experiments import intro
+
+SAE_SOURCE_SEED = 3
+
+
+def toy_cases() -> dict[str, dict[str, np.ndarray]]:
+    """The intro experiment's quick sweep (1,000 steps) and one group per model kind and data option."""
+    (sweep,) = intro.sweeps(quick=True)
+    sweep = sweep.with_overrides({"steps": 1000})
+    out = {}
+    for model in intro.MODELS:
+        configs = [c for _, _, c in sweep.instances() if c.model == model]
+        out[f"intro_{model}"] = _toy(engine.train(configs, progress=False))
+    base = ToyConfig(n_features=6, n_hidden=3, steps=300, batch_size=128, log_every=100, feature_probability=0.2)
+    variants = {
+        "abs": dict(model="abs"),
+        "relu_hidden": dict(model="relu_hidden"),
+        "finite_normalised": dict(n_train=64, normalize=True, weight_decay=0.5),
+        "correlated_cosine_snapshots": dict(data="correlated", set_size=3, schedule="warmup_cosine",
+                                            warmup_steps=30, snapshots=True),
+        "threefry": dict(prng="threefry"),
+    }
+    for name, changes in variants.items():
+        c = dataclasses.replace(base, **changes)
+        configs = [dataclasses.replace(c, seed=s, feature_probability=p) for s, p in ((0, 0.2), (1, 0.05))]
+        out[name] = _toy(engine.train(configs, progress=False))
+    return out
+
+
+def _toy(r) -> dict[str, np.ndarray]:
+    out = {"W": r.W_IxFxH, "b": r.b_IxF, "loss": r.loss_IxC, "diverged": r.diverged_step_I}
+    if r.W_out_IxFxH is not None:
+        out["W_out"] = r.W_out_IxFxH
+    if r.W_history_IxCxFxH is not None:
+        out["W_history"] = r.W_history_IxCxFxH
+    return out
+
+
+def sae_source():
+    directions = groundtruth.random_directions(12, 6, SAE_SOURCE_SEED)
+    return groundtruth.synthetic_source(directions, groundtruth.constant_probabilities(12, 0.15))
+
+
+SAE_CASES = {
+    "l1_random": dict(architecture="l1", resample="random", resample_every=100, resample_window=50),
+    "l1_inputs_untied": dict(architecture="l1", resample="inputs", resample_every=100, resample_window=50,
+                             tied_init=False),
+    "topk": dict(architecture="topk", k=3, dead_window=50),
+    "batchtopk": dict(architecture="batchtopk", k=3),
+    "jumprelu_resampled": dict(architecture="jumprelu", sparsity_coefficient=0.01, resample="random",
+                               resample_every=100, resample_window=20),
+    "gated_inputs": dict(architecture="gated", resample="inputs", resample_every=100, resample_window=20),
+    "matryoshka": dict(architecture="matryoshka", k=3, matryoshka_widths=(4, 8)),
+}
+
+
+def sae_cases() -> dict[str, dict[str, np.ndarray]]:
+    """Every SAE architecture, two SAEs each (shared source), and one stacked-source group."""
+    source = sae_source()
+    out = {}
+    for name, changes in SAE_CASES.items():
+        base = sae_lib.SAEConfig(n_latents=16, steps=300, batch_size=128, log_every=100, **changes)
+        configs = [sae_lib.sae_replace(base, seed=s, sparsity_coefficient=base.sparsity_coefficient * (1 + s))
+                   for s in range(2)]
+        out[name] = _sae(sae_lib.train(configs, source, data_seed=1, progress=False))
+    stacked = groundtruth.stack([source, groundtruth.synthetic_source(
+        groundtruth.random_directions(12, 6, 4), groundtruth.constant_probabilities(12, 0.1))])
+    base = sae_lib.SAEConfig(n_latents=16, steps=300, batch_size=128, log_every=100)
+    configs = [sae_lib.sae_replace(base, seed=s) for s in range(2)]
+    out["l1_stacked"] = _sae(sae_lib.train(configs, stacked, progress=False))
+    return out
+
+
+def _sae(r) -> dict[str, np.ndarray]:
+    out = {f"param_{k}": v for k, v in r.params._asdict().items() if v is not None}
+    return {**out, "threshold": r.threshold_I, "loss": r.loss_IxC, "diverged": r.diverged_step_I}
