@@ -4,18 +4,20 @@
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
-    superpose.engine.train; the baselines are timed on fewer steps and scaled)
+    superpose.toy.training.train; the baselines are timed on fewer steps and scaled)
 (c) the geometry sweep, n=200, m=20: 8 of its densities, batch 1024
 (d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256
 
 Rows per workload:
-  engine     superpose's jit(scan(vmap(step))) in chunks of log_every steps; on CPU, many small
-             instances run in cache-sized blocks (superpose.engine.block_size); (b) also without
+  engine     superpose's trainer, jit(scan(vmap(step))) in chunks of log_every steps; on CPU, many small
+             instances run in cache-sized blocks (superpose.train.trainer.block_size); (b) also without
   per-step   the same step, one jitted call per Python iteration
   (a) also: the per-step loop with JAX's default threefry generator, and a textbook port of the
              official notebook (two threefry draws per batch, einsum model, optax.adamw, one jitted
              step per iteration): the "straightforward baseline" a researcher would write
-  floor      the gradient step alone, scanned, on one fixed pre-generated batch, blocked like the engine
+  floor      the trainer's step without drawing data, scanned, on one fixed pre-generated batch, blocked like
+             the engine
+  (d) also: the engine on one device (no sharding), as SAE groups ran before they went through the trainer
 Ratios: engine speed over per-step speed, and engine time over floor time. Compile time is
 excluded (one warm-up chunk) except in (b)'s end-to-end wall time. Peak RSS is the process's.
 """
@@ -23,6 +25,7 @@ excluded (one warm-up chunk) except in (b)'s end-to-end wall time. Peak RSS is t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
@@ -33,12 +36,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
-from superpose import engine, groundtruth, models, rng
-from superpose import sae as sae_lib
-from superpose.config import ToyConfig
-from superpose.data import density_sweep
-from superpose.sharding import instance_sharding, use_every_cpu_core
+from superpose.decompose import groundtruth
+from superpose.decompose import sae as sae_lib
+from superpose.toy import training
+from superpose.toy.config import ToyConfig
+from superpose.toy.data import density_sweep
+from superpose.train import trainer
+from superpose.train.sharding import use_every_cpu_core
 
 
 def _seconds(advance, state, starts) -> float:
@@ -53,55 +59,85 @@ def _seconds(advance, state, starts) -> float:
     return time.perf_counter() - start
 
 
-def _toy_state(configs):
-    """As superpose.engine.train sets up a group: instances sharded over the devices (their count
-    divides every workload's instance count here)."""
-    static = engine.static_config(configs)
-    hyper = engine.hyper_arrays(configs)
-    seeds = jnp.arange(len(configs), dtype=jnp.uint32)
-    if (sharding := instance_sharding()) is not None:
+@contextlib.contextmanager
+def one_device():
+    """The trainer as it runs without sharding (everything on the first device), for comparison rows."""
+    real = trainer.instance_sharding
+    trainer.instance_sharding = lambda: None
+    trainer.compiled_init.cache_clear()  # compiled for the sharded layout
+    trainer.compiled_chunk.cache_clear()
+    try:
+        yield
+    finally:
+        trainer.instance_sharding = real
+        trainer.compiled_init.cache_clear()
+        trainer.compiled_chunk.cache_clear()
+
+
+def _group(learner, hyper, data=None):
+    """As superpose.train.trainer.train sets up a group: instances sharded over the devices (their count
+    divides every workload's instance count here). Returns (graph definition, hyper, data, state)."""
+    n = jax.tree.leaves(hyper)[0].shape[0]
+    seeds = jnp.arange(n, dtype=jnp.uint32)
+    definition = trainer.graphdef(learner, seeds[0], jax.tree.map(lambda a: a[0], hyper))
+    if (sharding := trainer.instance_sharding()) is not None:
         hyper, seeds = jax.device_put((hyper, seeds), sharding)
-    return static, hyper, engine.compiled_init(static)(seeds, hyper)
+    return definition, hyper, data, trainer.compiled_init(learner)(seeds, hyper)
 
 
-def toy_engine(configs, steps, blocks=True):
-    static, hyper, state = _toy_state(configs)
-    chunk = engine.compiled_chunk(static, static.log_every, engine.block_size(static) if blocks else None)
-    return _seconds(lambda s, t: chunk(s, hyper, jnp.int32(t)), state, range(0, steps, static.log_every))
+def engine(learner, hyper, steps, data=None, blocks=True):
+    definition, hyper, data, state = _group(learner, hyper, data)
+    chunk = trainer.compiled_chunk(learner, definition, learner.log_every,
+                                   trainer.block_size(learner) if blocks else None)
+    return _seconds(lambda s, t: chunk(s, hyper, data, jnp.int32(t)), state, range(0, steps, learner.log_every))
 
 
-def toy_per_step(configs, steps):
-    static, hyper, state = _toy_state(configs)
-    step = jax.jit(jax.vmap(functools.partial(engine._step_one, static), in_axes=(0, 0, None)))
-    return _seconds(lambda s, t: step(s, hyper, jnp.int32(t)), state, range(steps))
+def per_step(learner, hyper, steps, data=None):
+    definition, hyper, data, state = _group(learner, hyper, data)
+    step = jax.jit(jax.vmap(functools.partial(trainer._step_one, learner, definition), in_axes=(0, 0, None, None)))
+    return _seconds(lambda s, t: step(s, hyper, data, jnp.int32(t)), state, range(steps))
 
 
-def toy_floor(configs, steps):
-    static, hyper, state = _toy_state(configs)
-    keys = jax.random.split(jax.random.key(0), len(configs))
-    x_IxFxB = jax.vmap(lambda p, k: engine._sample(static, k, p))(hyper.probability_F, keys)
+def floor(learner, hyper, steps, data=None):
+    """The trainer's step without drawing data: every instance reuses one pre-generated batch (its own,
+    or the shared one), blocked and sharded like the engine."""
+    definition, hyper, data, state = _group(learner, hyper, data)
+    shared = not learner.data_per_instance and data is not None
+    if shared:
+        carry0 = jax.tree.map(lambda a: a[0], state.carry)
+        batch = learner.batch(carry0, jax.tree.map(lambda a: a[0], hyper), data, 0)
+    else:
+        batch = jax.vmap(lambda c, h: learner.batch(c, h, data, 0))(state.carry, hyper)
 
-    def one(state, hyper, x_FxB):
-        loss, grads = jax.value_and_grad(models.loss)(state.params, x_FxB, hyper.importance_F, static.model)
-        tx = engine._optimizer(static, hyper.learning_rate, hyper.weight_decay)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        return state._replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state), loss
+    def one(state, hyper, batch, t):
+        (loss, aux), grads = jax.value_and_grad(
+            lambda p: learner.loss(nnx.merge(definition, p), batch, hyper, state.carry), has_aux=True)(state.params)
+        updates, opt_state = learner.optimizer(hyper).update(grads, state.opt_state, state.params)
+        model = nnx.merge(definition, optax.apply_updates(state.params, updates))
+        opt_state, carry = learner.after_update(model, opt_state, state.carry, aux, batch, hyper, t)
+        return trainer.TrainState(nnx.split(model)[1], opt_state, carry), loss
 
     def instance(args):  # one instance's chunk of steps
-        state, hyper, x_FxB = args
-        state, loss = jax.lax.scan(lambda s, _: one(s, hyper, x_FxB), state, None, length=static.log_every)
+        state, hyper, own = args
+        own = batch if shared else own
+        state, loss = jax.lax.scan(lambda s, t: one(s, hyper, own, t), state, jnp.arange(learner.log_every))
         return state, loss.mean()
 
-    def chunk(state, hyper, x_IxFxB):  # blocked and sharded like the engine (superpose.engine.compiled_chunk)
-        block = engine.block_size(static) or len(configs)
-        return jax.lax.map(instance, (state, hyper, x_IxFxB), batch_size=min(block, len(x_IxFxB)))
+    def chunk(state, hyper, batch_I):  # blocked and sharded like the engine (trainer.compiled_chunk)
+        n = jax.tree.leaves(hyper)[0].shape[0]
+        block = trainer.block_size(learner) or n
+        return jax.lax.map(instance, (state, hyper, None if shared else batch_I), batch_size=min(block, n))
 
-    sharding = instance_sharding()
+    sharding = trainer.instance_sharding()
     if sharding is not None:
         chunk = jax.shard_map(chunk, mesh=sharding.mesh, in_specs=sharding.spec, out_specs=sharding.spec)
-
     chunk = jax.jit(chunk)
-    return _seconds(lambda s, _: chunk(s, hyper, x_IxFxB), state, range(0, steps, static.log_every))
+    return _seconds(lambda s, _: chunk(s, hyper, None if shared else batch), state,
+                    range(0, steps, learner.log_every))
+
+
+def toy(configs):
+    return training.learner(configs), training.hyper_arrays(configs)
 
 
 def time_notebook_style(configs, steps: int) -> float:
@@ -131,49 +167,21 @@ def time_notebook_style(configs, steps: int) -> float:
     return _seconds(lambda s, t: step(s, jax.random.fold_in(key, t)), (params, tx.init(params)), range(steps))
 
 
-def sae_setup(n_saes=16):
-    source = groundtruth.sharkey_source()
+def sae_group(n_saes=16):
+    """(learner, hyper, data) of workload (d): L1 SAEs over a range of coefficients on one shared source."""
     configs = [sae_lib.SAEConfig(architecture="l1", n_latents=512, sparsity_coefficient=c / 256, batch_size=256,
                                  steps=10_000, log_every=100, seed=i)
                for i, c in enumerate(np.logspace(-1.5, 0.5, n_saes))]
-    static = sae_lib.static_config(configs)
     hyper = sae_lib.Hyper(jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
                           jnp.asarray([c.learning_rate for c in configs], jnp.float32))
-    state = sae_lib._compiled_init(static, 256)(jnp.arange(n_saes, dtype=jnp.uint32), hyper)
-    return source, static, hyper, state
+    learner = sae_lib.SAELearner(sae_lib.static_config(configs), 256)
+    return learner, hyper, (groundtruth.sharkey_source(), np.uint32(0))
 
 
-def sae_engine(steps):
-    source, static, hyper, state = sae_setup()
-    chunk = sae_lib._compiled_chunk(static, static.log_every, True)
-    key = rng.key(0, "hash")
-    return _seconds(lambda s, t: chunk(s, hyper, source, key, jnp.int32(t)), state, range(0, steps, static.log_every))
-
-
-def sae_per_step(steps):
-    source, static, hyper, state = sae_setup()
-    step_I = jax.vmap(functools.partial(sae_lib._train_step, static), in_axes=(0, 0, None, None))
-
-    @jax.jit
-    def step(state, key, t):
-        _, x = groundtruth.sample(source, jax.random.fold_in(key, t), static.batch_size)
-        return step_I(state, hyper, x, t)
-
-    key = rng.key(0, "hash")
-    return _seconds(lambda s, t: step(s, key, jnp.int32(t)), state, range(steps))
-
-
-def sae_floor(steps):
-    source, static, hyper, state = sae_setup()
-    _, x = groundtruth.sample(source, rng.key(0, "hash"), static.batch_size)
-    step_I = jax.vmap(functools.partial(sae_lib._train_step, static), in_axes=(0, 0, None, None))
-
-    @jax.jit
-    def chunk(state, t0):
-        state, loss = jax.lax.scan(lambda s, t: step_I(s, hyper, x, t), state, t0 + jnp.arange(static.log_every))
-        return state, loss.mean(0)
-
-    return _seconds(lambda s, t: chunk(s, jnp.int32(t)), state, range(0, steps, static.log_every))
+def _on_one_device(steps):
+    learner, hyper, data = sae_group()
+    with one_device():
+        return engine(learner, hyper, steps, data=data)
 
 
 def report(title, n_instances, rows):
@@ -200,38 +208,39 @@ def main() -> None:
                    for p in density_sweep(10, span=1.5)]
         threefry = [dataclasses.replace(c, prng="threefry") for c in configs]
         report("(a) intro sweep: 10 instances, F=5, H=2, batch 1024", 10, [
-            ("engine", toy_engine(configs, s(10_000)), s(10_000), 10_000),
-            ("per-step", toy_per_step(configs, s(2_000)), s(2_000), 10_000),
-            ("per-step, JAX's default PRNG", toy_per_step(threefry, s(2_000)), s(2_000), 10_000),
+            ("engine", engine(*toy(configs), s(10_000)), s(10_000), 10_000),
+            ("per-step", per_step(*toy(configs), s(2_000)), s(2_000), 10_000),
+            ("per-step, JAX's default PRNG", per_step(*toy(threefry), s(2_000)), s(2_000), 10_000),
             ("notebook-style", time_notebook_style(threefry, s(2_000)), s(2_000), 10_000),
-            ("floor", toy_floor(configs, s(10_000)), s(10_000), 10_000),
+            ("floor", floor(*toy(configs), s(10_000)), s(10_000), 10_000),
         ])
     if "b" in args.only:
         configs = [ToyConfig(n_features=2, n_hidden=1, feature_probability=float(p), importance=(1.0, float(r)))
                    for p in np.logspace(0, -2, 40) for r in np.logspace(-1, 1, 40)]
         start = time.perf_counter()
-        engine.train(configs, progress=False)
+        training.train(configs, progress=False)
         wall = time.perf_counter() - start
         report("(b) 40 x 40 phase grid, n=2, m=1: 1,600 instances, batch 1024", 1600, [
-            ("engine", toy_engine(configs, s(2_000)), s(2_000), 10_000),
-            ("engine, one vmap (no blocks)", toy_engine(configs, s(2_000), blocks=False), s(2_000), 10_000),
-            ("per-step", toy_per_step(configs, s(300)), s(300), 10_000),
-            ("floor", toy_floor(configs, s(2_000)), s(2_000), 10_000),
+            ("engine", engine(*toy(configs), s(2_000)), s(2_000), 10_000),
+            ("engine, one vmap (no blocks)", engine(*toy(configs), s(2_000), blocks=False), s(2_000), 10_000),
+            ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
+            ("floor", floor(*toy(configs), s(2_000)), s(2_000), 10_000),
         ])
-        print(f"  end to end (engine.train, 10,000 steps, compile included): {wall:.1f} s")
+        print(f"  end to end (superpose.toy.training.train, 10,000 steps, compile included): {wall:.1f} s")
     if "c" in args.only:
         configs = [ToyConfig(n_features=200, n_hidden=20, feature_probability=float(p))
                    for p in np.logspace(0, -2, 8)]
         report("(c) geometry sweep, n=200, m=20: 8 densities, batch 1024", 8, [
-            ("engine", toy_engine(configs, s(1_000)), s(1_000), 10_000),
-            ("per-step", toy_per_step(configs, s(300)), s(300), 10_000),
-            ("floor", toy_floor(configs, s(1_000)), s(1_000), 10_000),
+            ("engine", engine(*toy(configs), s(1_000)), s(1_000), 10_000),
+            ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
+            ("floor", floor(*toy(configs), s(1_000)), s(1_000), 10_000),
         ])
     if "d" in args.only:
         report("(d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256", 16, [
-            ("engine", sae_engine(s(500)), s(500), 10_000),
-            ("per-step", sae_per_step(s(200)), s(200), 10_000),
-            ("floor", sae_floor(s(500)), s(500), 10_000),
+            ("engine", engine(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
+            ("engine, one device", _on_one_device(s(500)), s(500), 10_000),
+            ("per-step", per_step(*sae_group()[:2], s(200), data=sae_group()[2]), s(200), 10_000),
+            ("floor", floor(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
         ])
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 

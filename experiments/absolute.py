@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep
 
 DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 
@@ -46,9 +46,9 @@ def features_per_neuron(W_FxH: np.ndarray, threshold: float = 0.5) -> np.ndarray
     return np.sum(np.abs(rescaled_input_weights(W_FxH)) > threshold, axis=0)
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    small = results.load(group_folder(results_dir, "absolute_3in6", "all"))
-    sweep = results.load(group_folder(results_dir, "absolute_sparsity", "all"))
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    small = manifest.group("absolute_3in6", "all")
+    sweep = manifest.group("absolute_sparsity", "all")
     best = int(np.argmin(small.summary["final_loss"]))
     fig, (ax_w, ax_poly) = plotting.figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
     im = ax_w.imshow(rescaled_input_weights(small.arrays["W"][best]), cmap="RdBu", vmin=-1, vmax=1)

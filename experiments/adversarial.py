@@ -3,7 +3,7 @@
 Elhage et al. 2022, "Superposition and adversarial examples"; REFERENCE.md E9,
 check 16. Reuses the E2 sweep (`basic`: 20 features in 5 dimensions,
 importance 0.7^i). Each ReLU model gets the analytic per-feature attack
-(superpose.adversarial), of L2 norm 0.1 x each input's norm, on fresh data at
+(superpose.toy.adversarial), of L2 norm 0.1 x each input's norm, on fresh data at
 its density. Vulnerability is the relative loss increase (L' − L) / L.
 
 The paper normalises by a non-superposition model, (L' − L) / (L'₀ − L₀),
@@ -19,35 +19,34 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from superpose import metrics, models, plotting, rng
-from superpose.adversarial import relative_vulnerability
-from superpose.data import sample_features
-from superpose.experiments import Experiment, basic
+from experiments import basic
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.adversarial import relative_vulnerability
+from superpose.toy.data import sample_features
+from superpose.train import rng
 
 N_SAMPLES = 50_000
 EPS_FRACTION = 0.1
 
 
-def vulnerability(results_dir: Path) -> dict[str, np.ndarray]:
+def vulnerability(manifest: Manifest) -> dict[str, np.ndarray]:
     """Per density of the basic sweep's ReLU models: relative vulnerability and features per dimension."""
-    relu = basic.load_runs(results_dir)["relu_output"]
+    relu = basic.load_runs(manifest)["relu_output"]
     out = {"density": relu.arrays["feature_probability"][:, 0], "vulnerability": [], "features_per_dim": []}
     for i, p_F in enumerate(relu.arrays["feature_probability"]):
         x_FxB = sample_features(rng.key(i), jnp.asarray(p_F), N_SAMPLES)
         importance = jnp.asarray(relu.arrays["importance"][i])
-        v = relative_vulnerability(_params(relu, i), x_FxB, importance, "relu_output", EPS_FRACTION)
+        v = relative_vulnerability(relu.model(i), x_FxB, importance, EPS_FRACTION)
         out["vulnerability"].append(float(v))
         W = relu.arrays["W"][i]
         out["features_per_dim"].append(1 / float(metrics.dimensions_per_feature(W)))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _params(run, i) -> models.ToyParams:
-    return models.ToyParams(jnp.asarray(run.arrays["W"][i]), jnp.asarray(run.arrays["b"][i]))
-
-
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    v = vulnerability(results_dir)
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    v = vulnerability(manifest)
     fig, (ax_s, ax_f) = plotting.figure(1, 2, figsize=(9, 3.6))
     ax_s.plot(v["density"], v["vulnerability"], "o-", color="tab:red", label="vulnerability")
     ax_s.set(xscale="log", xlabel="feature density 1 − S", ylabel="relative loss increase (L′ − L) / L")

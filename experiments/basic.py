@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from superpose import plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, ToyGroup
 
 DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 MODELS = {"linear": "linear", "relu_output": "ReLU output"}
@@ -24,12 +24,12 @@ def sweeps(quick: bool) -> list[Sweep]:
     return [Sweep(name="basic", base=base, axes={"model": tuple(MODELS), "feature_probability": densities})]
 
 
-def load_runs(results_dir: Path) -> dict[str, results.Run]:
-    return {m: results.load(group_folder(results_dir, "basic", f"model={m}")) for m in MODELS}
+def load_runs(manifest: Manifest) -> dict[str, ToyGroup]:
+    return {m: manifest.group("basic", f"model={m}") for m in MODELS}
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    runs = load_runs(results_dir)
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    runs = load_runs(manifest)
     n = len(runs["relu_output"].arrays["W"])
     fig, axes = plotting.figure(4, n, figsize=(1.45 * n + 1.0, 8.2), squeeze=False)
     for row, (model, name) in enumerate(MODELS.items()):

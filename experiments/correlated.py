@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
 
 SETUPS = {
     "correlated_pairs": ("2 correlated pairs", 4, "correlated", 400.0),
@@ -41,8 +41,8 @@ def sweeps(quick: bool) -> list[Sweep]:
     ]
 
 
-def best_W(results_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    run = results.load(group_folder(results_dir, name, "all"))
+def best_W(manifest: Manifest, name: str) -> tuple[np.ndarray, np.ndarray]:
+    run = manifest.group(name, "all")
     best = best_instances(run)
     return run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
 
@@ -53,10 +53,10 @@ def pair_cosines(W_IxFxH: np.ndarray) -> np.ndarray:
     return np.sum(unit[:, 0::2] * unit[:, 1::2], axis=-1)
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     fig, axes = plotting.figure(len(SETUPS), 5, figsize=(8.5, 5.6), squeeze=False)
     for row, (name, (title, n, _, _)) in enumerate(SETUPS.items()):
-        W, p = best_W(results_dir, name)
+        W, p = best_W(manifest, name)
         for col in range(W.shape[0]):
             plotting.draw_directions(axes[row, col], W[col], colors=PAIR_COLORS[:n])
             axes[row, col].set_title(f"1−S = {p[col]:.2g}", fontsize=8)

@@ -16,12 +16,14 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from superpose import metrics, models, plotting, results, rng
-from superpose.config import ToyConfig
-from superpose.data import sample_features
-from superpose.engine import training_set
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.data import sample_features
+from superpose.toy.sweep import Sweep, ToyGroup
+from superpose.toy.training import training_set
+from superpose.train import rng
 
 T_FULL = (3, 5, 8, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000)
 T_QUICK = (3, 5, 10, 30, 100, 300, 2000)
@@ -42,13 +44,11 @@ def sweeps(quick: bool) -> list[Sweep]:
     return [Sweep(name="double_descent", base=base, axes={"n_train": T_QUICK if quick else T_FULL}, best_of=4)]
 
 
-def analyse(results_dir: Path) -> dict[str, np.ndarray | list]:
+def analyse(manifest: Manifest) -> dict[str, np.ndarray | list]:
     """Per T: mean test loss over seeds, and for the best seed its W and training-point dimensionalities."""
     out = {"T": [], "test_loss": [], "W": [], "data_dim": [], "hidden": []}
-    folders = sorted((results_dir / "double_descent").iterdir(), key=lambda f: int(f.name.split("=")[1]))
-    for folder in folders:
-        run = results.load(folder)
-        configs = [ToyConfig(**_tuples(i["config"])) for i in run.config["instances"]]
+    for run in sorted(manifest.under("double_descent"), key=lambda run: run.configs[0].n_train):
+        configs = run.configs
         test = np.mean([_test_loss(run, k, configs[k]) for k in range(len(configs))])
         best = int(np.argmin(run.summary["final_loss"]))
         W = run.arrays["W"][best]
@@ -63,19 +63,14 @@ def analyse(results_dir: Path) -> dict[str, np.ndarray | list]:
     return out
 
 
-def _tuples(config: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-
-
-def _test_loss(run: results.Run, k: int, config: ToyConfig) -> float:
+def _test_loss(run: ToyGroup, k: int, config: ToyConfig) -> float:
     x = sample_features(rng.key(10_000 + k), jnp.asarray(config.probability_F()), N_TEST)
     x = x / jnp.maximum(jnp.linalg.norm(x, axis=0, keepdims=True), 1e-12)
-    params = models.ToyParams(jnp.asarray(run.arrays["W"][k]), jnp.asarray(run.arrays["b"][k]))
-    return float(models.loss(params, x, jnp.ones(config.n_features), config.model))
+    return float(run.model(k).loss(x, jnp.ones(config.n_features)))
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    a = analyse(results_dir)
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    a = analyse(manifest)
     T = a["T"]
     fig = plotting.figure(figsize=(11, 7.5))[0]
     fig.clf()

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import metrics, plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, group_folder
+from superpose import plotting, results
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep
 
 
 def sweeps(quick: bool) -> list[Sweep]:
@@ -29,8 +30,8 @@ def dimensionality_history(run: results.Run) -> tuple[np.ndarray, np.ndarray]:
     return run.arrays["loss_step"], np.asarray(metrics.feature_dimensionality(run.arrays["W_history"][0]))
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    run = results.load(group_folder(results_dir, "dynamics", "all"))
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    run = manifest.group("dynamics", "all")
     steps, D = dimensionality_history(run)
     learned = np.asarray(metrics.feature_norms(run.arrays["W"][0])) > 0.5
     fig, (ax_d, ax_l) = plotting.figure(2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import metrics, plotting, results
-from superpose.config import ToyConfig
-from superpose.data import density_sweep
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.data import density_sweep
+from superpose.toy.sweep import Sweep
 
 STICKY = {
     1.0: "dedicated",
@@ -42,8 +43,8 @@ def sticky_counts(W_FxH: np.ndarray) -> dict[float, int]:
     return {v: int(np.sum(np.abs(D - v) <= STICKY_TOL)) for v in STICKY}
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    run = results.load(group_folder(results_dir, "geometry", "all"))
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    run = manifest.group("geometry", "all")
     W = run.arrays["W"]
     inv_density = 1 / run.arrays["feature_probability"][:, 0]
     n_hidden = W.shape[-1]

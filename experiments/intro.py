@@ -11,11 +11,12 @@ from pathlib import Path
 
 import matplotlib.lines
 
-from superpose import metrics, plotting, results
-from superpose.config import ToyConfig
-from superpose.data import density_sweep
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.data import density_sweep
+from superpose.toy.sweep import Sweep, best_instances
 
 MODELS = {"relu_output": "ReLU output\nx' = ReLU(WᵀWx + b)", "linear": "linear\nx' = WᵀWx + b"}
 
@@ -33,8 +34,8 @@ def sweeps(quick: bool) -> list[Sweep]:
     ]
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    runs = {m: results.load(group_folder(results_dir, "intro", f"model={m}")) for m in MODELS}
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    runs = {m: manifest.group("intro", f"model={m}") for m in MODELS}
     n_points = len(best_instances(runs["relu_output"]))
     fig, axes = plotting.figure(4, n_points, figsize=(1.15 * n_points + 1.2, 5.6), squeeze=False)
     for row, (model, title) in enumerate(MODELS.items()):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import metrics, plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
 
 BASE_DENSITY = 0.05
 
@@ -36,8 +37,8 @@ def sweeps(quick: bool) -> list[Sweep]:
     ]
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    run = results.load(group_folder(results_dir, "perturb", "all"))
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    run = manifest.group("perturb", "all")
     best = best_instances(run)
     ratio = run.arrays["feature_probability"][best, 4] / BASE_DENSITY
     W = run.arrays["W"][best]

@@ -5,7 +5,7 @@ Elhage et al. 2022; REFERENCE.md section 3 E3, checks 4 and 12. The last
 density p. Each cell is trained best-of-k, and its extra feature is
 classified as not learned, in (antipodal) superposition, or dedicated.
 Beside each empirical grid is the argmin of the closed-form losses of
-Wattenberg's toy-of-toy model (superpose.theory); the n=2, m=1 boundary
+Wattenberg's toy-of-toy model (superpose.toy.theory); the n=2, m=1 boundary
 curve is drawn over both.
 """
 
@@ -18,10 +18,11 @@ import matplotlib.lines
 import matplotlib.patches
 import numpy as np
 
-from superpose import plotting, results, theory
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting, results
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import theory
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
 
 PHASES = ("not learned", "in superposition (antipodal)", "dedicated", "same sign as feature 0")
 COLORS = ("#d9d9d9", "#3b75af", "#e1812c", "#8c564b")
@@ -79,12 +80,12 @@ def theory_phases(densities: np.ndarray, ratios: np.ndarray, n_features: int = 2
     return phase(densities[:, None], ratios[None, :])
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     cmap = matplotlib.colors.ListedColormap(COLORS)
     fig, axes = plotting.figure(2, 2, figsize=(9.5, 8.4), sharey=True, sharex=True)
     r_line = np.logspace(-1, 1, 400)
     for row, (name, (n, m)) in enumerate(SIZES.items()):
-        run = results.load(group_folder(results_dir, name, "all"))
+        run = manifest.group(name, "all")
         axes_cfg = run.config["sweep"]["axes"]
         densities = np.asarray(axes_cfg["feature_probability"])
         ratios = np.asarray([imp[-1] for imp in axes_cfg["importance"]])

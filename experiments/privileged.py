@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import metrics, plotting, results
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting
+from superpose.experiment import Experiment, Manifest
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
 
 DENSITIES = (0.75, 0.35, 0.15, 0.1, 0.06, 0.02, 0.01)
 
@@ -36,8 +37,8 @@ def features_per_neuron(W_FxH: np.ndarray, threshold: float = 0.5) -> np.ndarray
     return np.sum(np.abs(W_FxH) / scale > threshold, axis=0)
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    run = results.load(group_folder(results_dir, "privileged", "all"))
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    run = manifest.group("privileged", "all")
     best = best_instances(run)
     W_all, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     n_features, n_hidden = W_all.shape[1:]

@@ -1,6 +1,6 @@
 """Architecture comparison at matched L0 on a small SynthSAEBench-style dataset, with classical baselines.
 
-Data (superpose.groundtruth): G = 256 features in d = 64 dimensions (quick:
+Data (superpose.decompose.groundtruth): G = 256 features in d = 64 dimensions (quick:
 128 in 32), Zipf firing (exponent 0.5) scaled to E[L0] = 5, magnitudes
 ReLU(N(1, 0.25)), a rank-8 Gaussian-copula correlation (scale 0.1) and a
 one-level hierarchy (16 parents with 3 children each) that provokes
@@ -25,10 +25,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import baselines, decomposition, groundtruth, plotting, recovery, results, rng
-from superpose import sae as sae_lib
-from superpose.config import ConfigError
-from superpose.experiments import Experiment
+from superpose import plotting, results
+from superpose.decompose import baselines, bench, groundtruth, recovery
+from superpose.decompose import sae as sae_lib
+from superpose.experiment import Experiment, Manifest
+from superpose.train import rng
+from superpose.validate import ConfigError
 
 NAME = "sae_architectures"
 COEFFICIENTS = {  # λ·d
@@ -69,7 +71,8 @@ def true_l0(src: groundtruth.FeatureSource, n: int = 8192) -> float:
     return float((np.asarray(codes) > 0).sum(0).mean())
 
 
-def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+    results_dir = manifest.root
     s = setting(quick)
     src = source(s)
     spec = {"kind": "synthsaebench-small", **s}
@@ -82,23 +85,24 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
         configs = [sae_lib.sae_replace(base, sparsity_coefficient=c / s["n_dims"], seed=i)
                    for i, c in enumerate(coefficients)]
         folder = results_dir / NAME / arch
-        decomposition.run_group(folder, configs, src, labels=[{"coefficient_times_d": c} for c in coefficients],
+        bench.run_group(folder, configs, src, labels=[{"coefficient_times_d": c} for c in coefficients],
                                 source_spec=spec, progress=progress, skip_existing=skip_existing)
         folders.append(folder)
-    folders.append(_baselines(results_dir, src, s, spec, skip_existing))
+    folders.append(_baselines(Manifest(results_dir, tuple(folders)), src, s, spec, skip_existing))
     return folders
 
 
-def _baselines(results_dir: Path, src, s, spec, skip_existing: bool) -> Path:
-    folder = results_dir / NAME / "baselines"
-    arch, i = _best_sae(results_dir)
+def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
+    """Baselines against the best SAE among the `trained` ones."""
+    folder = trained.root / NAME / "baselines"
+    arch, i = _best_sae(trained)
     job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None}
-    if skip_existing and decomposition.holds(folder, job):
+    if skip_existing and bench.holds(folder, job):
         return folder
     codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
     x, codes = np.asarray(x, np.float64), np.asarray(codes_GxN).T
     truth = np.asarray(src.directions_GxD)
-    decoder = results.load(results_dir / NAME / arch).arrays["W_dec_LxD"][i]
+    decoder = trained.load(NAME, arch).arrays["W_dec_LxD"][i]
     try:
         baselines.pca(x[:10], 1)
     except ConfigError as e:  # scikit-learn is an optional extra: the table says how to get the rows
@@ -125,29 +129,29 @@ def _baselines(results_dir: Path, src, s, spec, skip_existing: bool) -> Path:
     return folder
 
 
-def _best_sae(results_dir: Path) -> tuple[str, int]:
+def _best_sae(manifest: Manifest) -> tuple[str, int]:
     """(architecture, instance) with the highest F1 among the matched-L0 SAEs."""
-    rows = table(results_dir)
+    rows = table(manifest)
     arch = max(rows, key=lambda a: rows[a]["f1"])
     return arch, rows[arch]["instance"]
 
 
-def table(results_dir: Path) -> dict[str, dict]:
+def table(manifest: Manifest) -> dict[str, dict]:
     """Per architecture, the metrics of its SAE at matched L0 (closest to the true L0 in log scale)."""
     rows = {}
     for arch in ARCHITECTURES:
-        run = results.load(results_dir / NAME / arch)
-        l0, true_l0 = decomposition.metric(run, "l0"), decomposition.metric(run, "true_l0")
+        run = manifest.load(NAME, arch)
+        l0, true_l0 = bench.metric(run, "l0"), bench.metric(run, "true_l0")
         i = int(np.nanargmin(np.abs(np.log(np.maximum(l0, 1e-3) / true_l0))))
         rows[arch] = {**run.summary["metrics"][i], "instance": i,
-                      "setting": (f"k={decomposition.config(run, i).k}" if arch not in COEFFICIENTS
-                                  else f"λd={decomposition.labels(run, 'coefficient_times_d')[i]:g}")}
+                      "setting": (f"k={bench.config(run, i).k}" if arch not in COEFFICIENTS
+                                  else f"λd={bench.labels(run, 'coefficient_times_d')[i]:g}")}
     return rows
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    rows = table(results_dir)
-    base_run = results.load(results_dir / NAME / "baselines")
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    rows = table(manifest)
+    base_run = manifest.load(NAME, "baselines")
     base = base_run.summary["metrics"]
     fig = plt.figure(figsize=(14, 8.2))
     ax = fig.add_axes([0.02, 0.47, 0.96, 0.42])
@@ -181,7 +185,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
                  "vs its feature is active; γ < 1: shrinkage; absorption: parent latent silent while a child is "
                  "active", fontsize=9)
     for j, arch in enumerate((best_f1, "l1")):
-        run = results.load(results_dir / NAME / arch)
+        run = manifest.load(NAME, arch)
         i = rows[arch]["instance"]
         cos = recovery.ordered_by_matching(recovery.cosine_matrix(run.arrays["truth"], run.arrays["W_dec_LxD"][i]))
         ax = fig.add_axes([0.1 + 0.42 * j, 0.05, 0.38, 0.36])
@@ -191,7 +195,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
         ax.set_ylabel("true feature (most frequent first)")
         ax.set_title(f"{arch}: |cos|, first {n} true features (MCC {rows[arch]['mcc']:.3f})", fontsize=9)
     fig.colorbar(im, cax=fig.add_axes([0.93, 0.05, 0.01, 0.36]))
-    spec = results.load(results_dir / NAME / "l1").config["job"]["source"]
+    spec = manifest.load(NAME, "l1").config["job"]["source"]
     true = rows["l1"]["true_l0"]
     fig.suptitle(f"Which SAE recovers what? {spec['n_features']} known features in {spec['n_dims']} dimensions "
                  f"(Zipf firing, correlations, parent/child hierarchy), true L0 = {true:.2f}", fontsize=11)

@@ -12,18 +12,17 @@ Top-k SAEs get k = the true mean L0 rounded (at least 1).
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import decomposition, groundtruth, plotting, results
-from superpose import sae as sae_lib
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder, shape_groups
+from superpose import plotting
+from superpose.decompose import bench, groundtruth
+from superpose.decompose import sae as sae_lib
+from superpose.experiment import Experiment, Manifest
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances, shape_groups
 
 NAME = "sae_recovery"
 CHECK13_TOY = ToyConfig(n_features=5, n_hidden=2, feature_probability=0.025, steps=10_000)
@@ -59,11 +58,12 @@ def sweeps(quick: bool) -> list[Sweep]:
     ]
 
 
-def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+    results_dir = manifest.root
     toy_sweeps = sweeps(quick)
     _, _, _, steps, every = _sizes(quick)
     folders = []
-    toys = results.load(group_folder(results_dir, toy_sweeps[0].name, "all"))
+    toys = manifest.group(toy_sweeps[0].name, "all")
     source = groundtruth.stack(
         [groundtruth.toy_model_source(W, p) for W, p in zip(toys.arrays["W"], toys.arrays["feature_probability"])]
     )
@@ -73,12 +73,12 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
                    for i in range(len(toys.arrays["W"]))]
         labels = [{"toy": i, "resample": resample} for i in range(len(configs))]
         folder = results_dir / NAME / f"check13-resample={resample}"
-        decomposition.run_group(folder, configs, source, labels=labels, source_spec=spec,
+        bench.run_group(folder, configs, source, labels=labels, source_spec=spec,
                                 min_truth_norm=REPRESENTED, progress=progress, skip_existing=skip_existing)
         folders.append(folder)
     architectures = {a: GRID_ARCHITECTURES[a] for a in (("l1", "topk") if quick else GRID_ARCHITECTURES)}
     for label in shape_groups(toy_sweeps[1]):
-        toys = results.load(group_folder(results_dir, toy_sweeps[1].name, label))
+        toys = manifest.group(toy_sweeps[1].name, label)
         keep = best_instances(toys)
         W, p = toys.arrays["W"][keep], toys.arrays["feature_probability"][keep]
         source = groundtruth.stack([groundtruth.toy_model_source(w, q) for w, q in zip(W, p)])
@@ -97,36 +97,26 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
                 suffix = f"-k={configs[members[0]].k}" if arch == "topk" else ""  # k is static: one group per k
                 folder = results_dir / NAME / f"grid-{label}-{arch}{suffix}"
                 sub = groundtruth.FeatureSource(*[None if a is None else a[np.asarray(members)] for a in source])
-                decomposition.run_group(
+                bench.run_group(
                     folder, [configs[i] for i in members], sub,
                     labels=[{"n_features": n, "feature_probability": float(p[i, 0]), "architecture": arch}
                             for i in members],
                     source_spec={"toy_results": str(toys.path), "instances": [int(keep[i]) for i in members]},
                     min_truth_norm=REPRESENTED, progress=progress, skip_existing=skip_existing)
                 folders.append(folder)
-    index = results_dir / NAME / "index.json"  # the folders of this run, so stale ones are never drawn
-    tmp = index.with_suffix(".tmp")
-    tmp.write_text(json.dumps([f.name for f in folders]))
-    os.replace(tmp, index)
     return folders
 
 
-def _index(results_dir: Path) -> list[str]:
-    path = results_dir / NAME / "index.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise results.ResultError(f"{path} is missing or unreadable; run `superpose run sae-recovery`") from None
+def _grid_runs(manifest: Manifest, arch: str) -> list:
+    """The grid's SAE groups of one architecture that this run trained."""
+    return [run for run in manifest.under(NAME) if run.config["job"]["saes"][0]["labels"].get("architecture") == arch]
 
 
-def _grid(results_dir: Path, arch: str):
+def _grid(manifest: Manifest, arch: str):
     """(n_features values, densities, MCC grid [density, n]) of one architecture, from its folders."""
     cells = {}
-    for name in _index(results_dir):
-        if not name.startswith("grid-") or f"-{arch}" not in name:
-            continue
-        run = results.load(results_dir / NAME / name)
-        mcc = decomposition.metric(run, "mcc")
+    for run in _grid_runs(manifest, arch):
+        mcc = bench.metric(run, "mcc")
         for i, sae in enumerate(run.config["job"]["saes"]):
             cells[(sae["labels"]["n_features"], sae["labels"]["feature_probability"])] = mcc[i]
     ns = sorted({n for n, _ in cells})
@@ -137,13 +127,13 @@ def _grid(results_dir: Path, arch: str):
     return ns, ps, grid
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    runs = {r: results.load(results_dir / NAME / f"check13-resample={r}") for r in ("random", "none")}
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    runs = {r: manifest.load(NAME, f"check13-resample={r}") for r in ("random", "none")}
     fig = plt.figure(figsize=(13, 7.6))
     top = fig.add_gridspec(1, 3, left=0.06, right=0.97, top=0.86, bottom=0.55, wspace=0.35, width_ratios=[1.3, 1, 1])
     ax = fig.add_subplot(top[0])
     for x, (mode, run) in enumerate(runs.items()):
-        mmcs = decomposition.metric(run, "mmcs_true")
+        mmcs = bench.metric(run, "mmcs_true")
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(mmcs))
         ax.scatter(x + jitter, mmcs, s=22, color=("#3b75af", "#c44e52")[x], zorder=3)
         ax.text(x, 0.4, f"{int((mmcs >= 0.99).sum())}/{len(mmcs)} ≥ 0.99", ha="center", fontsize=8)
@@ -155,7 +145,7 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
     ax.set_title(f"L1 SAEs on {len(mmcs)} toy models (n=5, m=2, p=0.025)", fontsize=9)
     for col, mode in enumerate(("random", "none")):
         run = runs[mode]
-        mmcs = decomposition.metric(run, "mmcs_true")
+        mmcs = bench.metric(run, "mmcs_true")
         i = int(np.argmin(mmcs)) if mode == "none" else int(np.argmax(mmcs))
         ax = fig.add_subplot(top[col + 1])
         truth = run.arrays["truth"][i]
@@ -166,10 +156,10 @@ def plot(results_dir: Path, figure_path: Path) -> list[Path]:
         ax.set_title(f"{'with' if mode == 'random' else 'without'} resampling: toy {i}\n"
                      f"MMCS {mmcs[i]:.3f}, dead latents {dead}", fontsize=9)
     fig.text(0.72, 0.5, "coloured: toy features W_i; dashed: SAE decoder directions", ha="center", fontsize=8)
-    archs = [a for a in GRID_ARCHITECTURES if any(n.startswith("grid-") and f"-{a}" in n for n in _index(results_dir))]
+    archs = [a for a in GRID_ARCHITECTURES if _grid_runs(manifest, a)]
     bottom = fig.add_gridspec(1, len(archs), left=0.06, right=0.9, top=0.4, bottom=0.08, wspace=0.25)
     for j, arch in enumerate(archs):
-        ns, ps, grid = _grid(results_dir, arch)
+        ns, ps, grid = _grid(manifest, arch)
         ax = fig.add_subplot(bottom[j])
         im = ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
         for (r, c), v in np.ndenumerate(grid):

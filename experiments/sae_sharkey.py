@@ -1,6 +1,6 @@
 """The Sharkey et al. (2022) grid: L1 coefficient x dictionary size on data with known features.
 
-Data: the Sharkey preset (superpose.groundtruth.sharkey_source): G = 512
+Data: the Sharkey preset (superpose.decompose.groundtruth.sharkey_source): G = 512
 unit Gaussian directions in d = 256 dimensions, p_i ∝ 0.99**i with E[L0] = 5,
 magnitudes U(0, 1] (quick: G = 64, d = 32, E[L0] = 3). One L1 SAE per
 (coefficient, dictionary ratio L/G), unit-norm decoder, no resampling (as the
@@ -20,9 +20,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import decomposition, groundtruth, plotting, recovery, results
-from superpose import sae as sae_lib
-from superpose.experiments import Experiment
+from superpose import plotting
+from superpose.decompose import bench, groundtruth, recovery
+from superpose.decompose import sae as sae_lib
+from superpose.experiment import Experiment, Manifest
 
 NAME = "sae_sharkey"
 RATIOS = (0.5, 1.0, 2.0, 4.0)
@@ -36,7 +37,8 @@ def setting(quick: bool) -> dict:
     return {"n_dims": 256, "n_features": 512, "expected_l0": 5.0, "steps": 8000, "ratios": RATIOS[:3]}
 
 
-def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+    results_dir = manifest.root
     s = setting(quick)
     source = groundtruth.sharkey_source(s["n_dims"], s["n_features"], s["expected_l0"])
     spec = {"preset": "sharkey", **{k: s[k] for k in ("n_dims", "n_features", "expected_l0")}, "seed": 0}
@@ -50,20 +52,19 @@ def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing:
         ]
         labels = [{"ratio": ratio, "coefficient_times_d": c} for c in COEFFICIENTS]
         folder = results_dir / NAME / f"ratio={ratio:g}"
-        decomposition.run_group(folder, configs, source, labels=labels, source_spec=spec, progress=progress,
+        bench.run_group(folder, configs, source, labels=labels, source_spec=spec, progress=progress,
                                 skip_existing=skip_existing)
         folders.append(folder)
     return folders
 
 
-def grids(results_dir: Path):
+def grids(manifest: Manifest):
     """ratios, coefficients, and [coefficient, ratio] grids of MMCS, dead fraction, MMCS with next larger."""
-    runs = sorted((results.load(f) for f in (results_dir / NAME).glob("ratio=*")),
-                  key=lambda r: decomposition.labels(r, "ratio")[0])
-    ratios = [decomposition.labels(r, "ratio")[0] for r in runs]
-    coefficients = decomposition.labels(runs[0], "coefficient_times_d")
-    mmcs = np.stack([decomposition.metric(r, "mmcs_true") for r in runs], axis=1)
-    dead = np.stack([decomposition.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1)
+    runs = sorted(manifest.under(NAME), key=lambda r: bench.labels(r, "ratio")[0])
+    ratios = [bench.labels(r, "ratio")[0] for r in runs]
+    coefficients = bench.labels(runs[0], "coefficient_times_d")
+    mmcs = np.stack([bench.metric(r, "mmcs_true") for r in runs], axis=1)
+    dead = np.stack([bench.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1)
     next_larger = np.full_like(mmcs, np.nan)
     for j in range(len(runs) - 1):
         for i in range(len(coefficients)):
@@ -72,8 +73,8 @@ def grids(results_dir: Path):
     return ratios, coefficients, mmcs, dead, next_larger, runs
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    ratios, coefficients, mmcs, dead, next_larger, runs = grids(results_dir)
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    ratios, coefficients, mmcs, dead, next_larger, runs = grids(manifest)
     spec = runs[0].config["job"]["source"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
     panels = [

@@ -5,7 +5,7 @@ A toy model of five features in two dimensions (importance 0.9**i, density
 resampling) on its hidden layer. Clamping latent l to c times its full
 activation (99th percentile of its non-zero values), decoding and running the toy model's output layer
 should raise the output of latent l's matched feature and leave the others
-near their baseline (superpose.steering).
+near their baseline (superpose.decompose.steering).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import decomposition, groundtruth, plotting, recovery, results, steering
-from superpose import sae as sae_lib
-from superpose.config import ToyConfig
-from superpose.experiments import Experiment
-from superpose.sweep import Sweep, best_instances, group_folder
+from superpose import plotting
+from superpose.decompose import bench, groundtruth, recovery, steering
+from superpose.decompose import sae as sae_lib
+from superpose.experiment import Experiment, Manifest
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
 
 NAME = "sae_steering"
 TOY = ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, feature_probability=0.02, steps=10_000)
@@ -33,36 +34,37 @@ def sweeps(quick: bool) -> list[Sweep]:
     return [Sweep(name=f"{NAME}_toy", base=TOY, best_of=4)]
 
 
-def train_more(results_dir: Path, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    toys = results.load(group_folder(results_dir, f"{NAME}_toy", "all"))
+def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+    results_dir = manifest.root
+    toys = manifest.group(f"{NAME}_toy", "all")
     i = int(best_instances(toys)[0])
     source = groundtruth.toy_model_source(toys.arrays["W"][i], toys.arrays["feature_probability"][i])
     folder = results_dir / NAME / "sae"
     configs = [sae_lib.sae_replace(SAE, seed=s, steps=8000 if quick else 20_000) for s in range(4)]
-    decomposition.run_group(
+    bench.run_group(
         folder, configs, source, labels=[{"seed": s} for s in range(4)],
         source_spec={"toy_results": str(toys.path), "instance": i}, min_truth_norm=0.5,
         progress=progress, skip_existing=skip_existing)
     return [folder]
 
 
-def steering_table(results_dir: Path, n_eval: int = 4096):
+def steering_table(manifest: Manifest, n_eval: int = 4096):
     """(toy W, b, SAE run, best SAE index, matched feature per latent, Δ [clamp, latent, feature], selectivity
     [clamp, latent]) computed from the result files."""
-    toys = results.load(group_folder(results_dir, f"{NAME}_toy", "all"))
+    toys = manifest.group(f"{NAME}_toy", "all")
     i = int(best_instances(toys)[0])
     W, b, p = toys.arrays["W"][i], toys.arrays["b"][i], toys.arrays["feature_probability"][i]
-    run = results.load(results_dir / NAME / "sae")
-    best = int(np.argmax(decomposition.metric(run, "mcc")))
-    params, config = decomposition.params(run, best), decomposition.config(run, best)
+    run = manifest.load(NAME, "sae")
+    best = int(np.argmax(bench.metric(run, "mcc")))
+    sae, toy = run.model(best), toys.model(i)
     _codes, h = groundtruth.sample(groundtruth.toy_model_source(W, p), plotting_key(), n_eval)
-    f, _ = sae_lib.encode(params, h, config, training=False)
+    f, _ = sae.encode(h, training=False)
     f = np.asarray(f)
     typical = np.asarray([np.percentile(f[:, l][f[:, l] > 0], 99) if (f[:, l] > 0).any() else 1.0
                           for l in range(f.shape[1])])
-    cos = recovery.cosine_matrix(W, params.W_dec_LxD)
+    cos = recovery.cosine_matrix(W, np.asarray(sae.W_dec_LxD[...]))
     feature_of = cos.argmax(axis=0)
-    delta = np.asarray([[steering.output_change(W, b, params, config, np.asarray(h), l, c * typical[l])
+    delta = np.asarray([[steering.output_change(toy, sae, np.asarray(h), l, c * typical[l])
                          for l in range(f.shape[1])] for c in CLAMPS])
     sel = np.asarray([[steering.selectivity(delta[a, l], feature_of[l]) for l in range(f.shape[1])]
                       for a in range(len(CLAMPS))])
@@ -70,13 +72,13 @@ def steering_table(results_dir: Path, n_eval: int = 4096):
 
 
 def plotting_key():
-    from superpose import rng
+    from superpose.train import rng
 
     return rng.key(12345, "hash")
 
 
-def plot(results_dir: Path, figure_path: Path) -> list[Path]:
-    W, _b, run, best, feature_of, delta, sel = steering_table(results_dir)
+def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
+    W, _b, run, best, feature_of, delta, sel = steering_table(manifest)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.15, 1.2]})
     plotting.draw_directions(axes[0], W)
     for l, d in enumerate(run.arrays["W_dec_LxD"][best]):

@@ -1,7 +1,15 @@
-"""superpose: a simulator for superposition in neural networks."""
+"""superpose: a simulator for superposition in neural networks.
 
-from superpose.config import ConfigError, ToyConfig
-from superpose.engine import train
-from superpose.sweep import Sweep, run_sweep
+The package has three layers (README, "How superpose is built"):
+  superpose.train      the trainer: any `Learner`, many instances in one compiled program
+  superpose.toy        toy models of superposition: configs, data, models, metrics, theory, sweeps
+  superpose.decompose  decompositions with known ground truth: sources, SAEs, recovery metrics
+"""
 
-__all__ = ["ConfigError", "Sweep", "ToyConfig", "run_sweep", "train"]
+from superpose.loading import load
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, run_sweep
+from superpose.toy.training import train
+from superpose.validate import ConfigError
+
+__all__ = ["ConfigError", "Sweep", "ToyConfig", "load", "run_sweep", "train"]

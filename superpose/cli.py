@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from superpose.config import ConfigError
 from superpose.results import ResultError
-from superpose.sharding import use_every_cpu_core
+from superpose.train.sharding import use_every_cpu_core
+from superpose.validate import ConfigError
 
 EXIT_USAGE = 2
 
@@ -62,7 +62,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _experiment(name: str):
-    from superpose.experiments import registry
+    from superpose.experiment import registry
 
     experiments = registry()
     if name not in experiments:
@@ -77,9 +77,10 @@ def _out_root(args) -> Path:
 
 
 def _run(args) -> int:
-    from superpose import study
+    from superpose.experiment import Manifest
     from superpose.results import load
-    from superpose.sweep import diverged, run_sweep
+    from superpose.toy import study
+    from superpose.toy.sweep import diverged, run_sweep
 
     overrides = dict(parse_override(s) for s in args.set)
     if args.seed is not None:
@@ -96,9 +97,11 @@ def _run(args) -> int:
         s.instances()  # validate every point before training anything
     root = _out_root(args) / "results"
     n_diverged = 0
+    trained: list[Path] = []
     for s in sweeps:
         folders = run_sweep(s, root, progress=not args.no_progress, skip_existing=not args.overwrite,
                             overwrite=args.overwrite)
+        trained += folders
         for folder in folders:
             bad = diverged(load(folder))
             n_diverged += len(bad)
@@ -108,8 +111,8 @@ def _run(args) -> int:
             for path in study.plot(folders, _out_root(args) / "figures" / s.name):
                 print(f"wrote {path}")
     if experiment is not None and experiment.train_more is not None:
-        for folder in experiment.train_more(root, args.quick, progress=not args.no_progress,
-                                            skip_existing=not args.overwrite):
+        for folder in experiment.train_more(Manifest(root, tuple(trained)), args.quick,
+                                            progress=not args.no_progress, skip_existing=not args.overwrite):
             print(f"wrote {folder}")
     if n_diverged:
         print(f"superpose: {n_diverged} instance(s) diverged", file=sys.stderr)
@@ -119,19 +122,15 @@ def _run(args) -> int:
 
 
 def _figures(args) -> int:
-    from superpose.experiments import registry
-    from superpose.sweep import run_sweep
+    from superpose.experiment import registry
 
     root = _out_root(args)
     experiments = list(registry().values())
     if args.only:
         experiments = [_experiment(name.strip()) for name in args.only.split(",") if name.strip()]
     for experiment in experiments:
-        for s in experiment.sweeps(args.quick):
-            run_sweep(s, root / "results", progress=not args.no_progress, skip_existing=True)
-        if experiment.train_more is not None:
-            experiment.train_more(root / "results", args.quick, progress=not args.no_progress, skip_existing=True)
-        for path in experiment.plot(root / "results", root / "figures" / experiment.name):
+        manifest = experiment.train(root / "results", args.quick, progress=not args.no_progress)
+        for path in experiment.plot(manifest, root / "figures" / experiment.name):
             print(f"wrote {path}")
     return 0
 
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     use_every_cpu_core()
     try:
         if args.command == "list":
-            from superpose.experiments import registry
+            from superpose.experiment import registry
 
             for e in registry().values():
                 print(f"{e.name:16s} {e.description}")

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from superpose.config import ConfigError, ToyConfig, replace
+from superpose.toy.config import ToyConfig, replace
+from superpose.validate import ConfigError
 
 
 @pytest.mark.parametrize(

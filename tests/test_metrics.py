@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from superpose import metrics
+from superpose.toy import metrics
 
 
 def polygon(k):

@@ -4,8 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose import models, rng
-from superpose.data import sample_structured
+from superpose.toy import models
+from superpose.toy.data import sample_structured
+from superpose.train import rng
 
 W = jnp.asarray([[1.0, 0.0], [-1.0, 0.5], [0.0, 2.0]])
 b = jnp.asarray([0.1, -0.2, 0.0])
@@ -15,22 +16,23 @@ x = jnp.asarray([[0.5, 0.0], [0.2, 1.0], [0.0, 0.3]])  # F x B
 def test_model_equations():
     Wn, bn, xn = np.asarray(W), np.asarray(b), np.asarray(x)
     gram = Wn @ Wn.T
-    params = models.ToyParams(W, b)
-    np.testing.assert_allclose(models.forward(params, x, "linear"), gram @ xn + bn[:, None], rtol=1e-6)
+    params = {"W_FxH": W, "b_F": b}
+    np.testing.assert_allclose(models.from_arrays("linear", params)(x), gram @ xn + bn[:, None], rtol=1e-6)
     np.testing.assert_allclose(
-        models.forward(params, x, "relu_output"), np.maximum(gram @ xn + bn[:, None], 0), rtol=1e-6
+        models.from_arrays("relu_output", params)(x), np.maximum(gram @ xn + bn[:, None], 0), rtol=1e-6
     )
     hidden = np.maximum(Wn.T @ xn, 0)
     np.testing.assert_allclose(
-        models.forward(params, x, "relu_hidden"), np.maximum(Wn @ hidden + bn[:, None], 0), rtol=1e-6
+        models.from_arrays("relu_hidden", params)(x), np.maximum(Wn @ hidden + bn[:, None], 0), rtol=1e-6
     )
     W_out = jnp.asarray([[0.5, 1.0], [2.0, -1.0], [0.0, 1.0]])
     signed = x - 0.4
-    out = models.forward(models.ToyParams(W, b, W_out), signed, "abs")
+    abs_model = models.from_arrays("abs", {**params, "W_out_FxH": W_out})
     expected = np.maximum(np.asarray(W_out) @ np.maximum(Wn.T @ np.asarray(signed), 0) + bn[:, None], 0)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
-    assert models.init_params(rng.key(0), 3, 2, "abs").W_out_FxH.shape == (3, 2)
-    assert models.init_params(rng.key(0), 3, 2).W_out_FxH is None
+    np.testing.assert_allclose(abs_model(signed), expected, rtol=1e-6)
+    np.testing.assert_allclose(abs_model.target(signed), np.abs(np.asarray(signed)))
+    assert models.MODELS.get("abs")(3, 2, rng.key(0)).W_out_FxH.shape == (3, 2)
+    assert not hasattr(models.MODELS.get("relu_output")(3, 2, rng.key(0)), "W_out_FxH")
 
 
 N = 200_000

@@ -7,9 +7,9 @@ with best-of-4 per cell instead of the check's >= 6 seeds with the worst dropped
 import numpy as np
 import pytest
 
-from superpose.experiments import phase
+from experiments import phase
 from superpose.results import load
-from superpose.sweep import run_sweep
+from superpose.toy.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")

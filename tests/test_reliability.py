@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from superpose import groundtruth, results
-from superpose import sae as sae_lib
+from superpose import results
 from superpose.cli import main, parse_override
-from superpose.config import ToyConfig
-from superpose.sweep import Sweep, run_sweep
+from superpose.decompose import groundtruth
+from superpose.decompose import sae as sae_lib
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, run_sweep
+from superpose.train import trainer
 
 STUDY = """
 name = "kill"
@@ -205,7 +207,7 @@ def test_an_interrupted_sae_group_resumes_from_its_checkpoint_bit_for_bit(tmp_pa
                                  resample_every=200, resample_window=100, dead_window=100, seed=s) for s in (0, 1)]
     whole = sae_lib.train(configs, source, progress=False)
 
-    real_chunk, calls = sae_lib._compiled_chunk, []
+    real_chunk, calls = trainer.compiled_chunk, []
 
     def counted_chunk(*args, stop_at=None):
         run = real_chunk(*args)
@@ -218,16 +220,16 @@ def test_an_interrupted_sae_group_resumes_from_its_checkpoint_bit_for_bit(tmp_pa
         return counted
 
     checkpoint = tmp_path / ".group.checkpoint.npz"
-    monkeypatch.setattr(sae_lib, "_compiled_chunk", lambda *args: counted_chunk(*args, stop_at=3))
+    monkeypatch.setattr(trainer, "compiled_chunk", lambda *args: counted_chunk(*args, stop_at=3))
     with pytest.raises(KeyboardInterrupt):
         sae_lib.train(configs, source, progress=False, checkpoint=checkpoint)
     with np.load(checkpoint) as f:
         assert int(f["step"]) == 200
     calls.clear()
-    monkeypatch.setattr(sae_lib, "_compiled_chunk", counted_chunk)
+    monkeypatch.setattr(trainer, "compiled_chunk", counted_chunk)
     resumed = sae_lib.train(configs, source, progress=False, checkpoint=checkpoint)
     assert len(calls) == 2  # the last two chunks only
-    for name, a in whole.params._asdict().items():
-        if a is not None:
-            np.testing.assert_array_equal(a, getattr(resumed.params, name), err_msg=name)
+    assert set(whole.params) == set(resumed.params)
+    for name, a in whole.params.items():
+        np.testing.assert_array_equal(a, resumed.params[name], err_msg=name)
     np.testing.assert_array_equal(whole.loss_IxC, resumed.loss_IxC)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose import rng
-from superpose.data import sample_features
+from superpose.toy.data import sample_features
+from superpose.train import rng
 
 N = 1_000_000
 

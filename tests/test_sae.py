@@ -5,19 +5,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose import groundtruth, recovery
-from superpose import sae as sae_lib
-from superpose.config import ConfigError
+from superpose.decompose import groundtruth, recovery
+from superpose.decompose import sae as sae_lib
+from superpose.decompose.activations import jump_relu, step_function
+from superpose.validate import ConfigError
 
 
-def _params(config, n_dims, seed=0):
-    return sae_lib.init_params(jax.random.key(seed), n_dims, config)
+def _sae(config, n_dims, seed=0):
+    return sae_lib.ARCHITECTURES.get(config.architecture)(config, n_dims, jax.random.key(seed))
 
 
 def test_topk_keeps_exactly_k_per_sample():
     config = sae_lib.SAEConfig(architecture="topk", n_latents=12, k=3)
     x = jax.random.normal(jax.random.key(1), (64, 6))
-    f, h = sae_lib.encode(_params(config, 6), x, config)
+    f, h = _sae(config, 6).encode(x)
     np.testing.assert_array_equal(np.sum(np.asarray(f) != 0, axis=1) <= 3, True)
     # every kept value is a ReLU'd row maximum: nothing outside the top 3 survives
     kth = np.sort(np.asarray(h), axis=1)[:, -3]
@@ -27,9 +28,10 @@ def test_topk_keeps_exactly_k_per_sample():
 
 def test_batch_topk_keeps_batch_times_k_values():
     config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=12, k=3)
-    params = _params(config, 6)._replace(b_enc_L=jnp.full(12, 5.0))  # every pre-activation positive
+    sae = _sae(config, 6)
+    sae.b_enc_L[...] = jnp.full(12, 5.0)  # every pre-activation positive
     x = jax.random.normal(jax.random.key(2), (32, 6))
-    f, h = sae_lib.encode(params, x, config)
+    f, h = sae.encode(x)
     counts = np.sum(np.asarray(f) > 0, axis=1)
     assert counts.sum() == 32 * 3
     assert counts.min() != counts.max()  # a batch budget, not a per-sample one
@@ -39,9 +41,10 @@ def test_batch_topk_keeps_batch_times_k_values():
 
 def test_batch_topk_inference_uses_the_threshold():
     config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=4, k=1)
-    params = _params(config, 4)._replace(W_enc_DxL=jnp.eye(4), b_dec_D=jnp.zeros(4))
+    sae = _sae(config, 4)
+    sae.W_enc_DxL[...] = jnp.eye(4)
     x = jnp.asarray([[0.1, 0.5, 0.9, -1.0]])
-    f, _ = sae_lib.encode(params, x, config, threshold=0.4, training=False)
+    f, _ = sae.encode(x, threshold=0.4, training=False)
     np.testing.assert_allclose(np.asarray(f), [[0.0, 0.5, 0.9, 0.0]])
 
 
@@ -49,30 +52,28 @@ def test_jumprelu_forward_and_pseudo_derivatives():
     eps = 0.01
     h = jnp.asarray([0.5, 0.996, 1.004, 1.5])
     theta = jnp.full(4, 1.0)
-    np.testing.assert_allclose(sae_lib.jump_relu(h, theta, eps), [0.0, 0.0, 1.004, 1.5])
-    grad_theta = jax.grad(lambda t: jnp.sum(sae_lib.jump_relu(h, t, eps)))(theta)
+    np.testing.assert_allclose(jump_relu(h, theta, eps), [0.0, 0.0, 1.004, 1.5])
+    grad_theta = jax.grad(lambda t: jnp.sum(jump_relu(h, t, eps)))(theta)
     np.testing.assert_allclose(grad_theta, [0.0, -1.0 / eps, -1.0 / eps, 0.0])  # -(θ/ε)·K, θ = 1
-    grad_h = jax.grad(lambda v: jnp.sum(sae_lib.jump_relu(v, theta, eps)))(h)
+    grad_h = jax.grad(lambda v: jnp.sum(jump_relu(v, theta, eps)))(h)
     np.testing.assert_allclose(grad_h, [0.0, 0.0, 1.0, 1.0])
-    grad_step = jax.grad(lambda t: jnp.sum(sae_lib.step_function(h, t, eps)))(jnp.full(4, 2.0) / 2)
+    grad_step = jax.grad(lambda t: jnp.sum(step_function(h, t, eps)))(jnp.full(4, 2.0) / 2)
     np.testing.assert_allclose(grad_step, [0.0, -1.0 / eps, -1.0 / eps, 0.0])
-    grad_step_h = jax.grad(lambda v: jnp.sum(sae_lib.step_function(v, theta, eps)))(h)
+    grad_step_h = jax.grad(lambda v: jnp.sum(step_function(v, theta, eps)))(h)
     np.testing.assert_allclose(grad_step_h, 0.0)
 
 
 def test_gated_forward_matches_its_equation():
     config = sae_lib.SAEConfig(architecture="gated", n_latents=3)
     rng = np.random.default_rng(0)
-    params = sae_lib.SAEParams(
-        W_enc_DxL=jnp.asarray(rng.normal(size=(2, 3)), jnp.float32), b_enc_L=jnp.asarray([0.1, -0.2, 0.0]),
-        W_dec_LxD=jnp.asarray(rng.normal(size=(3, 2)), jnp.float32), b_dec_D=jnp.asarray([0.3, -0.1]),
-        r_mag_L=jnp.asarray([0.0, 0.5, -0.5]), b_mag_L=jnp.asarray([0.2, 0.1, -0.3]),
-    )
+    p = {"W_enc_DxL": rng.normal(size=(2, 3)).astype(np.float32), "b_enc_L": np.asarray([0.1, -0.2, 0.0]),
+         "W_dec_LxD": rng.normal(size=(3, 2)).astype(np.float32), "b_dec_D": np.asarray([0.3, -0.1]),
+         "r_mag_L": np.asarray([0.0, 0.5, -0.5]), "b_mag_L": np.asarray([0.2, 0.1, -0.3])}
     x = jnp.asarray(rng.normal(size=(5, 2)), jnp.float32)
-    f, _ = sae_lib.encode(params, x, config)
-    xc = np.asarray(x - params.b_dec_D)
-    gate = (xc @ np.asarray(params.W_enc_DxL) + np.asarray(params.b_enc_L)) > 0
-    mag = xc @ (np.asarray(params.W_enc_DxL) * np.exp(np.asarray(params.r_mag_L))) + np.asarray(params.b_mag_L)
+    f, _ = sae_lib.model(config, p).encode(x)
+    xc = np.asarray(x) - p["b_dec_D"]
+    gate = (xc @ p["W_enc_DxL"] + p["b_enc_L"]) > 0
+    mag = xc @ (p["W_enc_DxL"] * np.exp(p["r_mag_L"])) + p["b_mag_L"]
     np.testing.assert_allclose(np.asarray(f), gate * np.maximum(mag, 0), rtol=1e-5, atol=1e-6)
 
 
@@ -112,8 +113,9 @@ def test_sae_at_the_ground_truth_scores_above_099():
     )
     config = sae_lib.SAEConfig(architecture="l1", n_latents=16)
     truth = np.asarray(source.directions_GxD)
-    params = sae_lib.SAEParams(jnp.asarray(truth.T), jnp.full(16, -1e-4), jnp.asarray(truth), jnp.zeros(24))
-    result = sae_lib.SAEResult(jax.tree.map(lambda a: np.asarray(a)[None], params), np.zeros(1), None, None, None)
+    params = {"W_enc_DxL": truth.T, "b_enc_L": np.full(16, -1e-4), "W_dec_LxD": truth, "b_dec_D": np.zeros(24)}
+    result = sae_lib.SAEResult({k: np.asarray(a, np.float32)[None] for k, a in params.items()}, np.zeros(1),
+                               None, None, None)
     stats = recovery.activation_stats(config, result, source, n_eval=4096)
     cos = recovery.cosine_matrix(truth, truth)
     m = recovery.activation_metrics(jax.tree.map(lambda a: a[0], stats), cos)

@@ -2,26 +2,26 @@
 
 import numpy as np
 
-from superpose import decomposition, results
-from superpose.experiments import sae_architectures, sae_recovery, sae_sharkey
-from superpose.sweep import run_sweep
+from experiments import sae_architectures, sae_recovery, sae_sharkey
+from superpose import results
+from superpose.decompose import bench
 
 
 def test_sharkey_grid_recovers_with_enough_latents(tmp_path):
-    sae_sharkey.train_more(tmp_path, quick=True, progress=False, skip_existing=False)
-    ratios, coefficients, mmcs, dead, next_larger, _ = sae_sharkey.grids(tmp_path)
+    manifest = sae_sharkey.EXPERIMENT.train(tmp_path, quick=True, progress=False, skip_existing=False)
+    ratios, coefficients, mmcs, dead, next_larger, _ = sae_sharkey.grids(manifest)
     band = coefficients.index(0.3)
     # measured (quick): MMCS 0.76 / 0.98 / 1.00 at L/G = 0.5 / 1 / 2; next-larger MMCS 0.99 at L/G = 1
     assert mmcs[band, ratios.index(2.0)] >= 0.95 and mmcs[band, ratios.index(1.0)] >= 0.9
     assert mmcs[band, ratios.index(0.5)] <= mmcs[band, ratios.index(1.0)] - 0.1
     assert next_larger[band, ratios.index(1.0)] >= 0.9
     assert dead[coefficients.index(3.0)].max() > 0.1 and dead[band].max() == 0.0  # too large a λ kills latents
-    assert sae_sharkey.plot(tmp_path, tmp_path / "f")[0].stat().st_size > 10_000
+    assert sae_sharkey.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
 
 
 def test_architecture_table_tells_recovery_from_reconstruction(tmp_path):
-    sae_architectures.train_more(tmp_path, quick=True, progress=False, skip_existing=False)
-    rows = sae_architectures.table(tmp_path)
+    manifest = sae_architectures.EXPERIMENT.train(tmp_path, quick=True, progress=False, skip_existing=False)
+    rows = sae_architectures.table(manifest)
     assert list(rows) == list(sae_architectures.ARCHITECTURES)
     true_l0 = rows["topk"]["true_l0"]
     for arch, m in rows.items():  # matched L0
@@ -31,19 +31,17 @@ def test_architecture_table_tells_recovery_from_reconstruction(tmp_path):
     assert base["PCA"]["mcc"] < rows["topk"]["mcc"] - 0.2  # 32 orthogonal directions cannot cover 128
     oracle = base["lasso on true dictionary"]
     assert oracle["mcc"] > 0.999 and oracle["f1"] > max(m["f1"] for m in rows.values())
-    assert sae_architectures.plot(tmp_path, tmp_path / "f")[0].stat().st_size > 10_000
+    assert sae_architectures.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
 
 
 def test_recovery_experiment_runs_and_resampling_helps(tmp_path):
-    for sweep in sae_recovery.sweeps(quick=True):
-        run_sweep(sweep, tmp_path, progress=False)
-    sae_recovery.train_more(tmp_path, quick=True, progress=False, skip_existing=False)
-    runs = {r: results.load(tmp_path / sae_recovery.NAME / f"check13-resample={r}") for r in ("random", "none")}
-    with_resampling = decomposition.metric(runs["random"], "mmcs_true")
-    without = decomposition.metric(runs["none"], "mmcs_true")
+    manifest = sae_recovery.EXPERIMENT.train(tmp_path, quick=True, progress=False, skip_existing=False)
+    runs = {r: manifest.load(sae_recovery.NAME, f"check13-resample={r}") for r in ("random", "none")}
+    with_resampling = bench.metric(runs["random"], "mmcs_true")
+    without = bench.metric(runs["none"], "mmcs_true")
     assert np.mean(with_resampling) > np.mean(without)
-    assert decomposition.metric(runs["none"], "dead_latents").sum() > decomposition.metric(
+    assert bench.metric(runs["none"], "dead_latents").sum() > bench.metric(
         runs["random"], "dead_latents").sum()
-    _ns, _ps, grid = sae_recovery._grid(tmp_path, "l1")
+    _ns, _ps, grid = sae_recovery._grid(manifest, "l1")
     assert grid.shape == (3, 2) and np.isfinite(grid).all()
-    assert sae_recovery.plot(tmp_path, tmp_path / "f")[0].stat().st_size > 10_000
+    assert sae_recovery.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from superpose import metrics
-from superpose.engine import train
-from superpose.experiments import basic
-from superpose.sweep import shape_groups
+from experiments import basic
+from superpose.toy import metrics
+from superpose.toy.sweep import shape_groups
+from superpose.toy.training import train
 
 DENSITIES = np.asarray(basic.DENSITIES)
 
@@ -62,16 +62,17 @@ def test_adversarial_vulnerability_grows_with_superposition(runs):
     import jax.numpy as jnp
     from scipy.stats import spearmanr
 
-    from superpose import models, rng
-    from superpose.adversarial import relative_vulnerability
-    from superpose.data import sample_features
+    from superpose.toy import models
+    from superpose.toy.adversarial import relative_vulnerability
+    from superpose.toy.data import sample_features
+    from superpose.train import rng
 
     W, b = runs["relu_output"]
     vulnerability = []
     for i, p in enumerate(DENSITIES):
         x = sample_features(rng.key(i), jnp.full((20,), p), 50_000)
-        params = models.ToyParams(jnp.asarray(W[i]), jnp.asarray(b[i]))
-        vulnerability.append(float(relative_vulnerability(params, x, jnp.asarray(0.7 ** np.arange(20)), "relu_output", 0.1)))
+        model = models.from_arrays("relu_output", {"W_FxH": jnp.asarray(W[i]), "b_F": jnp.asarray(b[i])})
+        vulnerability.append(float(relative_vulnerability(model, x, jnp.asarray(0.7 ** np.arange(20)), 0.1)))
     assert vulnerability[-1] >= 3 * vulnerability[0]
     features_per_dim = np.sum(W**2, axis=(1, 2)) / 5
     assert spearmanr(vulnerability, features_per_dim).statistic >= 0.8

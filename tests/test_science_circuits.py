@@ -3,20 +3,21 @@
 import numpy as np
 import pytest
 
-from superpose import metrics
-from superpose.experiments import absolute, correlated, privileged
-from superpose.results import load
-from superpose.sweep import best_instances, run_sweep
+from experiments import absolute, correlated, privileged
+from superpose.experiment import Manifest
+from superpose.toy import metrics
+from superpose.toy.sweep import best_instances, run_sweep
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     root = tmp_path_factory.mktemp("circuits")
+    folders = []
     for experiment in (correlated, privileged):
         for sweep in experiment.sweeps(quick=True):
-            run_sweep(sweep, root, progress=False)
-    run_sweep(absolute.sweeps(quick=True)[0], root, progress=False)
-    return root
+            folders += run_sweep(sweep, root, progress=False)
+    folders += run_sweep(absolute.sweeps(quick=True)[0], root, progress=False)
+    return Manifest(root, tuple(folders))
 
 
 def test_correlated_pairs_orthogonal_anticorrelated_antipodal(out):
@@ -32,7 +33,7 @@ def test_correlated_pairs_orthogonal_anticorrelated_antipodal(out):
 def test_absolute_value_uses_two_opposite_neurons_per_feature(out):
     """Check 18: after rescaling, each feature has exactly two neurons > 0.5 of opposite signs,
     and no neuron carries two features."""
-    run = load(out / "absolute_3in6" / "all")
+    run = out.group("absolute_3in6", "all")
     W = absolute.rescaled_input_weights(run.arrays["W"][int(np.argmin(run.summary["final_loss"]))])
     strong = np.abs(W) > 0.5
     assert np.all(strong.sum(axis=1) == 2)
@@ -42,7 +43,7 @@ def test_absolute_value_uses_two_opposite_neurons_per_feature(out):
 
 
 def test_privileged_basis_monosemantic_when_dense_polysemantic_when_sparse(out):
-    run = load(out / "privileged" / "all")
+    run = out.group("privileged", "all")
     best = best_instances(run)
     W, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     dense, sparse = int(np.argmax(p)), int(np.argmin(p))

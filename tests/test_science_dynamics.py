@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from superpose import metrics
-from superpose.experiments import double_descent, dynamics
+from experiments import double_descent, dynamics
 from superpose.results import load
-from superpose.sweep import run_sweep
+from superpose.toy import metrics
+from superpose.toy.sweep import run_sweep
 
 
 def test_features_settle_into_digons_through_jumps(tmp_path):
@@ -24,8 +24,7 @@ def test_features_settle_into_digons_through_jumps(tmp_path):
 @pytest.fixture(scope="module")
 def dd(tmp_path_factory):
     root = tmp_path_factory.mktemp("dd")
-    run_sweep(double_descent.sweeps(quick=True)[0], root, progress=False)
-    return double_descent.analyse(root)
+    return double_descent.analyse(double_descent.EXPERIMENT.train(root, quick=True, progress=False))
 
 
 def test_small_training_sets_are_memorised_as_polygons(dd):

@@ -7,10 +7,10 @@ CI runs the quick size (100 features in 10 dimensions, 7 densities);
 import numpy as np
 import pytest
 
-from superpose import metrics
-from superpose.engine import train
-from superpose.experiments import geometry
-from superpose.experiments.geometry import sticky_counts
+from experiments import geometry
+from experiments.geometry import sticky_counts
+from superpose.toy import metrics
+from superpose.toy.training import train
 
 
 def _train(quick):

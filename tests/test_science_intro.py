@@ -7,11 +7,11 @@ the notebook's densities 20**-linspace(0, 1, 10), best of 4 seeds, both models.
 import numpy as np
 import pytest
 
-from superpose import metrics
-from superpose.config import ToyConfig
-from superpose.data import density_sweep
-from superpose.engine import train
-from superpose.sweep import Sweep, shape_groups
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.data import density_sweep
+from superpose.toy.sweep import Sweep, shape_groups
+from superpose.toy.training import train
 
 DENSITIES = density_sweep(10)
 SEEDS = 4

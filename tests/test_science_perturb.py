@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from superpose import metrics
-from superpose.engine import train
-from superpose.experiments import perturb
+from experiments import perturb
+from superpose.toy import metrics
+from superpose.toy.training import train
 
 
 def test_pentagon_snaps_to_digons_when_one_feature_is_sparser():

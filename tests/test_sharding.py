@@ -1,4 +1,4 @@
-"""The instance axis shards over devices and gives the single-device results."""
+"""The instance axis shards over devices and gives the single-device results, for toy models and SAEs."""
 
 import os
 import subprocess
@@ -8,31 +8,59 @@ import numpy as np
 
 SCRIPT = """
 import sys, numpy as np, jax
-from superpose.config import ToyConfig
-from superpose.engine import block_size, compiled_chunk, static_config, train
+from superpose.train import trainer
 assert jax.device_count() == int(sys.argv[1]), jax.devices()
-configs = [ToyConfig(feature_probability=p, seed=s, steps=200, batch_size=128)
-           for p, s in zip([1.0, 0.3, 0.1, 0.05, 0.02], range(5))]   # 5: not a multiple of 4
-out = train(configs, progress=False)
-static = static_config(configs)
-chunk = compiled_chunk(static, min(static.log_every, static.steps), block_size(static))
+if sys.argv[3] == "toy":
+    from superpose.toy.config import ToyConfig
+    from superpose.toy.training import train
+    configs = [ToyConfig(feature_probability=p, seed=s, steps=200, batch_size=128)
+               for p, s in zip([1.0, 0.3, 0.1, 0.05, 0.02], range(5))]   # 5: not a multiple of 4
+    out = train(configs, progress=False)
+    arrays = dict(W=out.W_IxFxH, b=out.b_IxF, loss=out.loss_IxC)
+    from superpose.toy import training
+    learner, hyper = training.learner(configs), training.hyper_arrays(configs)
+else:
+    from superpose.decompose import groundtruth, sae
+    source = groundtruth.synthetic_source(groundtruth.random_directions(12, 6, 0),
+                                          groundtruth.constant_probabilities(12, 0.15))
+    if sys.argv[3] == "sae-stacked":
+        source = groundtruth.stack([source] * 5)
+    configs = [sae.SAEConfig(architecture="jumprelu", n_latents=16, steps=200, batch_size=128, log_every=100,
+                             sparsity_coefficient=c, resample="random", resample_every=100, resample_window=20,
+                             seed=s) for s, c in enumerate([0.01, 0.02, 0.03, 0.05, 0.1])]
+    out = sae.train(configs, source, progress=False)
+    arrays = dict(loss=out.loss_IxC, threshold=out.threshold_I, **out.params)
+    learner = sae.SAELearner(sae.static_config(configs), 6, sys.argv[3] == "sae-stacked")
+    hyper = sae.Hyper(np.zeros(5, np.float32), np.ones(5, np.float32))
+definition = trainer.graphdef(learner, np.uint32(0), jax.tree.map(lambda a: a[0], hyper))
+chunk = trainer.compiled_chunk(learner, definition, 100, trainer.block_size(learner))
 assert chunk._cache_size() == 1, "the sharded state from init must not make the chunk compile again"
-np.savez(sys.argv[2], W=out.W_IxFxH, b=out.b_IxF, loss=out.loss_IxC)
+np.savez(sys.argv[2], **arrays)
 """
 
 
-def _run(n_devices, path, block=0):
+def _run(n_devices, path, kind, block=0):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}", JAX_PLATFORMS="cpu",
                SUPERPOSE_BLOCK_INSTANCES=str(block))
-    subprocess.run([sys.executable, "-c", SCRIPT, str(n_devices), str(path)], env=env, check=True)
+    subprocess.run([sys.executable, "-c", SCRIPT, str(n_devices), str(path), kind], env=env, check=True)
     return np.load(path)
 
 
+def _same(one, other):
+    assert set(one.files) == set(other.files)
+    for key in one.files:
+        assert one[key].shape == other[key].shape, key
+        np.testing.assert_allclose(one[key], other[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
 def test_four_devices_equal_one(tmp_path):
-    one = _run(1, tmp_path / "one.npz")
-    four = _run(4, tmp_path / "four.npz")
-    four_blocked = _run(4, tmp_path / "four_blocked.npz", block=1)  # 2 instances per device, one at a time
-    for key in ("W", "b", "loss"):
-        for other in (four, four_blocked):
-            assert one[key].shape == other[key].shape
-            np.testing.assert_allclose(one[key], other[key], rtol=1e-5, atol=1e-6)
+    one = _run(1, tmp_path / "one.npz", "toy")
+    _same(one, _run(4, tmp_path / "four.npz", "toy"))
+    _same(one, _run(4, tmp_path / "four_blocked.npz", "toy", block=1))  # 2 instances per device, one at a time
+
+
+def test_sae_groups_shard_over_four_devices_like_one(tmp_path):
+    """Shared and per-SAE sources; jumprelu with resampling, so the threshold and the resampled Adam
+    moments travel through the sharded program."""
+    for kind in ("sae", "sae-stacked"):
+        _same(_run(1, tmp_path / f"{kind}1.npz", kind), _run(4, tmp_path / f"{kind}4.npz", kind))

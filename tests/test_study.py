@@ -3,9 +3,9 @@
 import pytest
 
 from superpose.cli import main
-from superpose.config import ConfigError
 from superpose.results import load
-from superpose.study import load_study
+from superpose.toy.study import load_study
+from superpose.validate import ConfigError
 
 GOOD = """
 name = "tiny"

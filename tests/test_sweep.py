@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from superpose.config import ConfigError, ToyConfig
 from superpose.results import ResultError, load
-from superpose.sweep import Sweep, best_instances, run_sweep, shape_groups
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances, run_sweep, shape_groups
+from superpose.validate import ConfigError
 
 BASE = ToyConfig(n_features=3, n_hidden=2, steps=200, batch_size=128, log_every=100)
 

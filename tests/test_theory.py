@@ -3,8 +3,9 @@
 import jax.numpy as jnp
 import pytest
 
-from superpose import models, rng, theory
-from superpose.data import sample_features
+from superpose.toy import models, theory
+from superpose.toy.data import sample_features
+from superpose.train import rng
 
 
 def test_closed_forms_match_the_published_values():
@@ -35,9 +36,9 @@ def test_phase_boundary():
     ],
 )
 def test_simulator_monte_carlo_loss_reproduces_closed_forms(W, b, expected):
-    params = models.ToyParams(jnp.asarray(W), jnp.asarray(b))
+    model = models.from_arrays("relu_output", {"W_FxH": jnp.asarray(W), "b_F": jnp.asarray(b)})
     x = sample_features(rng.key(0), jnp.full((2,), 0.3), 2_000_000)
     importance = jnp.asarray([1.0, 0.5])
-    # models.loss is the notebook's mean over features: times F gives the paper's sum
-    mc = 2 * float(models.loss(params, x, importance, "relu_output"))
+    # the loss is the notebook's mean over features: times F gives the paper's sum
+    mc = 2 * float(model.loss(x, importance))
     assert mc == pytest.approx(expected, rel=0.01)

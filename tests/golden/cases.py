@@ -4,10 +4,11 @@ import dataclasses
 
 import numpy as np
 
-from superpose import engine, groundtruth
-from superpose import sae as sae_lib
-from superpose.config import ToyConfig
-from superpose.experiments import intro
+from experiments import intro
+from superpose.decompose import groundtruth
+from superpose.decompose import sae as sae_lib
+from superpose.toy import training
+from superpose.toy.config import ToyConfig
 
 SAE_SOURCE_SEED = 3
 
@@ -19,20 +20,20 @@ def toy_cases() -> dict[str, dict[str, np.ndarray]]:
     out = {}
     for model in intro.MODELS:
         configs = [c for _, _, c in sweep.instances() if c.model == model]
-        out[f"intro_{model}"] = _toy(engine.train(configs, progress=False))
+        out[f"intro_{model}"] = _toy(training.train(configs, progress=False))
     base = ToyConfig(n_features=6, n_hidden=3, steps=300, batch_size=128, log_every=100, feature_probability=0.2)
     variants = {
-        "abs": dict(model="abs"),
-        "relu_hidden": dict(model="relu_hidden"),
-        "finite_normalised": dict(n_train=64, normalize=True, weight_decay=0.5),
-        "correlated_cosine_snapshots": dict(data="correlated", set_size=3, schedule="warmup_cosine",
-                                            warmup_steps=30, snapshots=True),
-        "threefry": dict(prng="threefry"),
+        "abs": {"model": "abs"},
+        "relu_hidden": {"model": "relu_hidden"},
+        "finite_normalised": {"n_train": 64, "normalize": True, "weight_decay": 0.5},
+        "correlated_cosine_snapshots": {"data": "correlated", "set_size": 3, "schedule": "warmup_cosine",
+                                            "warmup_steps": 30, "snapshots": True},
+        "threefry": {"prng": "threefry"},
     }
     for name, changes in variants.items():
         c = dataclasses.replace(base, **changes)
         configs = [dataclasses.replace(c, seed=s, feature_probability=p) for s, p in ((0, 0.2), (1, 0.05))]
-        out[name] = _toy(engine.train(configs, progress=False))
+        out[name] = _toy(training.train(configs, progress=False))
     return out
 
 
@@ -51,15 +52,15 @@ def sae_source():
 
 
 SAE_CASES = {
-    "l1_random": dict(architecture="l1", resample="random", resample_every=100, resample_window=50),
-    "l1_inputs_untied": dict(architecture="l1", resample="inputs", resample_every=100, resample_window=50,
-                             tied_init=False),
-    "topk": dict(architecture="topk", k=3, dead_window=50),
-    "batchtopk": dict(architecture="batchtopk", k=3),
-    "jumprelu_resampled": dict(architecture="jumprelu", sparsity_coefficient=0.01, resample="random",
-                               resample_every=100, resample_window=20),
-    "gated_inputs": dict(architecture="gated", resample="inputs", resample_every=100, resample_window=20),
-    "matryoshka": dict(architecture="matryoshka", k=3, matryoshka_widths=(4, 8)),
+    "l1_random": {"architecture": "l1", "resample": "random", "resample_every": 100, "resample_window": 50},
+    "l1_inputs_untied": {"architecture": "l1", "resample": "inputs", "resample_every": 100, "resample_window": 50,
+                             "tied_init": False},
+    "topk": {"architecture": "topk", "k": 3, "dead_window": 50},
+    "batchtopk": {"architecture": "batchtopk", "k": 3},
+    "jumprelu_resampled": {"architecture": "jumprelu", "sparsity_coefficient": 0.01, "resample": "random",
+                               "resample_every": 100, "resample_window": 20},
+    "gated_inputs": {"architecture": "gated", "resample": "inputs", "resample_every": 100, "resample_window": 20},
+    "matryoshka": {"architecture": "matryoshka", "k": 3, "matryoshka_widths": (4, 8)},
 }
 
 
@@ -81,5 +82,5 @@ def sae_cases() -> dict[str, dict[str, np.ndarray]]:
 
 
 def _sae(r) -> dict[str, np.ndarray]:
-    out = {f"param_{k}": v for k, v in r.params._asdict().items() if v is not None}
+    out = {f"param_{k}": v for k, v in r.params.items()}
     return {**out, "threshold": r.threshold_I, "loss": r.loss_IxC, "diverged": r.diverged_step_I}

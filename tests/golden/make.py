@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import cases  # noqa: E402
+import cases
 
 if __name__ == "__main__":
     arrays = {}

@@ -37,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from superpose.config import ConfigError
-from superpose.data import sample_features
+from superpose.toy.data import sample_features
+from superpose.validate import ConfigError
 
 
 class FeatureSource(NamedTuple):

@@ -11,7 +11,7 @@ ops per draw, ~25x faster than threefry here, and passes the statistical
 checks in tests/test_rng.py (moments, uniform bits, independence of
 neighbouring draws and of streams from folded keys).
 
-Use it like any JAX PRNG: ``jax.random.key(seed, impl=superpose.rng.HASH)``.
+Use it like any JAX PRNG: ``jax.random.key(seed, impl=superpose.train.rng.HASH)``.
 It is meant for Monte-Carlo training data, not for cryptography.
 """
 

@@ -32,8 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from superpose import groundtruth, rng
-from superpose import sae as sae_lib
+from superpose.decompose import groundtruth
+from superpose.decompose import sae as sae_lib
+from superpose.train import rng
 
 
 def cosine_matrix(true_GxD: np.ndarray, learned_LxD: np.ndarray) -> np.ndarray:
@@ -109,8 +110,9 @@ class ActivationStats(NamedTuple):
 
 
 def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -> ActivationStats:
-    f, _ = sae_lib.encode(params, x_NxD, config, threshold, training=False)
-    x_hat = sae_lib.decode(params, f)
+    sae = sae_lib.model(config, params)
+    f, _ = sae.encode(x_NxD, training=False, threshold=threshold)
+    x_hat = sae.decode(f)
     fired = (f > 0).astype(jnp.float32)
     active = (codes_GxN > 0).astype(jnp.float32)
     return ActivationStats(

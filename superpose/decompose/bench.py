@@ -5,11 +5,12 @@ A folder (superpose.results) holds
                 the environment;
   arrays.npz    W_enc, b_enc, W_dec, b_dec (instance axis first), threshold, loss, loss_step, and the
                 true directions `truth` (G x D, or I x G x D when each SAE has its own source);
-  summary.json  per-SAE metrics against the truth (superpose.recovery) and divergence.
+  summary.json  per-SAE metrics against the truth (superpose.decompose.recovery) and divergence.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +18,12 @@ from typing import Any
 
 import jax
 import numpy as np
+from flax import nnx
 
-from superpose import checkpoint as checkpoint_lib
-from superpose import groundtruth, recovery, results
-from superpose import sae as sae_lib
+from superpose import results
+from superpose.decompose import groundtruth, recovery
+from superpose.decompose import sae as sae_lib
+from superpose.train import checkpoint as checkpoint_lib
 
 
 def _job(configs, labels, source_spec) -> dict[str, Any]:
@@ -59,8 +62,8 @@ def evaluate(
         truth_i = truth if truth.ndim == 2 else truth[i]
         parent_i = parent if parent is None or parent.ndim == 1 else parent[i]
         kept = np.linalg.norm(truth_i, axis=1) > min_truth_norm
-        cos = recovery.cosine_matrix(truth_i, trained.params.W_dec_LxD[i]) * kept[:, None]
-        metrics = recovery.direction_metrics(truth_i[kept], trained.params.W_dec_LxD[i]) if kept.any() else {}
+        cos = recovery.cosine_matrix(truth_i, trained.params["W_dec_LxD"][i]) * kept[:, None]
+        metrics = recovery.direction_metrics(truth_i[kept], trained.params["W_dec_LxD"][i]) if kept.any() else {}
         metrics |= recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats), cos, parent_i)
         metrics["n_true_features"] = int(kept.sum())
         out.append(metrics)
@@ -88,7 +91,7 @@ def run_group(
     trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name,
                             checkpoint=checkpoint)
     metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
-    arrays = {name: value for name, value in trained.params._asdict().items() if value is not None}
+    arrays = dict(trained.params)
     arrays |= {
         "threshold": trained.threshold_I,
         "loss": trained.loss_IxC,
@@ -115,12 +118,30 @@ def labels(run: results.Run, name: str) -> list:
     return [sae["labels"][name] for sae in run.config["job"]["saes"]]
 
 
-def params(run: results.Run, i: int) -> sae_lib.SAEParams:
-    fields = sae_lib.SAEParams._fields
-    return sae_lib.SAEParams(**{f: run.arrays[f][i] for f in fields if f in run.arrays})
-
-
 def config(run: results.Run, i: int) -> sae_lib.SAEConfig:
     c = dict(run.config["job"]["saes"][i]["config"])
     c["matryoshka_widths"] = tuple(c["matryoshka_widths"])
     return sae_lib.SAEConfig(**c)
+
+
+@dataclasses.dataclass(frozen=True)
+class SAEGroup(results.Run):
+    """An SAE result folder (one group trained together), read by `superpose.load`."""
+
+    @property
+    def configs(self) -> list[sae_lib.SAEConfig]:
+        return [config(self, i) for i in range(len(self.config["job"]["saes"]))]
+
+    def model(self, i: int) -> sae_lib.SAE:
+        """SAE `i` as its trained module."""
+        c = config(self, i)
+        shapes = nnx.eval_shape(lambda: sae_lib.ARCHITECTURES.get(c.architecture)(
+            c, self.arrays["b_dec_D"].shape[-1], jax.random.key(0)))
+        names = ["/".join(map(str, path)) for path, _ in nnx.to_flat_state(nnx.state(shapes))]
+        return sae_lib.model(c, {n: self.arrays[n][i] for n in names})
+
+    def metric(self, name: str) -> np.ndarray:
+        return metric(self, name)
+
+    def labels(self, name: str) -> list:
+        return labels(self, name)

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from superpose import checkpoint as checkpoint_lib
-from superpose.sharding import to_host
+from superpose.train import checkpoint as checkpoint_lib
+from superpose.train.sharding import to_host
 
 
 class History(NamedTuple):

@@ -28,8 +28,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from superpose.config import env_number
-from superpose.sharding import to_host
+from superpose.train.sharding import to_host
+from superpose.validate import env_number
 
 
 def beside(folder: Path) -> Path:

@@ -25,7 +25,7 @@ def sample_features(key: jax.Array, probability_F: jax.Array, batch_size: int) -
       batch_size: B.
 
     Returns:
-      x_FxB, float32, feature-major (see superpose.models on why).
+      x_FxB, float32, feature-major (see superpose.toy.models on why).
     """
     p_Fx1 = probability_F[:, None]
     u_FxB = jax.random.uniform(key, (probability_F.shape[-1], batch_size))

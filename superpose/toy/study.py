@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from superpose import config as cfg
-from superpose import metrics, plotting, results
-from superpose.config import ConfigError, ToyConfig
-from superpose.sweep import Sweep, best_instances
+from superpose import plotting, results
+from superpose.toy import config as cfg
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.sweep import Sweep, best_instances
+from superpose.validate import ConfigError
 
 TOP_LEVEL = ("name", "best_of", "base", "axes")
 

@@ -3,7 +3,7 @@
 Points are the cartesian product of the axes, in axis order. Each point is
 trained `best_of` times with seeds ``seed * best_of + replica``; the replica
 with the lowest final training loss is the point's result (the paper's
-best-of-k, E3/E6/E10). Instances whose static fields agree (superpose.config)
+best-of-k, E3/E6/E10). Instances whose static fields agree (superpose.toy.config)
 form one shape group and train in one compiled program; each group is saved
 as its own result folder.
 """
@@ -18,12 +18,16 @@ from typing import Any
 
 import jax
 import numpy as np
+from flax import nnx
 
-from superpose import checkpoint as checkpoint_lib
-from superpose import config as cfg
-from superpose import metrics, results
-from superpose.config import ConfigError, ToyConfig
-from superpose.engine import train
+from superpose import results
+from superpose.toy import config as cfg
+from superpose.toy import metrics
+from superpose.toy.config import ToyConfig
+from superpose.toy.models import MODELS, ToyModel, from_arrays
+from superpose.toy.training import train
+from superpose.train import checkpoint as checkpoint_lib
+from superpose.validate import ConfigError, check_known_key
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -35,7 +39,7 @@ class Sweep:
 
     def __post_init__(self):
         for key, values in self.axes.items():
-            cfg.check_known_key(key)
+            check_known_key(key, cfg.field_names())
             if len(values) == 0:
                 raise ConfigError(f"sweep axis '{key}' has no values")
         if isinstance(self.best_of, bool) or not isinstance(self.best_of, int) or self.best_of < 1:
@@ -90,7 +94,7 @@ def run_sweep(
 
     With `skip_existing`, a group whose folder already holds this exact sweep
     is not retrained (so a re-run resumes after the last finished group). A group
-    in training keeps a checkpoint beside its folder (superpose.checkpoint) and a
+    in training keeps a checkpoint beside its folder (superpose.train.checkpoint) and a
     re-run continues from it. Without `overwrite`, a folder that holds a different
     sweep stops the run (ResultError) before any compute, rather than being replaced.
     """
@@ -141,8 +145,7 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         "environment": results.environment(),
     }
     arrays = {
-        "W": trained.W_IxFxH,
-        "b": trained.b_IxF,
+        **{SAVED_AS.get(name, name): value for name, value in trained.params.items()},
         "loss": trained.loss_IxC,
         "loss_step": trained.loss_steps_C,
         "feature_probability": np.stack([c.probability_F() for _, _, c in instances]),
@@ -150,8 +153,6 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         "point": point_I,
         "replica": np.asarray([r for _, r, _ in instances]),
     }
-    if trained.W_out_IxFxH is not None:
-        arrays["W_out"] = trained.W_out_IxFxH
     if trained.W_history_IxCxFxH is not None:
         arrays["W_history"] = trained.W_history_IxCxFxH
     summary = {
@@ -161,6 +162,32 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         **metrics.summary(trained.W_IxFxH),
     }
     results.save(folder, config=config, arrays=arrays, summary=summary)
+
+
+SAVED_AS = {"W_FxH": "W", "b_F": "b", "W_out_FxH": "W_out"}
+"""Toy-model parameters saved under a short name in arrays.npz (the names of schema 2); others keep theirs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyGroup(results.Run):
+    """A toy-model result folder (one shape group of a sweep), read by `superpose.load`."""
+
+    @property
+    def configs(self) -> list[ToyConfig]:
+        """Every instance's config, in instance order."""
+        return [ToyConfig(**_tuples(inst["config"])) for inst in self.config["instances"]]
+
+    def model(self, i: int) -> ToyModel:
+        """Instance `i` as its trained module."""
+        config = self.configs[i]
+        shapes = nnx.eval_shape(lambda: MODELS.get(config.model)(config.n_features, config.n_hidden,
+                                                                 jax.random.key(0)))
+        names = [path[0] for path, _ in nnx.to_flat_state(nnx.state(shapes))]
+        return from_arrays(config.model, {n: self.arrays[SAVED_AS.get(n, n)][i] for n in names})
+
+
+def _tuples(config: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
 
 
 def best_instances(run: results.Run) -> np.ndarray:

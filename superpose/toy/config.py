@@ -16,15 +16,14 @@ Dimension alphabet used across the package: ``I`` instances, ``B`` batch,
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-MODELS = ("relu_output", "linear", "relu_hidden", "abs")
+from superpose.toy.models import MODELS
+from superpose.validate import ConfigError, as_floats, check_choice, check_float, check_int, check_known_key
+
 DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
@@ -47,24 +46,6 @@ STATIC_FIELDS = (
 )
 
 
-class ConfigError(ValueError):
-    """A user-facing configuration error; its message is one line."""
-
-
-def env_number(name: str, default: float) -> float:
-    """A non-negative number from environment variable `name`, `default` when unset."""
-    text = os.environ.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"${name} must be a non-negative number, got {text!r}")
-    return value
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ToyConfig:
     """One toy model of superposition and its training recipe.
@@ -76,7 +57,7 @@ class ToyConfig:
 
     model: str = "relu_output"
     """`relu_output`: x' = ReLU(WᵀWx + b); `linear`: WᵀWx + b; `relu_hidden`: ReLU(Wᵀ ReLU(Wx) + b);
-    `abs`: ReLU(W₂ ReLU(W₁x) + b) trained to output |x| on x uniform in [-1, 1] (superpose.models)."""
+    `abs`: ReLU(W₂ ReLU(W₁x) + b) trained to output |x| on x uniform in [-1, 1] (superpose.toy.models)."""
     n_features: int = 5
     """F, the number of input features."""
     n_hidden: int = 2
@@ -99,9 +80,9 @@ class ToyConfig:
     log_every: int = 100
     """Steps per compiled chunk: the host sees the program (loss, progress) only this often."""
     prng: str = "hash"
-    """`hash` (fast counter-hash generator, see superpose.rng) or `threefry` (JAX default)."""
+    """`hash` (fast counter-hash generator, see superpose.train.rng) or `threefry` (JAX default)."""
     data: str = "independent"
-    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.data.sample_structured)."""
+    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.toy.data.sample_structured)."""
     set_size: int = 2
     """Features per correlated / anticorrelated set; n_features must be a multiple of it."""
     n_train: int = 0
@@ -116,24 +97,24 @@ class ToyConfig:
             value = getattr(self, name)
             if isinstance(value, (list, np.ndarray)):
                 object.__setattr__(self, name, tuple(float(v) for v in np.ravel(value)))
-        _check_choice("model", self.model, MODELS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("prng", self.prng, PRNGS)
-        _check_choice("data", self.data, DATA)
-        _check_int("set_size", self.set_size, minimum=1)
+        check_choice("model", self.model, MODELS.names())
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("prng", self.prng, PRNGS)
+        check_choice("data", self.data, DATA)
+        check_int("set_size", self.set_size, minimum=1)
         if self.data != "independent" and self.n_features % self.set_size:
             raise ConfigError(f"n_features ({self.n_features}) must be a multiple of set_size ({self.set_size})")
         for name in ("n_features", "n_hidden", "steps", "batch_size", "log_every"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("warmup_steps", self.warmup_steps, minimum=0)
-        _check_int("n_train", self.n_train, minimum=0)
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("warmup_steps", self.warmup_steps, minimum=0)
+        check_int("n_train", self.n_train, minimum=0)
         for name in ("normalize", "snapshots"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        _check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0)
         if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
             raise ConfigError(f"warmup_steps must be < steps ({self.steps}), got {self.warmup_steps}")
-        probs = _as_floats("feature_probability", self.feature_probability)
+        probs = as_floats("feature_probability", self.feature_probability)
         if len(probs) not in (1, self.n_features):
             raise ConfigError(
                 f"feature_probability must be one value or {self.n_features} values, got {len(probs)}"
@@ -141,18 +122,18 @@ class ToyConfig:
         for p in probs:
             if not 0.0 < p <= 1.0:
                 raise ConfigError(f"feature_probability must be in (0, 1], got {p}")
-        _check_float("importance_decay", self.importance_decay, lower=0.0, open_lower=True)
+        check_float("importance_decay", self.importance_decay, lower=0.0, open_lower=True)
         if self.importance is not None:
-            imp = _as_floats("importance", self.importance)
+            imp = as_floats("importance", self.importance)
             if len(imp) != self.n_features:
                 raise ConfigError(f"importance must have {self.n_features} values, got {len(imp)}")
             for v in imp:
-                _check_float("importance", v, lower=0.0)
-        _check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
-        _check_float("weight_decay", self.weight_decay, lower=0.0)
+                check_float("importance", v, lower=0.0)
+        check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
+        check_float("weight_decay", self.weight_decay, lower=0.0)
 
     def probability_F(self) -> np.ndarray:
-        p = np.asarray(_as_floats("feature_probability", self.feature_probability), np.float32)
+        p = np.asarray(as_floats("feature_probability", self.feature_probability), np.float32)
         return np.broadcast_to(p, (self.n_features,)).copy()
 
     def importance_F(self) -> np.ndarray:
@@ -179,47 +160,9 @@ def field_names() -> list[str]:
 def replace(config: ToyConfig, overrides: Mapping[str, Any]) -> ToyConfig:
     """`dataclasses.replace` with a one-line error for unknown keys."""
     for key in overrides:
-        check_known_key(key)
+        check_known_key(key, field_names())
     try:
         return dataclasses.replace(config, **overrides)
     except TypeError as e:  # wrong type deep inside a comparison, e.g. "abc" < 1
         raise ConfigError(str(e)) from None
 
-
-def check_known_key(key: str, names: Sequence[str] | None = None, kind: str = "config") -> None:
-    """A ConfigError for a key outside `names` (ToyConfig's fields by default), with the closest match."""
-    names = list(field_names() if names is None else names)
-    if key not in names:
-        hint = difflib.get_close_matches(key, names, n=1)
-        suffix = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
-        raise ConfigError(f"unknown {kind} key '{key}'{suffix}")
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
-
-
-def _check_float(name: str, value: Any, *, lower: float, open_lower: bool = False) -> None:
-    bound = f"> {lower}" if open_lower else f">= {lower}"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
-    if not math.isfinite(value) or value < lower or (open_lower and value == lower):
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value}")
-
-
-def _as_floats(name: str, value: Any) -> tuple[float, ...]:
-    values = value if isinstance(value, tuple) else (value,)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-            raise ConfigError(f"{name} must be numbers, got {v!r}")
-        if not math.isfinite(v):
-            raise ConfigError(f"{name} must be finite, got {v}")
-    return tuple(float(v) for v in values)

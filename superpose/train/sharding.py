@@ -22,7 +22,7 @@ AXIS = "instances"
 def use_every_cpu_core() -> None:
     """One JAX CPU device per core, so that the CPU backend shards sweeps over the cores like GPUs.
 
-    XLA spreads little of the blocked toy-model step (superpose.engine) over threads; two devices
+    XLA spreads little of the blocked toy-model step (superpose.train.trainer) over threads; two devices
     on two cores made the 40 x 40 phase grid 1.2x to 1.9x faster (benchmarks/README.md). Called by the command
     line before JAX starts. A no-op once JAX has run, or when $JAX_NUM_CPU_DEVICES or $XLA_FLAGS
     already set the count.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from superpose import models
+from superpose.toy.models import ToyModel
 
 
 def attack_directions(W_FxH: jax.Array) -> jax.Array:
@@ -20,20 +20,18 @@ def attack_directions(W_FxH: jax.Array) -> jax.Array:
     return gram_FxF / jnp.maximum(jnp.linalg.norm(gram_FxF, axis=-1, keepdims=True), 1e-12)
 
 
-def relative_vulnerability(
-    params: models.ToyParams, x_FxB, importance_F, model: str, eps_fraction: float
-) -> jax.Array:
+def relative_vulnerability(model: ToyModel, x_FxB, importance_F, eps_fraction: float) -> jax.Array:
     """(L' - L) / L for the most harmful per-feature attack.
 
     Each input is attacked with L2 norm eps_fraction * ||x||. The target stays
     the clean input, so L' = L(x + delta; x). The increase is divided by the
     clean loss, which puts models of different sparsity on one scale.
     """
-    clean = models.loss(params, x_FxB, importance_F, model)
+    clean = model.loss(x_FxB, importance_F)
     eps_B = eps_fraction * jnp.linalg.norm(x_FxB, axis=0)
 
     def attacked(direction_F):
-        out = models.forward(params, x_FxB + direction_F[:, None] * eps_B, model)
-        return jnp.mean(importance_F[:, None] * (x_FxB - out) ** 2)
+        out = model(x_FxB + direction_F[:, None] * eps_B)
+        return jnp.mean(importance_F[:, None] * (model.target(x_FxB) - out) ** 2)
 
-    return (jnp.max(jax.vmap(attacked)(attack_directions(params.W_FxH))) - clean) / clean
+    return (jnp.max(jax.vmap(attacked)(attack_directions(model.W_FxH[...]))) - clean) / clean

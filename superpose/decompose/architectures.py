@@ -1,0 +1,129 @@
+"""The built-in SAE architectures, one class each (superpose.decompose.sae explains the contract).
+
+With h the pre-activations and ‖W_dec,l‖ the decoder row norms:
+
+  l1          f = ReLU(h); penalty λ Σ_l f_l ‖W_dec,l‖ (Bricken et al. 2023, with the decoder-norm-weighted
+              penalty of Anthropic's April 2024 update)
+  topk        f = ReLU(TopK_k(h)); penalty α·AuxK (Gao et al. 2024)
+  batchtopk   keep the B·k largest ReLU(h) of the batch; inference uses the running threshold θ
+              (EMA of the smallest kept value; Bussmann et al. 2024); penalty as topk
+  jumprelu    f = h·H(h − θ); penalty λ Σ_l H(h_l − θ_l) with straight-through pseudo-derivatives for θ
+              (rectangle kernel, bandwidth ε; Rajamanoharan et al. 2024)
+  gated       f = H(π_gate)·ReLU(π_mag); penalty λ Σ ReLU(π_gate)‖W_dec‖ + the MSE of the gate path through a
+              frozen decoder (Rajamanoharan et al. 2024)
+  matryoshka  batchtopk plus the MSE of every nested prefix of latents (Bussmann et al. 2025)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from superpose.decompose.activations import batch_top_k_mask, jump_relu, step_function, top_k_mask
+from superpose.decompose.sae import SAE, SAEConfig, mse
+from superpose.validate import ConfigError
+
+
+def _decoder_norm_L(sae: SAE) -> jax.Array:
+    return jnp.linalg.norm(sae.W_dec_LxD[...], axis=1)
+
+
+class L1(SAE, name="l1"):
+    def encode(self, x_BxD, *, training=True, threshold=None):
+        h = self.pre_activations(x_BxD)
+        return jax.nn.relu(h), h
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
+        return [coefficient * jnp.mean(jnp.sum(f_BxL * _decoder_norm_L(self), axis=1))]
+
+
+class TopK(SAE, name="topk"):
+    @classmethod
+    def check(cls, config: SAEConfig) -> None:
+        if config.k > config.n_latents:
+            raise ConfigError(f"k ({config.k}) cannot exceed n_latents ({config.n_latents})")
+
+    def encode(self, x_BxD, *, training=True, threshold=None):
+        h = self.pre_activations(x_BxD)
+        return jnp.where(top_k_mask(h, self.config.k), jax.nn.relu(h), 0.0), h
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
+        return [self.config.aux_coefficient * self.aux_k_loss(x_BxD, x_hat_BxD, h_BxL, dead_L)]
+
+    def aux_k_loss(self, x_BxD, x_hat_BxD, h_BxL, dead_L):
+        """OpenAI's AuxK: the dead latents' top-k_aux reconstruct the residual; scaled by min(n_dead / k_aux, 1)."""
+        W_dec = self.W_dec_LxD[...]
+        n_latents, n_dims = W_dec.shape
+        k_aux = min(self.config.aux_k or max(n_dims // 2, 1), n_latents)
+        h_dead = jnp.where(dead_L, h_BxL, 0.0)
+        f_aux = jnp.where(top_k_mask(h_dead, k_aux), jax.nn.relu(h_dead), 0.0)
+        residual = jax.lax.stop_gradient(x_BxD - x_hat_BxD)
+        scale = jnp.minimum(dead_L.sum() / k_aux, 1.0)
+        return scale * mse(residual, f_aux @ W_dec)
+
+
+class BatchTopK(TopK, name="batchtopk"):
+    def encode(self, x_BxD, *, training=True, threshold=None):
+        h = self.pre_activations(x_BxD)
+        a = jax.nn.relu(h)
+        keep = batch_top_k_mask(a, self.config.k)[0] if training else a > threshold
+        return jnp.where(keep, a, 0.0), h
+
+    def batch_threshold(self, h_BxL):
+        return batch_top_k_mask(jax.nn.relu(h_BxL), self.config.k)[1]
+
+
+class Matryoshka(BatchTopK, name="matryoshka"):
+    @classmethod
+    def check(cls, config: SAEConfig) -> None:
+        super().check(config)
+        widths = config.widths()
+        if list(widths) != sorted(set(widths)) or widths[0] < 1:
+            raise ConfigError(f"matryoshka_widths must increase strictly within (0, {config.n_latents}), got "
+                              f"{config.matryoshka_widths}")
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
+        W_dec, b_dec = self.W_dec_LxD[...], self.b_dec_D[...]
+        return super().penalties(x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L) + [
+            mse(x_BxD, f_BxL[:, :width] @ W_dec[:width] + b_dec) for width in self.config.widths()[:-1]
+        ]
+
+
+class JumpReLU(SAE, name="jumprelu"):
+    def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
+        super().__init__(config, n_dims, key)
+        self.log_threshold_L = nnx.Param(jnp.full(config.n_latents, np.log(config.initial_threshold), jnp.float32),
+                                         latent_axis=0)
+        """θ = exp(log_threshold)."""
+
+    def _theta(self, h_BxL):
+        return jnp.broadcast_to(jnp.exp(self.log_threshold_L[...]), h_BxL.shape)
+
+    def encode(self, x_BxD, *, training=True, threshold=None):
+        h = self.pre_activations(x_BxD)
+        return jump_relu(h, self._theta(h), self.config.bandwidth), h
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
+        active = step_function(h_BxL, self._theta(h_BxL), self.config.bandwidth)
+        return [coefficient * jnp.mean(jnp.sum(active, axis=1))]
+
+
+class Gated(SAE, name="gated"):
+    def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
+        super().__init__(config, n_dims, key)
+        self.r_mag_L = nnx.Param(jnp.zeros(config.n_latents), latent_axis=0)
+        """The magnitude path's encoder is exp(r_mag) ⊙ W_enc."""
+        self.b_mag_L = nnx.Param(jnp.zeros(config.n_latents), latent_axis=0)
+
+    def encode(self, x_BxD, *, training=True, threshold=None):
+        h = self.pre_activations(x_BxD)
+        centred = x_BxD - self.b_dec_D[...]
+        magnitude = centred @ (self.W_enc_DxL[...] * jnp.exp(self.r_mag_L[...])) + self.b_mag_L[...]
+        return jnp.where(h > 0, jax.nn.relu(magnitude), 0.0), h
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
+        gate = jax.nn.relu(h_BxL)
+        W_dec, b_dec = jax.lax.stop_gradient(self.W_dec_LxD[...]), jax.lax.stop_gradient(self.b_dec_D[...])
+        return [coefficient * jnp.mean(jnp.sum(gate * _decoder_norm_L(self), axis=1)), mse(x_BxD, gate @ W_dec + b_dec)]

@@ -1,0 +1,384 @@
+"""Sparse autoencoders: the config, the `SAE` base module, and training many at once.
+
+An SAE architecture is one flax NNX module class for ONE SAE, registered by name
+(superpose.decompose.architectures holds the built-in ones):
+
+    class MySAE(SAE, name="my_sae"):
+        def encode(self, x_BxD, *, training=True, threshold=None): ...   # required: (f_BxL, h_BxL)
+        def penalties(self, x, h, f, x_hat, coefficient, dead_L): ...    # required: loss terms
+
+The base class holds the encoder W_enc_DxL, b_enc_L, the decoder W_dec_LxD, b_dec_D, the
+pre-activations ``h = (x − b_dec) W_enc + b_enc`` and ``x̂ = f W_dec + b_dec``; the loss is
+MSE (mean over batch and dimensions of (x − x̂)²) plus the architecture's penalty terms,
+added in order. Parameters an architecture adds are per-latent: give them
+``latent_axis=0`` so dead-latent resampling resets their optimiser moments.
+
+Training (`SAELearner`, run by superpose.train.trainer): Adam; decoder rows renormalised to
+unit length after every step when `unit_norm_decoder` (and inside the loss, so the
+gradient has no component along them); dead latents (silent for `resample_window`
+steps) can be resampled every `resample_every` steps, with their Adam moments reset:
+`random` gives a random unit direction (encoder 0.5× it, bias 0), `inputs` the direction
+of an input drawn with probability ∝ its squared loss (Anthropic 2023). A running
+threshold (EMA of the smallest batch-top-k value; Bussmann et al. 2024) is kept for
+inference.
+
+Dimension alphabet: I instances, B batch, D input dims, L latents, G true features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from superpose.decompose import groundtruth
+from superpose.registry import Registry
+from superpose.train import rng, trainer
+from superpose.train.learner import Learner
+from superpose.validate import ConfigError, check_choice, check_float, check_int, check_known_key
+
+ARCHITECTURES = Registry("SAE architecture", required=("encode", "penalties"))
+RESAMPLE = ("none", "random", "inputs")
+PER_INSTANCE_FIELDS = ("sparsity_coefficient", "learning_rate", "seed")
+
+
+def architectures() -> tuple[str, ...]:
+    """The registered architecture names (the built-in ones are registered on first use)."""
+    from superpose.decompose import architectures as _builtin  # noqa: F401  (registers them)
+
+    return ARCHITECTURES.names()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SAEConfig:
+    """One sparse autoencoder and its training recipe. All fields but `PER_INSTANCE_FIELDS` are static:
+    SAEs that share them train in one compiled program."""
+
+    architecture: str = "l1"
+    n_latents: int = 16
+    sparsity_coefficient: float = 0.2
+    """λ of the l1, jumprelu and gated penalties (ignored by the top-k family)."""
+    k: int = 4
+    """Active latents per sample (topk) or on average (batchtopk, matryoshka)."""
+    steps: int = 10_000
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    seed: int = 0
+    unit_norm_decoder: bool = True
+    tied_init: bool = True
+    """True: encoder = decoder transpose (Gao et al.); False: independent Kaiming-uniform encoder and decoder
+    (the ARENA toy SAE of REFERENCE.md §6)."""
+    resample: str = "none"
+    resample_every: int = 2500
+    resample_window: int = 500
+    dead_window: int = 1000
+    """AuxK: a latent silent for this many steps is dead."""
+    aux_k: int = 0
+    """AuxK: latents the auxiliary loss may use (0: D // 2, the OpenAI heuristic)."""
+    aux_coefficient: float = 1 / 32
+    bandwidth: float = 0.05
+    initial_threshold: float = 0.1
+    """jumprelu: kernel bandwidth ε and initial θ (SAELens uses 0.05 and 0.01 for activations normalised to norm √d, Gemma Scope 0.001 and 0.001; ours suit features of magnitude about 1)."""
+    matryoshka_widths: tuple[int, ...] = ()
+    """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2)."""
+    log_every: int = 500
+
+    def __post_init__(self):
+        if isinstance(self.matryoshka_widths, list):
+            object.__setattr__(self, "matryoshka_widths", tuple(self.matryoshka_widths))
+        check_choice("architecture", self.architecture, architectures())
+        check_choice("resample", self.resample, RESAMPLE)
+        for name in ("n_latents", "k", "steps", "batch_size", "resample_every", "resample_window",
+                     "dead_window", "log_every"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("aux_k", self.aux_k, minimum=0)
+        check_int("seed", self.seed, minimum=0)
+        for name in ("sparsity_coefficient", "aux_coefficient"):
+            check_float(name, getattr(self, name), lower=0.0)
+        for name in ("learning_rate", "bandwidth", "initial_threshold"):
+            check_float(name, getattr(self, name), lower=0.0, open_lower=True)
+        ARCHITECTURES.get(self.architecture).check(self)
+
+    def widths(self) -> tuple[int, ...]:
+        """Prefix widths of the matryoshka loss, ending with n_latents."""
+        inner = self.matryoshka_widths or tuple(w for w in (self.n_latents // 4, self.n_latents // 2) if w > 0)
+        return tuple(inner) + (self.n_latents,) if not inner or inner[-1] != self.n_latents else tuple(inner)
+
+    def static_key(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PER_INSTANCE_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def sae_replace(config: SAEConfig, **changes) -> SAEConfig:
+    for key in changes:
+        check_known_key(key, [f.name for f in dataclasses.fields(SAEConfig)], kind="SAE config")
+    return dataclasses.replace(config, **changes)
+
+
+def unit_rows(W):
+    return W / jnp.maximum(jnp.linalg.norm(W, axis=1, keepdims=True), 1e-8)
+
+
+def mse(x, x_hat):
+    return jnp.mean((x - x_hat) ** 2)
+
+
+# --- the module -----------------------------------------------------------------------------------------------
+
+
+class SAE(nnx.Module):
+    """The parts every architecture shares (module doc); subclasses register by `name`."""
+
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, *, name: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            ARCHITECTURES.add(cls, name, SAE)
+            cls.name = name
+
+    def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
+        """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero biases."""
+        self.config = config
+        n_latents = config.n_latents
+        dec_key, enc_key = jax.random.split(key)
+        if config.tied_init:
+            W_dec = unit_rows(jax.random.normal(dec_key, (n_latents, n_dims)))
+            W_enc = W_dec.T
+        else:  # PyTorch kaiming_uniform_: bound sqrt(6 / fan_in), fan_in = size(1)
+            W_dec = unit_rows(jax.random.uniform(dec_key, (n_latents, n_dims), minval=-1) * np.sqrt(6 / n_dims))
+            W_enc = jax.random.uniform(enc_key, (n_dims, n_latents), minval=-1) * np.sqrt(6 / n_latents)
+        self.W_enc_DxL = nnx.Param(W_enc, latent_axis=1)
+        self.b_enc_L = nnx.Param(jnp.zeros(n_latents), latent_axis=0)
+        self.W_dec_LxD = nnx.Param(W_dec, latent_axis=0)
+        self.b_dec_D = nnx.Param(jnp.zeros(n_dims))
+
+    @classmethod
+    def check(cls, config: SAEConfig) -> None:
+        """Raise a ConfigError for settings this architecture cannot train with."""
+
+    def pre_activations(self, x_BxD: jax.Array) -> jax.Array:
+        return (x_BxD - self.b_dec_D[...]) @ self.W_enc_DxL[...] + self.b_enc_L[...]
+
+    def encode(self, x_BxD: jax.Array, *, training: bool = True, threshold=None) -> tuple[jax.Array, jax.Array]:
+        """Latent activations f_BxL and pre-activations h_BxL. `threshold` is the running inference
+        threshold, for architectures that use one when not `training`."""
+        raise NotImplementedError
+
+    def decode(self, f_BxL: jax.Array) -> jax.Array:
+        return f_BxL @ self.W_dec_LxD[...] + self.b_dec_D[...]
+
+    def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L) -> list[jax.Array]:
+        """The loss terms beyond the reconstruction MSE, in the order they are added."""
+        raise NotImplementedError
+
+    def batch_threshold(self, h_BxL: jax.Array) -> jax.Array:
+        """The smallest activation a batch-level sparsity kept (its EMA is the inference threshold); 0 if none."""
+        return jnp.asarray(0.0)
+
+    def loss(self, x_BxD, coefficient, dead_L):
+        """Training loss on one batch, and (f, x̂, `batch_threshold`). With `unit_norm_decoder` the decoder
+        rows are normalised first, so the gradient has no component along them (the projection SAELens and
+        sparsify apply by hand)."""
+        if self.config.unit_norm_decoder:
+            self.W_dec_LxD[...] = unit_rows(self.W_dec_LxD[...])
+        f, h = self.encode(x_BxD)
+        x_hat = self.decode(f)
+        total = mse(x_BxD, x_hat)
+        for term in self.penalties(x_BxD, h, f, x_hat, coefficient, dead_L):
+            total = total + term
+        return total, (f, x_hat, self.batch_threshold(h))
+
+
+def model(config: SAEConfig, params: dict[str, Any]) -> SAE:
+    """The SAE module of `config` holding `params` (arrays by name, one SAE, no instance axis)."""
+    n_dims = np.shape(params["b_dec_D"])[-1]
+    cls = ARCHITECTURES.get(config.architecture)
+    return trainer.module_from_arrays(lambda: cls(config, n_dims, jax.random.key(0)), params)
+
+
+# --- training -------------------------------------------------------------------------------------------------
+
+
+class Hyper(NamedTuple):
+    sparsity_coefficient: jax.Array
+    learning_rate: jax.Array
+
+
+class Carry(NamedTuple):
+    data_key: jax.Array
+    silent_steps_L: jax.Array
+    """Steps since each latent last fired."""
+    threshold: jax.Array
+    """Running inference threshold θ (EMA of `batch_threshold`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SAELearner(Learner):
+    """SAEs of one static config on `n_dims`-dimensional activations (superpose.train.learner).
+
+    Data: `(source, data_seed)` shared by every SAE (one batch per step for all, from `data_seed`), or,
+    with `data_per_instance`, one `FeatureSource` per SAE stacked on a leading axis, each SAE drawing
+    its batches from its own seed."""
+
+    config: SAEConfig
+    n_dims: int
+    data_per_instance: bool = False
+
+    @property
+    def steps(self) -> int:
+        return self.config.steps
+
+    @property
+    def log_every(self) -> int:
+        return self.config.log_every
+
+    def init(self, seed, hyper: Hyper):
+        init_key, data_key = jax.random.split(rng.key(seed, "hash"))
+        sae = ARCHITECTURES.get(self.config.architecture)(self.config, self.n_dims, init_key)
+        return sae, Carry(data_key, jnp.zeros(self.config.n_latents, jnp.int32), jnp.asarray(0.0))
+
+    def optimizer(self, hyper: Hyper):
+        return optax.adam(hyper.learning_rate)
+
+    def batch(self, carry: Carry, hyper: Hyper, data, t):
+        if self.data_per_instance:
+            source, key = data, jax.random.fold_in(carry.data_key, t)
+        else:
+            source, data_seed = data
+            key = jax.random.fold_in(rng.key(data_seed, "hash"), t)
+        return groundtruth.sample(source, key, self.config.batch_size)[1]
+
+    def loss(self, sae: SAE, x_BxD, hyper: Hyper, carry: Carry):
+        return sae.loss(x_BxD, hyper.sparsity_coefficient, carry.silent_steps_L >= self.config.dead_window)
+
+    def after_update(self, sae: SAE, opt_state, carry: Carry, aux, x_BxD, hyper: Hyper, t):
+        f, x_hat, smallest = aux
+        c = self.config
+        if c.unit_norm_decoder:
+            sae.W_dec_LxD[...] = unit_rows(sae.W_dec_LxD[...])
+        fired = jnp.any(f > 0, axis=0)
+        carry = carry._replace(
+            silent_steps_L=jnp.where(fired, 0, carry.silent_steps_L + 1),
+            threshold=jnp.where(t == 0, smallest, 0.99 * carry.threshold + 0.01 * smallest),
+        )
+        if c.resample != "none":
+            due = ((t + 1) % c.resample_every == 0) & (t + 1 < c.steps)
+            key = jax.random.fold_in(jax.random.fold_in(carry.data_key, t), 1)
+            opt_state, silent = self._resample(sae, opt_state, carry.silent_steps_L, x_BxD, x_hat, key, due)
+            carry = carry._replace(silent_steps_L=silent)
+        return opt_state, carry
+
+    def _resample(self, sae: SAE, opt_state, silent_L, x_BxD, x_hat, key, due):
+        """Re-initialise dead latents (module doc) and zero their Adam moments, where `due`."""
+        dead = silent_L >= self.config.resample_window
+        W_dec, W_enc = sae.W_dec_LxD[...], sae.W_enc_DxL[...]
+        n_latents, n_dims = W_dec.shape
+        if self.config.resample == "random":
+            direction = unit_rows(jax.random.normal(key, (n_latents, n_dims)))
+            encoder_scale = 0.5
+        else:
+            error_B = jnp.sum((x_BxD - x_hat) ** 2, axis=1)
+            pick = jax.random.categorical(key, 2 * jnp.log(error_B + 1e-30), shape=(n_latents,))
+            direction = unit_rows(x_BxD[pick] - sae.b_dec_D[...])
+            alive_norm = jnp.linalg.norm(W_enc, axis=0)
+            encoder_scale = 0.2 * jnp.sum(alive_norm * ~dead) / jnp.maximum(jnp.sum(~dead), 1)
+        fresh = {"W_enc_DxL": direction.T * encoder_scale, "b_enc_L": jnp.zeros(n_latents), "W_dec_LxD": direction}
+        params = nnx.state(sae)
+        keep = jax.tree.map(lambda v: v.replace(_keep_mask(v, ~dead)), params, is_leaf=_is_variable)
+        for name, value in fresh.items():
+            variable = getattr(sae, name)
+            variable[...] = jnp.where(due, jnp.where(keep[name][...], variable[...], value), variable[...])
+        reset = optax.tree_utils.tree_map_params(
+            optax.adam(0.0), lambda leaf, k: jnp.where(k, leaf, 0.0), opt_state, keep,
+            transform_non_params=lambda leaf: leaf,
+        )
+        opt_state = jax.tree.map(lambda a, b: jnp.where(due, a, b), reset, opt_state)
+        return opt_state, jnp.where(due, jnp.where(dead, 0, silent_L), silent_L)
+
+    def bytes_per_instance(self) -> int:
+        """Float32: parameters with two Adam moments and gradient, about eight B x (L + D) buffers of one step."""
+        n_latents, d, b = self.config.n_latents, self.n_dims, self.config.batch_size
+        return 4 * (4 * (2 * d * n_latents + n_latents + d) + 8 * b * (n_latents + d))
+
+
+def _is_variable(x) -> bool:
+    return isinstance(x, nnx.Variable)
+
+
+def _keep_mask(variable: nnx.Variable, alive_L: jax.Array) -> jax.Array:
+    """True where a parameter is untouched by resampling: all of it without a `latent_axis`, else alive latents."""
+    shape = variable[...].shape
+    axis = variable.get_metadata().get("latent_axis")
+    if axis is None:
+        return jnp.ones(shape, bool)
+    return jnp.broadcast_to(jnp.expand_dims(alive_L, [a for a in range(len(shape)) if a != axis]), shape)
+
+
+class SAEResult(NamedTuple):
+    params: dict[str, np.ndarray]
+    """Parameters by name (W_enc_DxL, b_enc_L, W_dec_LxD, b_dec_D and any the architecture adds), numpy,
+    instance axis first."""
+    threshold_I: np.ndarray
+    loss_IxC: np.ndarray
+    loss_steps_C: np.ndarray
+    diverged_step_I: np.ndarray
+
+    def model(self, config: SAEConfig, i: int) -> SAE:
+        """SAE `i` as its module."""
+        return model(config, {name: value[i] for name, value in self.params.items()})
+
+
+def static_config(configs: Sequence[SAEConfig]) -> SAEConfig:
+    if not configs:
+        raise ConfigError("an SAE group needs at least one instance")
+    if len({c.static_key() for c in configs}) != 1:
+        raise ConfigError("SAEs trained together must share every field but sparsity_coefficient, "
+                          "learning_rate and seed")
+    return dataclasses.replace(configs[0], sparsity_coefficient=0.0, learning_rate=1.0, seed=0)
+
+
+def train(
+    configs: Sequence[SAEConfig],
+    source: groundtruth.FeatureSource,
+    *,
+    data_seed: int = 0,
+    progress: bool = True,
+    desc: str = "SAEs",
+    checkpoint: Path | None = None,
+) -> SAEResult:
+    """Train one group of SAEs together (superpose.train.trainer.train does the work).
+
+    Args:
+      configs: one `SAEConfig` per SAE; all fields but the per-instance ones agree.
+      source: the data. Unstacked, all SAEs see the same batches (drawn from `data_seed`);
+        stacked with `groundtruth.stack`, SAE i trains on source i with batches from its own seed.
+      checkpoint: where to keep a mid-run checkpoint; a usable one is resumed from.
+        The caller removes it once the result is saved.
+    """
+    per_instance = source.directions_GxD.ndim == 3
+    learner = SAELearner(static_config(configs), source.n_dims, per_instance)
+    hyper = Hyper(
+        sparsity_coefficient=jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
+        learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
+    )
+    trained = trainer.train(
+        learner, hyper, [c.seed for c in configs], data=source if per_instance else (source, np.uint32(data_seed)),
+        configs=[c.to_dict() for c in configs], progress=progress, desc=desc, checkpoint=checkpoint,
+    )
+    return SAEResult(
+        params=trained.params,
+        threshold_I=trained.carry.threshold,
+        loss_IxC=trained.loss_IxC,
+        loss_steps_C=trained.loss_steps_C,
+        diverged_step_I=trained.diverged_step_I,
+    )

@@ -1,0 +1,185 @@
+"""Training toy models: the `ToyLearner` the trainer runs, and `train` for a group of `ToyConfig`s.
+
+A `ToyConfig` describes one instance; its static fields (superpose.toy.config) make the
+`ToyLearner`, and instances that share them train in one compiled program
+(superpose.train.trainer). The per-instance fields (feature probability, importance,
+learning rate, weight decay, seed) become `Hyper` arrays, so a new sparsity reuses the
+compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from superpose.toy.config import STATIC_FIELDS, ToyConfig
+from superpose.toy.data import sample_structured
+from superpose.toy.models import MODELS, ToyModel
+from superpose.train import rng, trainer
+from superpose.train.learner import Learner
+from superpose.validate import ConfigError
+
+
+class Hyper(NamedTuple):
+    """Per-instance hyperparameters (leading axis I inside the program)."""
+
+    probability_F: jax.Array
+    importance_F: jax.Array
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+
+
+class Carry(NamedTuple):
+    data_key: jax.Array
+    train_x_FxT: jax.Array | None = None
+    """The fixed training set when `n_train` > 0 (drawn once, at init, from the data key)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyLearner(Learner):
+    """A toy model trained on its synthetic data with AdamW (superpose.train.learner)."""
+
+    config: ToyConfig
+    """The group's static fields; per-instance fields are at their defaults."""
+
+    @property
+    def steps(self) -> int:
+        return self.config.steps
+
+    @property
+    def log_every(self) -> int:
+        return self.config.log_every
+
+    def model_class(self) -> type[ToyModel]:
+        return MODELS.get(self.config.model)
+
+    def keys(self, seed) -> tuple[jax.Array, jax.Array]:
+        """(init_key, data_key) of an instance: every random number of a run derives from its seed."""
+        init_key, data_key = jax.random.split(rng.key(seed, self.config.prng))
+        return init_key, data_key
+
+    def sample(self, key: jax.Array, probability_F: jax.Array) -> jax.Array:
+        """One batch of the config's data (a training set of `n_train` points, or `batch_size` fresh ones)."""
+        c = self.config
+        x_FxB = sample_structured(key, probability_F, c.batch(), kind=c.data, set_size=c.set_size,
+                                  signed=self.model_class().signed_inputs)
+        if c.normalize:
+            x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
+        return x_FxB
+
+    def init(self, seed, hyper: Hyper):
+        init_key, data_key = self.keys(seed)
+        model = self.model_class()(self.config.n_features, self.config.n_hidden, init_key)
+        train_x = self.sample(data_key, hyper.probability_F) if self.config.n_train > 0 else None
+        return model, Carry(data_key, train_x)
+
+    def optimizer(self, hyper: Hyper):
+        c = self.config
+        if c.schedule == "warmup_cosine":
+            shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, c.warmup_steps, c.steps, 0.0)
+        else:
+            shape = optax.constant_schedule(1.0)
+        return optax.adamw(lambda count: hyper.learning_rate * shape(count), weight_decay=hyper.weight_decay)
+
+    def batch(self, carry: Carry, hyper: Hyper, data, t):
+        if self.config.n_train > 0:
+            return carry.train_x_FxT
+        return self.sample(jax.random.fold_in(carry.data_key, t), hyper.probability_F)
+
+    def loss(self, model: ToyModel, x_FxB, hyper: Hyper, carry):
+        return model.loss(x_FxB, hyper.importance_F), None
+
+    def bytes_per_instance(self) -> int:
+        """Float32: parameters with their two Adam moments and gradient, about eight (F + H) x B activation
+        buffers of one step, the training set."""
+        c = self.config
+        f, h, b = c.n_features, c.n_hidden, c.batch()
+        shapes = jax.eval_shape(lambda: self.model_class()(f, h, jax.random.key(0)))
+        n_params = sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
+        return int(4 * (4 * n_params + 8 * b * (f + h) + f * c.n_train))
+
+
+class TrainResult(NamedTuple):
+    """Host-side results; every array has the instance axis first."""
+
+    W_IxFxH: np.ndarray
+    b_IxF: np.ndarray
+    loss_IxC: np.ndarray
+    """Mean training loss of each chunk of `log_every` steps."""
+    loss_steps_C: np.ndarray
+    """The step count at the end of each chunk."""
+    diverged_step_I: np.ndarray
+    """Step at whose chunk the loss first became non-finite, -1 if never."""
+    W_out_IxFxH: np.ndarray | None = None
+    """Untied output weights of the `abs` model."""
+    W_history_IxCxFxH: np.ndarray | None = None
+    """W at the end of every chunk, when the config asks for `snapshots`."""
+    params: dict[str, np.ndarray] | None = None
+    """Every parameter of the model by name (W_FxH, b_F, and any a model adds), instance axis first."""
+
+
+def static_config(configs: Sequence[ToyConfig]) -> ToyConfig:
+    """The shared static part of a group, with per-instance fields reset to defaults."""
+    if not configs:
+        raise ConfigError("a training group needs at least one instance")
+    if len({c.static_key() for c in configs}) != 1:
+        raise ConfigError("instances trained together must share model, sizes, steps and schedule")
+    return ToyConfig(**{name: getattr(configs[0], name) for name in STATIC_FIELDS})
+
+
+def learner(configs: Sequence[ToyConfig]) -> ToyLearner:
+    return ToyLearner(static_config(configs))
+
+
+def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
+    return Hyper(
+        probability_F=jnp.asarray(np.stack([c.probability_F() for c in configs])),
+        importance_F=jnp.asarray(np.stack([c.importance_F() for c in configs])),
+        learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
+        weight_decay=jnp.asarray([c.weight_decay for c in configs], jnp.float32),
+    )
+
+
+def training_set(config: ToyConfig) -> np.ndarray:
+    """The fixed training set x_FxT of a run with `n_train` > 0, regenerated from its seed."""
+    if config.n_train <= 0:
+        raise ConfigError("training_set needs n_train > 0")
+    toy = learner([config])
+    return np.asarray(toy.sample(toy.keys(config.seed)[1], jnp.asarray(config.probability_F())))
+
+
+def train(
+    configs: Sequence[ToyConfig], *, progress: bool = True, desc: str = "train", checkpoint: Path | None = None,
+) -> TrainResult:
+    """Train a group of same-shape instances (superpose.train.trainer.train does the work).
+
+    Args:
+      configs: one `ToyConfig` per instance; static fields must agree.
+      progress: show a progress bar refreshed once per chunk.
+      checkpoint: where to keep a mid-run checkpoint; a usable one found there is resumed from.
+        The caller removes it once the result is saved.
+    """
+    toy = learner(configs)
+    trained = trainer.train(
+        toy, hyper_arrays(configs), [c.seed for c in configs], configs=[c.to_dict() for c in configs],
+        snapshot=(lambda params: params["W_FxH"][...]) if toy.config.snapshots else None,
+        progress=progress, desc=desc, checkpoint=checkpoint,
+    )
+    p = trained.params
+    return TrainResult(
+        W_IxFxH=p["W_FxH"],
+        b_IxF=p["b_F"],
+        loss_IxC=trained.loss_IxC,
+        loss_steps_C=trained.loss_steps_C,
+        diverged_step_I=trained.diverged_step_I,
+        W_out_IxFxH=p.get("W_out_FxH"),
+        W_history_IxCxFxH=trained.snapshots_IxC,
+        params=p,
+    )

@@ -1,0 +1,66 @@
+"""The contract between the trainer and anything that learns.
+
+A `Learner` says how to train ONE instance: its model (a flax NNX module with fresh
+parameters), its optimiser, where each step's batch comes from, its loss, and, where it
+needs one, what happens after each update (decoder renormalisation, dead-latent
+resampling, a running threshold). The trainer (superpose.train.trainer) owns everything
+else: `jit(scan(vmap(step)))`, sharding over devices, CPU cache blocks, memory pieces,
+the host loop, checkpoints and divergence.
+
+A learner object holds only what fixes the compiled program's shape (sizes, step counts,
+the model's name, schedule), so it is hashable: instances that share it train in one
+program. What may differ between instances without changing shapes (learning rate,
+penalty coefficients, feature probabilities) arrives as per-instance `hyper` arrays, so a
+new value never recompiles.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import jax
+import optax
+from flax import nnx
+
+
+class Learner(abc.ABC):
+    """How to train one instance (module doc). Subclasses are frozen dataclasses."""
+
+    steps: int
+    """Training steps."""
+    log_every: int
+    """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this often."""
+    data_per_instance: bool = False
+    """True: the `data` handed to `train` has a leading instance axis (one source per instance); False: shared."""
+
+    @abc.abstractmethod
+    def init(self, seed: jax.Array, hyper: Any) -> tuple[nnx.Module, Any]:
+        """The model with fresh parameters and the learner's own carry (data key, counters, a fixed
+        training set), both from the instance's `seed`."""
+
+    @abc.abstractmethod
+    def optimizer(self, hyper: Any) -> optax.GradientTransformation:
+        """The optax optimiser of one instance (its learning rate can come from `hyper`)."""
+
+    @abc.abstractmethod
+    def batch(self, carry: Any, hyper: Any, data: Any, t: jax.Array) -> Any:
+        """The batch of step `t`; `data` is this instance's (or the shared) input handed to `train`."""
+
+    @abc.abstractmethod
+    def loss(self, model: nnx.Module, batch: Any, hyper: Any, carry: Any) -> tuple[jax.Array, Any]:
+        """(scalar loss to minimise, auxiliary outputs for `after_update`)."""
+
+    @abc.abstractmethod
+    def bytes_per_instance(self) -> int:
+        """Memory one instance needs inside a compiled chunk (parameters, optimiser state, one step's
+        activations, any fixed data), used to split groups to fit memory and size CPU cache blocks."""
+
+    def after_update(self, model: nnx.Module, opt_state: Any, carry: Any, aux: Any, batch: Any, hyper: Any,
+                     t: jax.Array) -> tuple[Any, Any]:
+        """Runs after each optimiser update. May change `model` in place; returns (opt_state, carry)."""
+        return opt_state, carry
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this learner was written for, besides the per-instance configs."""
+        return {}

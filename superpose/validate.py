@@ -1,0 +1,68 @@
+"""Validation shared by every config: the one-line `ConfigError` and the checks that raise it."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration error; its message is one line."""
+
+
+def env_number(name: str, default: float) -> float:
+    """A non-negative number from environment variable `name`, `default` when unset."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"${name} must be a non-negative number, got {text!r}")
+    return value
+
+
+def check_known_key(key: str, names: Sequence[str], kind: str = "config") -> None:
+    """A ConfigError for a key outside `names`, with the closest match."""
+    names = list(names)
+    if key not in names:
+        hint = difflib.get_close_matches(key, names, n=1)
+        suffix = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
+        raise ConfigError(f"unknown {kind} key '{key}'{suffix}")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def check_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
+
+
+def check_float(name: str, value: Any, *, lower: float, open_lower: bool = False) -> None:
+    bound = f"> {lower}" if open_lower else f">= {lower}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+    if not math.isfinite(value) or value < lower or (open_lower and value == lower):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value}")
+
+
+def as_floats(name: str, value: Any) -> tuple[float, ...]:
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise ConfigError(f"{name} must be numbers, got {v!r}")
+        if not math.isfinite(v):
+            raise ConfigError(f"{name} must be finite, got {v}")
+    return tuple(float(v) for v in values)
