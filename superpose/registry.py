@@ -1,6 +1,10 @@
 """Name -> class registries for the definitions superpose trains (toy models, SAE architectures).
 
-A base class creates one `Registry` and registers each subclass that names itself:
+A base class derives from `Registered` and holds one `Registry`; each subclass that names
+itself is registered:
+
+    class ToyModel(nnx.Module, Registered):
+        registry = Registry("toy model", required=("hidden", "readout"))
 
     class ReLUOutput(ToyModel, name="relu_output"): ...
 
@@ -12,6 +16,7 @@ class's (or another architecture's) behaviour.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from superpose.validate import ConfigError
 
@@ -37,3 +42,17 @@ class Registry:
         if name not in self._classes:
             raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self._classes)}")
         return self._classes[name]
+
+
+class Registered:
+    """Mixin of a registry's base class: `class X(Base, name="x")` registers X under "x" (and sets `X.name`)."""
+
+    registry: ClassVar[Registry]
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, *, name: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            base = next(c for c in cls.__mro__ if "registry" in vars(c))
+            cls.registry.add(cls, name, base)
+            cls.name = name

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +39,7 @@ import optax
 from flax import nnx
 
 from superpose.decompose import groundtruth
-from superpose.registry import Registry
+from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import ConfigError, check_choice, check_float, check_int, check_known_key
@@ -135,16 +135,10 @@ def mse(x, x_hat):
 # --- the module -----------------------------------------------------------------------------------------------
 
 
-class SAE(nnx.Module):
+class SAE(nnx.Module, Registered):
     """The parts every architecture shares (module doc); subclasses register by `name`."""
 
-    name: ClassVar[str]
-
-    def __init_subclass__(cls, *, name: str | None = None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            ARCHITECTURES.add(cls, name, SAE)
-            cls.name = name
+    registry = ARCHITECTURES
 
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero biases."""
@@ -233,14 +227,6 @@ class SAELearner(Learner):
     config: SAEConfig
     n_dims: int
     data_per_instance: bool = False
-
-    @property
-    def steps(self) -> int:
-        return self.config.steps
-
-    @property
-    def log_every(self) -> int:
-        return self.config.log_every
 
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed, "hash"))

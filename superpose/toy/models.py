@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from superpose.registry import Registry
+from superpose.registry import Registered, Registry
 from superpose.train.trainer import module_from_arrays
 
 MODELS = Registry("toy model", required=("hidden", "readout"))
@@ -37,18 +37,12 @@ def from_arrays(name: str, params: dict[str, jax.Array]) -> ToyModel:
     return module_from_arrays(lambda: MODELS.get(name)(n_features, n_hidden, jax.random.key(0)), params)
 
 
-class ToyModel(nnx.Module):
+class ToyModel(nnx.Module, Registered):
     """W_FxH with Xavier-normal entries (std sqrt(2 / (F + H))) and a zero bias b_F."""
 
-    name: ClassVar[str]
+    registry = MODELS
     signed_inputs: ClassVar[bool] = False
     """Inputs uniform on [-1, 1] instead of [0, 1]."""
-
-    def __init_subclass__(cls, *, name: str | None = None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if name is not None:
-            MODELS.add(cls, name, ToyModel)
-            cls.name = name
 
     def __init__(self, n_features: int, n_hidden: int, key: jax.Array):
         std = jnp.sqrt(2.0 / (n_features + n_hidden))

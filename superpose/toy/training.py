@@ -49,14 +49,6 @@ class ToyLearner(Learner):
     config: ToyConfig
     """The group's static fields; per-instance fields are at their defaults."""
 
-    @property
-    def steps(self) -> int:
-        return self.config.steps
-
-    @property
-    def log_every(self) -> int:
-        return self.config.log_every
-
     def model_class(self) -> type[ToyModel]:
         return MODELS.get(self.config.model)
 

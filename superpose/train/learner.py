@@ -27,12 +27,20 @@ from flax import nnx
 class Learner(abc.ABC):
     """How to train one instance (module doc). Subclasses are frozen dataclasses."""
 
-    steps: int
-    """Training steps."""
-    log_every: int
-    """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this often."""
+    config: Any
+    """The group's static config: whatever fixes the program's shape, with at least `steps` and `log_every`."""
     data_per_instance: bool = False
     """True: the `data` handed to `train` has a leading instance axis (one source per instance); False: shared."""
+
+    @property
+    def steps(self) -> int:
+        """Training steps."""
+        return self.config.steps
+
+    @property
+    def log_every(self) -> int:
+        """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this often."""
+        return self.config.log_every
 
     @abc.abstractmethod
     def init(self, seed: jax.Array, hyper: Any) -> tuple[nnx.Module, Any]:
