@@ -25,3 +25,29 @@ def _compare(kind: str, trained: dict[str, dict[str, np.ndarray]]):
 @pytest.mark.parametrize("kind", ["toy", "sae"])
 def test_results_are_bit_identical_to_the_golden_file(kind):
     _compare(kind, cases.toy_cases() if kind == "toy" else cases.sae_cases())
+
+
+def test_result_folders_of_the_previous_release_load_as_modules():
+    """tests/golden/schema2 was written by the release before the trainer (commit 13fbc76): an `abs` toy
+    group and a gated SAE group. `superpose.load` reads both, with configs and trained modules."""
+    import jax.numpy as jnp
+
+    import superpose
+    from superpose.decompose.architectures import Gated
+    from superpose.toy.models import Abs
+
+    root = Path(__file__).parent / "golden" / "schema2"
+    toy = superpose.load(root / "toy" / "all")
+    assert [c.feature_probability for c in toy.configs] == [1.0, 0.3]
+    model = toy.model(1)
+    assert isinstance(model, Abs)
+    np.testing.assert_array_equal(model.W_out_FxH[...], toy.arrays["W_out"][1])
+    x = jnp.asarray([[0.5, -0.2], [0.0, 0.9], [-0.7, 0.1]])
+    h = np.maximum(toy.arrays["W"][1].T @ np.asarray(x), 0)
+    np.testing.assert_allclose(model(x), np.maximum(toy.arrays["W_out"][1] @ h + toy.arrays["b"][1][:, None], 0),
+                               rtol=1e-6)
+    saes = superpose.load(root / "sae" / "gated")
+    assert saes.configs[1].architecture == "gated" and saes.configs[1].seed == 1
+    sae = saes.model(1)
+    assert isinstance(sae, Gated)
+    np.testing.assert_array_equal(sae.r_mag_L[...], saes.arrays["r_mag_L"][1])
