@@ -1,12 +1,14 @@
 """Speed of the four workloads of the speed issue, each against its baselines in the same run.
 
-    python benchmarks/run.py [--only a,b,c,d] [--scale 1.0]
+    python benchmarks/run.py [--only a,b,c,d,e] [--scale 1.0] [--torch-python PYTHON]
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
     superpose.toy.training.train; the baselines are timed on fewer steps and scaled)
 (c) the geometry sweep, n=200, m=20: 8 of its densities, batch 1024
 (d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256
+(e) the 10-instance study as a whole process (cold and warm compilation cache) against a PyTorch
+    eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
 Rows per workload:
   engine     superpose's trainer, jit(scan(vmap(step))) in chunks of log_every steps; on CPU, many small
@@ -30,7 +32,11 @@ import dataclasses
 import functools
 import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -184,6 +190,50 @@ def _on_one_device(steps):
         return engine(learner, hyper, steps, data=data)
 
 
+TEN_STUDY = """name = "ten"
+[base]
+n_features = 5
+n_hidden = 2
+importance_decay = 0.9
+[axes]
+feature_probability = [1.0, 0.6, 0.36, 0.22, 0.13, 0.08, 0.046, 0.028, 0.017, 0.01]
+"""
+
+
+def _process_seconds(argv, env=None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def whole_process(torch_python: str) -> None:
+    """(e): the 10-instance study (10k steps) as a whole process: `superpose run study.toml` (train, save,
+    draw) with an empty compilation cache and again with it warm, against a PyTorch eager loop of the same
+    training (benchmarks/torch_study.py) when `torch_python` can import torch; and `superpose list`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Path(tmp) / "ten.toml"
+        study.write_text(TEN_STUDY)
+        env = {"SUPERPOSE_COMPILATION_CACHE": str(Path(tmp) / "cache"), "TQDM_DISABLE": "1"}
+        superpose = [sys.executable, "-m", "superpose.cli"]
+        listing = [_process_seconds([*superpose, "list"], env) for _ in range(3)]
+        cold = _process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/cold", "--no-progress"], env)
+        warm = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/warm{i}", "--no-progress"], env)
+                for i in range(2)]
+        has_torch = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, check=False).returncode == 0
+        peer = (_process_seconds([torch_python, str(Path(__file__).with_name("torch_study.py")), f"{tmp}/t.npz"])
+                if has_torch else None)
+    print("\n(e) the 10-instance study (F=5, H=2, batch 1024, 10k steps) as a whole process")
+    print(f"  superpose list: {listing[0]:.2f} s first, {min(listing[1:]):.2f} s after")
+    rows = [("superpose run, empty compilation cache", cold), ("superpose run, warm cache", min(warm))]
+    if peer is not None:
+        rows.append(("PyTorch eager loop (train and save only)", peer))
+    for name, seconds in rows:
+        ratio = f"{peer / seconds:6.1f}x faster than PyTorch" if peer is not None and seconds != peer else ""
+        print(f"  {name:42s} {seconds:6.2f} s  {ratio}")
+    if peer is None:
+        print(f"  PyTorch row skipped: {torch_python} cannot import torch (pass --torch-python)")
+
+
 def report(title, n_instances, rows):
     """rows: (name, seconds, steps timed, steps the workload needs)."""
     print(f"\n{title}")
@@ -197,7 +247,9 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d")
+    parser.add_argument("--only", default="a,b,c,d,e")
+    parser.add_argument("--torch-python", default=sys.executable,
+                        help="a Python with torch installed, for (e)'s PyTorch row (default: this one)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
     args = parser.parse_args()
     use_every_cpu_core()  # as the command line does
@@ -242,6 +294,8 @@ def main() -> None:
             ("per-step", per_step(*sae_group()[:2], s(200), data=sae_group()[2]), s(200), 10_000),
             ("floor", floor(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
         ])
+    if "e" in args.only:
+        whole_process(args.torch_python)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -1,25 +1,40 @@
 """The studies superpose regenerates, one module each.
 
 Each module defines `EXPERIMENT` (superpose.experiment.Experiment); adding a study is adding a
-module here. `EXPERIMENTS` holds every one, in the paper's order and then new ones by name: the
-order `superpose figures` draws them. pyproject.toml registers it under the
-`superpose.experiments` entry point group, which is how the command line finds them.
+module here. They come in the paper's order and then new ones by name: the order `superpose
+figures` draws them. pyproject.toml registers this package under the `superpose.experiments`
+entry point group, which is how the command line finds it: `experiments()` imports them,
+`describe()` reads each module's `Experiment(name=..., description=...)` from its source
+without importing it (so `superpose list` starts instantly; name and description must be
+string literals there).
 """
 
+import ast
 import importlib
 import pkgutil
+from pathlib import Path
 
 PAPER_ORDER = ("intro", "basic", "phase", "geometry", "perturb", "adversarial", "correlated", "privileged",
                "absolute", "dynamics", "double_descent", "sae_recovery", "sae_sharkey", "sae_architectures",
                "sae_steering")
 
 
-def _modules() -> list[str]:
+def modules() -> list[str]:
     names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
     return sorted(names, key=lambda n: (PAPER_ORDER.index(n) if n in PAPER_ORDER else len(PAPER_ORDER), n))
 
 
-EXPERIMENTS = tuple(
-    module.EXPERIMENT for module in (importlib.import_module(f"{__name__}.{name}") for name in _modules())
-    if hasattr(module, "EXPERIMENT")
-)
+def experiments() -> list:
+    found = (importlib.import_module(f"{__name__}.{name}") for name in modules())
+    return [module.EXPERIMENT for module in found if hasattr(module, "EXPERIMENT")]
+
+
+def describe() -> list[tuple[str, str]]:
+    out = []
+    for name in modules():
+        tree = ast.parse((Path(__path__[0]) / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Experiment":
+                fields = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+                out.append((fields["name"], fields["description"]))
+    return out

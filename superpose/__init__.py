@@ -4,12 +4,27 @@ The package has three layers (README, "How superpose is built"):
   superpose.train      the trainer: any `Learner`, many instances in one compiled program
   superpose.toy        toy models of superposition: configs, data, models, metrics, theory, sweeps
   superpose.decompose  decompositions with known ground truth: sources, SAEs, recovery metrics
+
+The names below are imported on first use, so that `import superpose` (and the command
+line) does not pay for JAX until it needs it.
 """
 
-from superpose.loading import load
-from superpose.toy.config import ToyConfig
-from superpose.toy.sweep import Sweep, run_sweep
-from superpose.toy.training import train
-from superpose.validate import ConfigError
+import importlib
 
-__all__ = ["ConfigError", "Sweep", "ToyConfig", "load", "run_sweep", "train"]
+from superpose.validate import ConfigError, ResultError
+
+_LAZY = {
+    "load": "superpose.loading",
+    "ToyConfig": "superpose.toy.config",
+    "Sweep": "superpose.toy.sweep",
+    "run_sweep": "superpose.toy.sweep",
+    "train": "superpose.toy.training",
+}
+
+__all__ = ["ConfigError", "ResultError", "Sweep", "ToyConfig", "load", "run_sweep", "train"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'superpose' has no attribute {name!r}")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from superpose.results import ResultError
-from superpose.train.sharding import use_every_cpu_core
-from superpose.validate import ConfigError
+from superpose.validate import ConfigError, ResultError
 
 EXIT_USAGE = 2
 
@@ -25,9 +24,16 @@ class UsageError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one `superpose: error:` line (no usage block)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `superpose --help`)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="superpose", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="superpose", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the experiments")
     run = sub.add_parser("run", help="train one experiment and write its result folders")
     run.add_argument("experiment", help="an experiment name (see `superpose list`) or a study file (.toml/.json)")
@@ -62,14 +68,38 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _experiment(name: str):
-    from superpose.experiment import registry
+    from superpose.experiment import catalogue, registry
 
-    experiments = registry()
-    if name not in experiments:
-        hint = difflib.get_close_matches(name, experiments, n=1)
+    known = catalogue()
+    if name not in known:
+        hint = difflib.get_close_matches(name, known, n=1)
         suffix = f"; did you mean '{hint[0]}'?" if hint else ""
-        raise UsageError(f"unknown experiment '{name}' (known: {', '.join(experiments)}){suffix}")
-    return experiments[name]
+        raise UsageError(f"unknown experiment '{name}' (known: {', '.join(known)}){suffix}")
+    return registry()[name]
+
+
+def start_jax() -> None:
+    """Before JAX runs: one CPU device per core (superpose.train.sharding) and the persistent compilation
+    cache, so a repeated study skips compiling. The cache lives in $SUPERPOSE_COMPILATION_CACHE (default
+    ~/.cache/superpose/jax, or under $XDG_CACHE_HOME); set it to 0 to turn it off."""
+    import jax
+
+    from superpose.train.sharding import use_every_cpu_core
+
+    use_every_cpu_core()
+    folder = compilation_cache_folder()
+    if folder is not None:
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def compilation_cache_folder() -> Path | None:
+    value = os.environ.get("SUPERPOSE_COMPILATION_CACHE")
+    if value is not None:
+        return None if value.strip().lower() in ("", "0", "off", "false") else Path(value).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "superpose" / "jax"
 
 
 def _out_root(args) -> Path:
@@ -135,20 +165,36 @@ def _figures(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    use_every_cpu_core()
-    try:
-        if args.command == "list":
-            from superpose.experiment import registry
+def _check_arguments(args) -> None:
+    """What argparse cannot check, before anything is trained or written."""
+    from superpose.results import check_writable
 
-            for e in registry().values():
-                print(f"{e.name:16s} {e.description}")
+    check_writable(_out_root(args))
+
+
+def _error(message: str) -> int:
+    """One line on stderr, whatever the message holds (control characters from the command line are escaped)."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f"superpose: error: {line}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            from superpose.experiment import catalogue
+
+            for name, description in catalogue().items():
+                print(f"{name:16s} {description}")
             return 0
+        _check_arguments(args)
+        start_jax()
         return _run(args) if args.command == "run" else _figures(args)
     except (UsageError, ConfigError, ResultError) as e:
-        print(f"superpose: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(str(e))
+    except OSError as e:  # a folder that cannot be created, a full disk, an unreadable file
+        return _error(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
     except KeyboardInterrupt:
         print("superpose: interrupted; finished groups and the running group's checkpoint are kept: "
               "run the same command again to resume", file=sys.stderr)

@@ -3,9 +3,10 @@
 An experiment is an `Experiment`: the sweeps it trains (full or quick size), optional
 further training (the SAE studies), and the figure it draws from what it trained. superpose
 does not import any experiment by name: the command line finds them through the
-`superpose.experiments` entry point group, each entry naming a sequence of `Experiment`s
-(this repository's `experiments` package declares one in pyproject.toml). A package of your
-own can add experiments the same way, without editing superpose.
+`superpose.experiments` entry point group. Each entry names a package with two functions:
+`experiments()`, the `Experiment`s in order, and `describe()`, their (name, description)
+pairs without importing them (this repository's `experiments` package is one; see
+pyproject.toml). A package of your own can add experiments the same way.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import dataclasses
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from superpose.decompose.bench import SAEGroup
-from superpose.loading import load
-from superpose.results import ResultError
-from superpose.toy.sweep import Sweep, ToyGroup, group_folder, run_sweep
+from superpose.validate import ResultError
+
+if TYPE_CHECKING:  # the heavy modules load only when an experiment runs
+    from superpose.decompose.bench import SAEGroup
+    from superpose.toy.sweep import Sweep, ToyGroup
 
 ENTRY_POINT_GROUP = "superpose.experiments"
 
@@ -39,6 +42,8 @@ class Manifest:
 
     def load(self, *parts: str) -> ToyGroup | SAEGroup:
         """The folder named `parts` joined by '/', loaded."""
+        from superpose.loading import load
+
         name = "/".join(parts)
         if name not in self.names():
             raise ResultError(f"no result '{name}' in this run (it has: {', '.join(self.names()) or 'nothing'})")
@@ -46,10 +51,14 @@ class Manifest:
 
     def group(self, sweep_name: str, label: str) -> ToyGroup:
         """Shape group `label` of the toy sweep `sweep_name`, loaded."""
+        from superpose.toy.sweep import group_folder
+
         return self.load(group_folder(Path(), sweep_name, label).as_posix())
 
     def under(self, prefix: str) -> list[ToyGroup | SAEGroup]:
         """Every folder under `prefix`/, loaded, in the order they were trained."""
+        from superpose.loading import load
+
         return [load(self.root / n) for n in self.names() if n.startswith(prefix.rstrip("/") + "/")]
 
 
@@ -68,6 +77,8 @@ class Experiment:
 
     def train(self, root: Path, quick: bool, *, progress: bool = True, skip_existing: bool = True) -> Manifest:
         """Train (or, with `skip_existing`, find) everything this experiment draws, under `root`."""
+        from superpose.toy.sweep import run_sweep
+
         folders: list[Path] = []
         for sweep in self.sweeps(quick):
             folders += run_sweep(sweep, root, progress=progress, skip_existing=skip_existing)
@@ -78,10 +89,17 @@ class Experiment:
         return manifest
 
 
+def _packages():
+    """The experiment packages installed under the entry point group, in the order listed."""
+    return [entry.load() for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+
+
 def registry() -> dict[str, Experiment]:
-    """Every installed experiment by name, in the order their entry points list them."""
-    found: dict[str, Experiment] = {}
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        for experiment in entry.load():
-            found[experiment.name] = experiment
-    return found
+    """Every installed experiment by name, in the order its package lists them (imports them all)."""
+    return {e.name: e for package in _packages() for e in package.experiments()}
+
+
+def catalogue() -> dict[str, str]:
+    """Every installed experiment's name and description, without importing the experiments
+    (what `superpose list` shows)."""
+    return {name: text for package in _packages() for name, text in package.describe()}

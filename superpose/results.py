@@ -28,13 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from superpose.validate import ResultError
+
 SCHEMA_VERSION = 2
 """2: config.json carries `arrays_sha256`, checked on every load."""
 FILES = ("config.json", "arrays.npz", "summary.json")
-
-
-class ResultError(ValueError):
-    """A result folder that cannot be read; the message names the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +85,10 @@ def check_writable(folder: Path) -> None:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise ResultError(f"output folder {folder} is not writable")
+    try:  # permissions can say yes where the file system says no (root, /proc, read-only mounts)
+        os.rmdir(tempfile.mkdtemp(prefix=".superpose-probe-", dir=probe))
+    except OSError as e:
+        raise ResultError(f"output folder {folder} is not writable ({e.strerror})") from None
 
 
 def save(folder: Path, *, config: dict, arrays: dict[str, np.ndarray], summary: dict) -> Path:

@@ -1,5 +1,9 @@
+import os
+
 import jax
 import pytest
+
+os.environ.setdefault("SUPERPOSE_COMPILATION_CACHE", "0")  # tests write nothing outside their tmp folders
 
 jax.config.update("jax_debug_key_reuse", True)
 

@@ -42,7 +42,7 @@ from superpose.decompose import groundtruth
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
-from superpose.validate import ConfigError, check_choice, check_float, check_int, check_known_key
+from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int, check_known_key
 
 ARCHITECTURES = Registry("SAE architecture", required=("encode", "penalties"))
 RESAMPLE = ("none", "random", "inputs")
@@ -99,7 +99,7 @@ class SAEConfig:
                      "dead_window", "log_every"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("aux_k", self.aux_k, minimum=0)
-        check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         for name in ("sparsity_coefficient", "aux_coefficient"):
             check_float(name, getattr(self, name), lower=0.0)
         for name in ("learning_rate", "bandwidth", "initial_threshold"):

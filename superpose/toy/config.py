@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 
 from superpose.toy.models import MODELS
-from superpose.validate import ConfigError, as_floats, check_choice, check_float, check_int, check_known_key
+from superpose.validate import (
+    MAX_SEED,
+    ConfigError,
+    as_floats,
+    check_choice,
+    check_float,
+    check_int,
+    check_known_key,
+)
 
 DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
@@ -111,7 +119,7 @@ class ToyConfig:
         for name in ("normalize", "snapshots"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         if self.warmup_steps >= self.steps and self.schedule == "warmup_cosine":
             raise ConfigError(f"warmup_steps must be < steps ({self.steps}), got {self.warmup_steps}")
         probs = as_floats("feature_probability", self.feature_probability)

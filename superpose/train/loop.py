@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from superpose.train import checkpoint as checkpoint_lib
 from superpose.train.sharding import to_host
