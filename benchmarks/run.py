@@ -117,11 +117,13 @@ def floor(learner, hyper, steps, data=None):
 
     def one(state, hyper, batch, t):
         (loss, aux), grads = jax.value_and_grad(
-            lambda p: learner.loss(nnx.merge(definition, p), batch, hyper, state.carry), has_aux=True)(state.params)
+            lambda p: learner.loss(nnx.merge(definition, p, state.frozen), batch, hyper, state.carry),
+            has_aux=True)(state.params)
         updates, opt_state = learner.optimizer(hyper).update(grads, state.opt_state, state.params)
-        model = nnx.merge(definition, optax.apply_updates(state.params, updates))
+        model = nnx.merge(definition, optax.apply_updates(state.params, updates), state.frozen)
         opt_state, carry = learner.after_update(model, opt_state, state.carry, aux, batch, hyper, t)
-        return trainer.TrainState(nnx.split(model)[1], opt_state, carry), loss
+        _, params, frozen = nnx.split(model, nnx.Param, ...)
+        return trainer.TrainState(params, opt_state, carry, frozen), loss
 
     def instance(args):  # one instance's chunk of steps
         state, hyper, own = args

@@ -5,6 +5,7 @@ The package has three layers (README, "How superpose is built"):
   superpose.toy        toy models of superposition: configs, data, models, metrics, theory, sweeps
   superpose.decompose  decompositions with known ground truth: sources, SAEs, recovery metrics
 
+`superpose.train` is the trainer's subpackage; toy models train with `superpose.toy.training.train`.
 The names below are imported on first use, so that `import superpose` (and the command
 line) does not pay for JAX until it needs it.
 """
@@ -18,10 +19,9 @@ _LAZY = {
     "ToyConfig": "superpose.toy.config",
     "Sweep": "superpose.toy.sweep",
     "run_sweep": "superpose.toy.sweep",
-    "train": "superpose.toy.training",
 }
 
-__all__ = ["ConfigError", "ResultError", "Sweep", "ToyConfig", "load", "run_sweep", "train"]
+__all__ = ["ConfigError", "ResultError", "Sweep", "ToyConfig", "load", "run_sweep"]
 
 
 def __getattr__(name: str):

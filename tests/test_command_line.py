@@ -152,6 +152,7 @@ KNOWN = [  # command lines that once ended in a traceback, or that must fail bef
     ["figures", "--only", "intro,nope", "--out", "{root}/out"],
     ["run", "{root}/folder.toml"],
     ["run", "intro\n--quick"],
+    ["run", "basic", "--set", "n_hidden=99999999999999999999"],
 ]
 
 

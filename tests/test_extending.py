@@ -1,6 +1,8 @@
 """Adding a toy model or an SAE architecture is one class: these are defined here, in the test file,
 and train, save, load and score through superpose with no other edit."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,7 @@ import superpose
 from superpose.decompose import bench, groundtruth
 from superpose.decompose import sae as sae_lib
 from superpose.decompose.sae import SAE
-from superpose.toy import metrics
+from superpose.toy import metrics, training
 from superpose.toy.config import ToyConfig
 from superpose.toy.models import ToyModel
 from superpose.toy.sweep import Sweep, run_sweep
@@ -26,6 +28,20 @@ class HiddenBias(ToyModel, name="test_hidden_bias"):
 
     def hidden(self, x_FxB):
         return self.W_FxH[...].T @ x_FxB + self.c_H[...][:, None]
+
+    def readout(self, h_HxB):
+        return jax.nn.relu(self.W_FxH[...] @ h_HxB + self.b_F[...][:, None])
+
+
+class HiddenIdentity(ToyModel, name="test_hidden_identity"):
+    """x' = ReLU(Wᵀ I W x + b) with I a frozen identity: a plain `nnx.Variable`, not a parameter (TMS+ID)."""
+
+    def __init__(self, n_features, n_hidden, key):
+        super().__init__(n_features, n_hidden, key)
+        self.I_HxH = nnx.Variable(jnp.eye(n_hidden))
+
+    def hidden(self, x_FxB):
+        return self.I_HxH[...] @ (self.W_FxH[...].T @ x_FxB)
 
     def readout(self, h_HxB):
         return jax.nn.relu(self.W_FxH[...] @ h_HxB + self.b_F[...][:, None])
@@ -66,6 +82,21 @@ def test_a_toy_model_defined_in_one_class_trains_saves_loads_and_superposes(tmp_
     x = jax.random.uniform(jax.random.key(0), (5, 8192)) * (jax.random.uniform(jax.random.key(1), (5, 8192)) < 0.01)
     loss = float(model.loss(x, jnp.asarray(config.importance_F())))
     assert loss == pytest.approx(run.summary["final_loss"][best[1]], rel=0.3)
+
+
+def test_a_frozen_variable_is_carried_and_saved_but_never_trained(tmp_path):
+    """The identity between W and Wᵀ stays exactly the identity under AdamW with weight decay, is saved and
+    loaded, and the model trains as the ReLU-output model it equals."""
+    base = ToyConfig(n_features=5, n_hidden=2, feature_probability=0.05, steps=1000, batch_size=256,
+                     log_every=500, weight_decay=0.1)
+    (folder,) = run_sweep(Sweep(name="id", base=base, axes={"model": ("test_hidden_identity",), "seed": (0, 1)}),
+                          tmp_path, progress=False)
+    run = superpose.load(folder)
+    np.testing.assert_array_equal(run.arrays["I_HxH"], np.broadcast_to(np.eye(2), (2, 2, 2)))
+    np.testing.assert_array_equal(run.model(1).I_HxH[...], np.eye(2))
+    plain = training.train([dataclasses.replace(base, seed=s) for s in (0, 1)], progress=False)
+    np.testing.assert_allclose(run.arrays["W"], plain.W_IxFxH, rtol=1e-5, atol=1e-6)
+    assert run.summary["final_loss"][0] < 0.5 * float(plain.loss_IxC[0, 0])
 
 
 def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_features(tmp_path):

@@ -25,8 +25,9 @@ from superpose.toy import config as cfg
 from superpose.toy import metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.models import MODELS, ToyModel, from_arrays
-from superpose.toy.training import train
+from superpose.toy.training import learner, train
 from superpose.train import checkpoint as checkpoint_lib
+from superpose.train.trainer import check_fits
 from superpose.validate import ConfigError, check_known_key
 
 
@@ -99,6 +100,8 @@ def run_sweep(
     sweep stops the run (ResultError) before any compute, rather than being replaced.
     """
     groups = shape_groups(sweep)  # validates all configs before any compute
+    for instances in groups.values():
+        check_fits(learner([c for _, _, c in instances]))
     results.check_writable(out)
     folders = {label: group_folder(out, sweep.name, label) for label in groups}
     if not overwrite:

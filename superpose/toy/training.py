@@ -10,6 +10,7 @@ compiled program.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -94,7 +95,7 @@ class ToyLearner(Learner):
         c = self.config
         f, h, b = c.n_features, c.n_hidden, c.batch()
         shapes = jax.eval_shape(lambda: self.model_class()(f, h, jax.random.key(0)))
-        n_params = sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
+        n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
         return int(4 * (4 * n_params + 8 * b * (f + h) + f * c.n_train))
 
 

@@ -4,9 +4,11 @@
 
 `step` is the learner's, written for ONE instance (superpose.train.learner). The model
 is a flax NNX module: the trainer calls `nnx.split` once per group, so the graph
-definition is static and the parameter `State` (a pytree of arrays) is what is vmapped,
-sharded, optimised by optax and checkpointed; inside the step `nnx.merge` rebuilds the
-module at trace time only, so it costs nothing per step (benchmarks/README.md).
+definition is static and the `State` (a pytree of arrays) is what is vmapped, sharded and
+checkpointed; inside the step `nnx.merge` rebuilds the module at trace time only, so it
+costs nothing per step (benchmarks/README.md). Only `nnx.Param` variables are optimised;
+any other `nnx.Variable` of the model (a frozen identity, a fixed embedding) is carried
+along unchanged, and saved with the parameters.
 
 On CPU, a group of many small instances runs in cache-sized blocks instead, each block
 taking all the chunk's steps before the next starts:
@@ -52,17 +54,20 @@ class TrainState(NamedTuple):
     """One instance's state inside the program (instance axis first once vmapped)."""
 
     params: nnx.State
-    """The model's NNX state: its parameters."""
+    """The model's `nnx.Param`s: what the optimiser trains."""
     opt_state: optax.OptState
     carry: Any
     """The learner's own state (data key, counters, a fixed training set)."""
+    frozen: nnx.State
+    """The model's other variables, never optimised (empty for most models)."""
 
 
 class Trained(NamedTuple):
     """Host-side results; every array has the instance axis first."""
 
     params: dict[str, np.ndarray]
-    """The model's parameters by attribute path ('/'-joined for nested modules)."""
+    """The model's variables (its parameters and any frozen ones) by attribute path ('/'-joined for nested
+    modules)."""
     carry: Any
     """The learner's final carry, numpy (PRNG keys as their key data)."""
     loss_IxC: np.ndarray
@@ -106,15 +111,23 @@ def memory_budget() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
 
 
+def check_fits(learner: Learner) -> None:
+    """A ConfigError, before anything runs, when one instance alone needs more than `memory_budget()`."""
+    need, budget = learner.bytes_per_instance(), memory_budget()
+    if need > budget:
+        raise ConfigError(f"one instance needs {need / 2**30:.3g} GiB, more than the memory budget of "
+                          f"{budget / 2**30:.3g} GiB (sizes too large? $SUPERPOSE_MEMORY_BUDGET_GB sets the budget)")
+
+
 def graphdef(learner: Learner, seed: jax.Array, hyper: Any) -> nnx.GraphDef:
     """The static graph definition of the learner's model (traced abstractly, nothing computed)."""
     found = []
 
     def probe(seed, hyper):
         model, _ = learner.init(seed, hyper)
-        definition, params = nnx.split(model)
+        definition, *states = nnx.split(model, nnx.Param, ...)
         found.append(definition)
-        return params
+        return states
 
     jax.eval_shape(probe, seed, hyper)
     return found[0]
@@ -122,19 +135,21 @@ def graphdef(learner: Learner, seed: jax.Array, hyper: Any) -> nnx.GraphDef:
 
 def _init_one(learner: Learner, seed, hyper) -> TrainState:
     model, carry = learner.init(seed, hyper)
-    params = nnx.split(model)[1]
-    return TrainState(params, learner.optimizer(hyper).init(params), carry)
+    _, params, frozen = nnx.split(model, nnx.Param, ...)
+    return TrainState(params, learner.optimizer(hyper).init(params), carry, frozen)
 
 
 def _step_one(learner: Learner, definition: nnx.GraphDef, state: TrainState, hyper, data, t):
     batch = learner.batch(state.carry, hyper, data, t)
     (loss, aux), grads = jax.value_and_grad(
-        lambda params: learner.loss(nnx.merge(definition, params), batch, hyper, state.carry), has_aux=True
+        lambda params: learner.loss(nnx.merge(definition, params, state.frozen), batch, hyper, state.carry),
+        has_aux=True,
     )(state.params)
     updates, opt_state = learner.optimizer(hyper).update(grads, state.opt_state, state.params)
-    model = nnx.merge(definition, optax.apply_updates(state.params, updates))
+    model = nnx.merge(definition, optax.apply_updates(state.params, updates), state.frozen)
     opt_state, carry = learner.after_update(model, opt_state, state.carry, aux, batch, hyper, t)
-    return TrainState(nnx.split(model)[1], opt_state, carry), loss
+    _, params, frozen = nnx.split(model, nnx.Param, ...)
+    return TrainState(params, opt_state, carry, frozen), loss
 
 
 @functools.lru_cache(maxsize=64)
@@ -216,6 +231,7 @@ def train(
     per_instance = learner.data_per_instance
     if per_instance and jax.tree.leaves(data)[0].shape[0] != n:
         raise ConfigError(f"{jax.tree.leaves(data)[0].shape[0]} data sources for {n} instances")
+    check_fits(learner)
     per_program = max(1, memory_budget() // learner.bytes_per_instance())
     if n <= per_program:
         return _train_program(learner, hyper, seeds, data, configs, snapshot, progress, desc, checkpoint)
@@ -286,7 +302,7 @@ def _train_program(learner, hyper, seeds, data, configs, snapshot, progress, des
     )
     return Trained(
         params={"/".join(map(str, path)): to_host(variable[...])[:n_instances]
-                for path, variable in nnx.to_flat_state(state.params)},
+                for part in (state.params, state.frozen) for path, variable in nnx.to_flat_state(part)},
         carry=jax.tree.map(lambda a: to_host(_key_data(a))[:n_instances], state.carry),
         loss_IxC=history.loss_IxC,
         loss_steps_C=history.steps_C,
