@@ -42,7 +42,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 from superpose.decompose import groundtruth
 from superpose.decompose import sae as sae_lib
@@ -115,15 +114,7 @@ def floor(learner, hyper, steps, data=None):
     else:
         batch = jax.vmap(lambda c, h: learner.batch(c, h, data, 0))(state.carry, hyper)
 
-    def one(state, hyper, batch, t):
-        (loss, aux), grads = jax.value_and_grad(
-            lambda p: learner.loss(nnx.merge(definition, p, state.frozen), batch, hyper, state.carry),
-            has_aux=True)(state.params)
-        updates, opt_state = learner.optimizer(hyper).update(grads, state.opt_state, state.params)
-        model = nnx.merge(definition, optax.apply_updates(state.params, updates), state.frozen)
-        opt_state, carry = learner.after_update(model, opt_state, state.carry, aux, batch, hyper, t)
-        _, params, frozen = nnx.split(model, nnx.Param, ...)
-        return trainer.TrainState(params, opt_state, carry, frozen), loss
+    one = functools.partial(trainer.update_step, learner, definition)
 
     def instance(args):  # one instance's chunk of steps
         state, hyper, own = args

@@ -18,7 +18,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import nnx
 
 from superpose import results
 from superpose.decompose import groundtruth, recovery
@@ -134,11 +133,7 @@ class SAEGroup(results.Run):
 
     def model(self, i: int) -> sae_lib.SAE:
         """SAE `i` as its trained module."""
-        c = config(self, i)
-        shapes = nnx.eval_shape(lambda: sae_lib.ARCHITECTURES.get(c.architecture)(
-            c, self.arrays["b_dec_D"].shape[-1], jax.random.key(0)))
-        names = ["/".join(map(str, path)) for path, _ in nnx.to_flat_state(nnx.state(shapes))]
-        return sae_lib.model(c, {n: self.arrays[n][i] for n in names})
+        return sae_lib.model(config(self, i), lambda name: self.arrays[name][i])
 
     def metric(self, name: str) -> np.ndarray:
         return metric(self, name)

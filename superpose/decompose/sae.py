@@ -28,7 +28,7 @@ Dimension alphabet: I instances, B batch, D input dims, L latents, G true featur
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -193,11 +193,13 @@ class SAE(nnx.Module, Registered):
         return total, (f, x_hat, self.batch_threshold(h))
 
 
-def model(config: SAEConfig, params: dict[str, Any]) -> SAE:
-    """The SAE module of `config` holding `params` (arrays by name, one SAE, no instance axis)."""
-    n_dims = np.shape(params["b_dec_D"])[-1]
+def model(config: SAEConfig, params: Mapping[str, Any] | Callable[[str], Any]) -> SAE:
+    """The SAE module of `config` holding `params` (arrays by name, or a function of the name; one SAE, no
+    instance axis)."""
+    lookup = params.__getitem__ if isinstance(params, Mapping) else params
+    n_dims = np.shape(lookup("b_dec_D"))[-1]
     cls = ARCHITECTURES.get(config.architecture)
-    return trainer.module_from_arrays(lambda: cls(config, n_dims, jax.random.key(0)), params)
+    return trainer.module_from_arrays(lambda: cls(config, n_dims, jax.random.key(0)), lookup)
 
 
 # --- training -------------------------------------------------------------------------------------------------

@@ -18,16 +18,15 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import nnx
 
 from superpose import results
 from superpose.toy import config as cfg
 from superpose.toy import metrics
 from superpose.toy.config import ToyConfig
-from superpose.toy.models import MODELS, ToyModel, from_arrays
+from superpose.toy.models import MODELS, ToyModel
 from superpose.toy.training import learner, train
 from superpose.train import checkpoint as checkpoint_lib
-from superpose.train.trainer import check_fits
+from superpose.train.trainer import check_fits, module_from_arrays
 from superpose.validate import ConfigError, check_known_key
 
 
@@ -182,11 +181,9 @@ class ToyGroup(results.Run):
 
     def model(self, i: int) -> ToyModel:
         """Instance `i` as its trained module."""
-        config = self.configs[i]
-        shapes = nnx.eval_shape(lambda: MODELS.get(config.model)(config.n_features, config.n_hidden,
-                                                                 jax.random.key(0)))
-        names = [path[0] for path, _ in nnx.to_flat_state(nnx.state(shapes))]
-        return from_arrays(config.model, {n: self.arrays[SAVED_AS.get(n, n)][i] for n in names})
+        c = ToyConfig(**_tuples(self.config["instances"][i]["config"]))
+        return module_from_arrays(lambda: MODELS.get(c.model)(c.n_features, c.n_hidden, jax.random.key(0)),
+                                  lambda name: self.arrays[SAVED_AS.get(name, name)][i])
 
 
 def _tuples(config: dict) -> dict:

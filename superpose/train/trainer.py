@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -140,7 +140,11 @@ def _init_one(learner: Learner, seed, hyper) -> TrainState:
 
 
 def _step_one(learner: Learner, definition: nnx.GraphDef, state: TrainState, hyper, data, t):
-    batch = learner.batch(state.carry, hyper, data, t)
+    return update_step(learner, definition, state, hyper, learner.batch(state.carry, hyper, data, t), t)
+
+
+def update_step(learner: Learner, definition: nnx.GraphDef, state: TrainState, hyper, batch, t):
+    """One instance's step on a given batch: loss, gradient, optimiser update, the learner's after-update."""
     (loss, aux), grads = jax.value_and_grad(
         lambda params: learner.loss(nnx.merge(definition, params, state.frozen), batch, hyper, state.carry),
         has_aux=True,
@@ -315,16 +319,19 @@ def _key_data(a):
     return jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a
 
 
-def module_from_arrays(make: Callable[[], nnx.Module], arrays: dict[str, Any]) -> nnx.Module:
-    """The module `make()` builds, holding `arrays` (its parameters by '/'-joined path, as `Trained.params`
-    gives them) instead of fresh ones. `make` is only traced, never run; works under `jit` and `vmap`."""
+def module_from_arrays(
+    make: Callable[[], nnx.Module], arrays: Mapping[str, Any] | Callable[[str], Any]
+) -> nnx.Module:
+    """The module `make()` builds, holding given arrays instead of fresh ones: each of its variables is looked
+    up by its '/'-joined path (as `Trained.params` names them) in `arrays`, a mapping or a function of the
+    path. `make` is only traced, never run; works under `jit` and `vmap`."""
+    lookup = arrays.__getitem__ if isinstance(arrays, Mapping) else arrays
     definition, state = nnx.split(nnx.eval_shape(make))
     nested: dict[str, Any] = {}
-    for path, value in arrays.items():
-        *parents, leaf = path.split("/")
+    for path, _ in nnx.to_flat_state(state):
         node = nested
-        for p in parents:
+        for p in path[:-1]:
             node = node.setdefault(p, {})
-        node[leaf] = jnp.asarray(value)
+        node[path[-1]] = jnp.asarray(lookup("/".join(map(str, path))))
     nnx.replace_by_pure_dict(state, nested)
     return nnx.merge(definition, state)
