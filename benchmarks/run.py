@@ -7,6 +7,8 @@
     superpose.toy.training.train; the baselines are timed on fewer steps and scaled)
 (c) the geometry sweep, n=200, m=20: 8 of its densities, batch 1024
 (d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256
+(f) an SPD sweep on TMS 5-2: 4 seeds x 4 importance-minimality coefficients, batch 512, against the
+    same decompositions trained one at a time (the authors' code trains one per process)
 (e) the 10-instance study as a whole process (cold and warm compilation cache) against a PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
@@ -20,6 +22,7 @@ Rows per workload:
   floor      the trainer's step without drawing data, scanned, on one fixed pre-generated batch, blocked like
              the engine
   (d) also: the engine on one device (no sharding), as SAE groups ran before they went through the trainer
+  (f) also: one-at-a-time, the engine on a single decomposition, once per decomposition
 Ratios: engine speed over per-step speed, and engine time over floor time. Compile time is
 excluded (one warm-up chunk) except in (b)'s end-to-end wall time. Peak RSS is the process's.
 """
@@ -112,7 +115,8 @@ def floor(learner, hyper, steps, data=None):
         carry0 = jax.tree.map(lambda a: a[0], state.carry)
         batch = learner.batch(carry0, jax.tree.map(lambda a: a[0], hyper), data, 0)
     else:
-        batch = jax.vmap(lambda c, h: learner.batch(c, h, data, 0))(state.carry, hyper)
+        batch = jax.vmap(lambda c, h, d: learner.batch(c, h, d, 0),
+                         in_axes=(0, 0, 0 if learner.data_per_instance else None))(state.carry, hyper, data)
 
     one = functools.partial(trainer.update_step, learner, definition)
 
@@ -175,6 +179,21 @@ def sae_group(n_saes=16):
                           jnp.asarray([c.learning_rate for c in configs], jnp.float32))
     learner = sae_lib.SAELearner(sae_lib.static_config(configs), 256)
     return learner, hyper, (groundtruth.sharkey_source(), np.uint32(0))
+
+
+def spd_sweep():
+    """(learner, hyper, data) of 16 SPD runs on one trained TMS 5-2 target."""
+    from superpose.circuits import targets
+    from superpose.decompose import spd
+
+    target = targets.PRESETS["tms_5-2"]
+    trained = targets.train([target], progress=False)
+    params = {k: v[0] for k, v in trained.params.items()}
+    base = dataclasses.replace(spd.PRESETS["tms_5-2"], batch_size=512, log_every=100)
+    configs = [dataclasses.replace(base, seed=s, importance_minimality=b)
+               for s in range(4) for b in (1e-3, 3e-3, 1e-2, 3e-2)]
+    learner = spd.SPDLearner(base.static(), target.static())
+    return learner, spd.hyper_arrays(configs), spd.target_data([target] * 16, [params] * 16)
 
 
 def _on_one_device(steps):
@@ -240,7 +259,7 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d,e")
+    parser.add_argument("--only", default="a,b,c,d,e,f")
     parser.add_argument("--torch-python", default=sys.executable,
                         help="a Python with torch installed, for (e)'s PyTorch row (default: this one)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
@@ -286,6 +305,18 @@ def main() -> None:
             ("engine, one device", _on_one_device(s(500)), s(500), 10_000),
             ("per-step", per_step(*sae_group()[:2], s(200), data=sae_group()[2]), s(200), 10_000),
             ("floor", floor(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
+        ])
+    if "f" in args.only:
+        learner, hyper, data = spd_sweep()
+        with one_device():  # a single decomposition cannot be split over devices
+            one_at_a_time = sum(
+                engine(learner, jax.tree.map(lambda a, i=i: a[i: i + 1], hyper), s(500),
+                       data=jax.tree.map(lambda a, i=i: a[i: i + 1], data))
+                for i in range(16))
+        report("(f) SPD on TMS 5-2: 16 decompositions (4 seeds x 4 coefficients), C=20, batch 512", 16, [
+            ("engine", engine(learner, hyper, s(500), data=data), s(500), 40_000),
+            ("one at a time", one_at_a_time, s(500), 40_000),
+            ("floor", floor(learner, hyper, s(500), data=data), s(500), 40_000),
         ])
     if "e" in args.only:
         whole_process(args.torch_python)

@@ -143,7 +143,13 @@ def _run(args) -> int:
     if experiment is not None and experiment.train_more is not None:
         for folder in experiment.train_more(Manifest(root, tuple(trained)), args.quick,
                                             progress=not args.no_progress, skip_existing=not args.overwrite):
+            trained.append(folder)
             print(f"wrote {folder}")
+    if experiment is not None and experiment.report is not None:
+        manifest = Manifest(root, tuple(trained))
+        print(experiment.report(manifest))
+        for path in experiment.plot(manifest, _out_root(args) / "figures" / experiment.name):
+            print(f"wrote {path}")
     if n_diverged:
         print(f"superpose: {n_diverged} instance(s) diverged", file=sys.stderr)
         if args.strict:

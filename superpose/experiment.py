@@ -74,6 +74,8 @@ class Experiment:
     """Work beyond toy sweeps (the SAE studies), run after the sweeps:
     (manifest of the sweeps' folders, quick, *, progress, skip_existing) -> result folders written or found,
     under the manifest's root."""
+    report: Callable[[Manifest], str] | None = None
+    """A text summary of the results (a table), which `superpose run` prints before drawing the figure."""
 
     def train(self, root: Path, quick: bool, *, progress: bool = True, skip_existing: bool = True) -> Manifest:
         """Train (or, with `skip_existing`, find) everything this experiment draws, under `root`."""

@@ -53,7 +53,7 @@ def _step_bwd(bandwidth, residual, g):
 step_function.defvjp(_step_fwd, _step_bwd)
 
 
-def _kth_largest(a, k: int, axis):
+def kth_largest(a, k: int, axis):
     """Per slice along `axis` (all of `a` when None), the largest t ≥ 0 with count(a ≥ t) ≥ k, for a ≥ 0.
 
     32 rounds of bisection on [0, max]: each is one pass over `a`, so this is far cheaper on CPU than
@@ -76,11 +76,11 @@ def _kth_largest(a, k: int, axis):
 def top_k_mask(h_BxL: jax.Array, k: int) -> jax.Array:
     """True at each row's k largest positive entries (what survives ReLU(TopK(h)))."""
     a = jax.nn.relu(h_BxL)
-    return (a >= _kth_largest(a, k, axis=-1)) & (a > 0)
+    return (a >= kth_largest(a, k, axis=-1)) & (a > 0)
 
 
 def batch_top_k_mask(a_BxL: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
     """True at the B·k largest entries of the batch (non-negative a); also the smallest kept value."""
-    keep = (a_BxL >= _kth_largest(a_BxL, a_BxL.shape[0] * k, axis=None)) & (a_BxL > 0)
+    keep = (a_BxL >= kth_largest(a_BxL, a_BxL.shape[0] * k, axis=None)) & (a_BxL > 0)
     smallest = jnp.min(jnp.where(keep, a_BxL, jnp.inf))
     return keep, jnp.where(jnp.isfinite(smallest), smallest, 0.0)

@@ -1,0 +1,298 @@
+"""Target models for parameter decomposition, each with a known answer, and how to train them.
+
+Two families, written as flax NNX modules for ONE instance, batch-major (``x_BxF``), with
+weights in the column-vector convention of the SPD and APD papers (a layer's ``W`` is
+``d_out x d_in`` and computes ``W a``):
+
+* **TMS** (Elhage et al. 2022, as Bushnaq, Braun & Sharkey 2025 use it): ``x' = ReLU(Wᵀ W x + b)``
+  with ``W`` of shape ``n_hidden x n_features``, optionally with a frozen identity between ``W``
+  and ``Wᵀ`` (TMS+ID). The truth: column j of ``W`` (row j of ``Wᵀ``) is used iff feature j
+  is active; the identity is one dense piece of rank ``n_hidden``.
+* **Residual MLP** ("compressed computation", Braun et al. 2025): a frozen random unit
+  embedding ``W_E`` (``n_features x d_resid``), ``r₀ = W_Eᵀ x``, per layer
+  ``r += W_out ReLU(W_in r)``, output ``W_E r``, trained on labels ``x + ReLU(x)``.
+
+A target exposes the matrices a decomposition splits (`matrices`, in forward order) and a
+forward pass through any per-layer map (`forward(x, apply)` with ``apply(name, a)`` in place
+of ``W a``), so a decomposition can run the model with its own pieces without knowing the
+architecture. Presets (`PRESETS`) hold the SPD paper's target recipes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from superpose.registry import Registered, Registry
+from superpose.train import rng, trainer
+from superpose.train.learner import Learner
+from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
+
+TARGETS = Registry("target model", required=("forward", "label", "matrices"))
+SCHEDULES = ("constant", "cosine")
+
+Apply = Callable[[str, jax.Array], jax.Array]
+"""apply(name, a_BxD) -> the layer's output for inputs a (a @ Wᵀ for the model's own weight)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TargetConfig:
+    """One target model and its training recipe (defaults: the SPD paper's TMS 5-2)."""
+
+    kind: str = "tms"
+    """`tms` (ReLU(WᵀWx + b), optionally with a frozen identity) or `resid_mlp`."""
+    n_features: int = 5
+    n_hidden: int = 2
+    """TMS: hidden dimensions m1. Residual MLP: neurons per layer."""
+    identity: bool = False
+    """TMS only: a frozen identity between W and Wᵀ (TMS+ID)."""
+    n_layers: int = 1
+    """Residual MLP only: MLP layers."""
+    d_resid: int = 1000
+    """Residual MLP only: residual stream width."""
+    bias_init: str = "zero"
+    """TMS: the output bias starts at `zero` or `random` (PyTorch's U(±1/√fan_in))."""
+    feature_probability: float = 0.05
+    steps: int = 10_000
+    batch_size: int = 1024
+    learning_rate: float = 5e-3
+    weight_decay: float = 0.01
+    schedule: str = "constant"
+    """`constant`, or `cosine` decay to 0."""
+    seed: int = 0
+    log_every: int = 500
+
+    def __post_init__(self):
+        check_choice("kind", self.kind, TARGETS.names())
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("bias_init", self.bias_init, ("zero", "random"))
+        for name in ("n_features", "n_hidden", "n_layers", "d_resid", "steps", "batch_size", "log_every"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        check_float("feature_probability", self.feature_probability, lower=0.0, open_lower=True)
+        if self.feature_probability > 1:
+            raise ConfigError(f"feature_probability must be in (0, 1], got {self.feature_probability}")
+        check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
+        check_float("weight_decay", self.weight_decay, lower=0.0)
+        if not isinstance(self.identity, (bool, np.bool_)):
+            raise ConfigError(f"identity must be true or false, got {self.identity!r}")
+        if self.identity and self.kind != "tms":
+            raise ConfigError("identity applies to the tms target only")
+
+    PER_INSTANCE: ClassVar[tuple[str, ...]] = ("feature_probability", "learning_rate", "weight_decay", "seed")
+
+    def static(self) -> TargetConfig:
+        """The shape-fixing part (per-instance fields at their defaults)."""
+        return dataclasses.replace(self, **{f: getattr(TargetConfig, f) for f in self.PER_INSTANCE})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def model(self, key: jax.Array) -> Target:
+        return TARGETS.get(self.kind)(self, key)
+
+
+def _uniform(key, shape, fan_in):
+    """PyTorch's default nn.Linear init, U(±1/√fan_in)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+class Target(nnx.Module, Registered):
+    """A model with a known computation (module doc). Subclasses define `matrices`, `forward`, `label`."""
+
+    registry = TARGETS
+    signed_inputs: ClassVar[bool] = False
+    """Feature values uniform on [-1, 1] instead of [0, 1]."""
+
+    def matrices(self) -> dict[str, jax.Array]:
+        """The weights a decomposition splits, by name in forward order, each d_out x d_in."""
+        raise NotImplementedError
+
+    def forward(self, x_BxF: jax.Array, apply: Apply) -> jax.Array:
+        """The output with every decomposed layer computed by `apply`."""
+        raise NotImplementedError
+
+    def label(self, x_BxF: jax.Array) -> jax.Array:
+        """What the model is trained to output."""
+        raise NotImplementedError
+
+    def own(self) -> Apply:
+        weights = self.matrices()
+        return lambda name, a: a @ weights[name].T
+
+    def __call__(self, x_BxF: jax.Array) -> jax.Array:
+        return self.forward(x_BxF, self.own())
+
+    def loss(self, x_BxF: jax.Array) -> jax.Array:
+        """Squared error, mean over batch and outputs."""
+        return jnp.mean((self(x_BxF) - self.label(x_BxF)) ** 2)
+
+
+class TMS(Target, name="tms"):
+    """x' = ReLU(Wᵀ [I] W x + b), W: n_hidden x n_features, tied; I frozen when present."""
+
+    def __init__(self, config: TargetConfig, key: jax.Array):
+        f, h = config.n_features, config.n_hidden
+        k_w, k_b = jax.random.split(key)
+        self.W = nnx.Param(_uniform(k_w, (h, f), f))
+        self.b = nnx.Param(_uniform(k_b, (f,), h) if config.bias_init == "random" else jnp.zeros((f,), jnp.float32))
+        self.I = nnx.Variable(jnp.eye(h, dtype=jnp.float32)) if config.identity else None
+
+    def matrices(self):
+        W = self.W[...]
+        return {"W": W, "I": self.I[...], "WT": W.T} if self.I is not None else {"W": W, "WT": W.T}
+
+    def forward(self, x_BxF, apply):
+        h = apply("W", x_BxF)
+        if self.I is not None:
+            h = apply("I", h)
+        return jax.nn.relu(apply("WT", h) + self.b[...])
+
+    def label(self, x_BxF):
+        return x_BxF
+
+
+class ResidMLP(Target, name="resid_mlp"):
+    """Frozen unit embedding W_E; r += W_out ReLU(W_in r) per layer; output W_E r; labels x + ReLU(x)."""
+
+    signed_inputs = True
+
+    def __init__(self, config: TargetConfig, key: jax.Array):
+        n, d, m, n_layers = config.n_features, config.d_resid, config.n_hidden, config.n_layers
+        k_e, k_in, k_out = jax.random.split(key, 3)
+        W_E = jax.random.normal(k_e, (n, d), jnp.float32)
+        self.W_E = nnx.Variable(W_E / jnp.linalg.norm(W_E, axis=1, keepdims=True))
+        self.W_in = nnx.Param(_uniform(k_in, (n_layers, m, d), d))
+        self.W_out = nnx.Param(_uniform(k_out, (n_layers, d, m), m))
+
+    def matrices(self):
+        out = {}
+        for layer in range(self.W_in.shape[0]):
+            out[f"W_in.{layer}"] = self.W_in[layer]
+            out[f"W_out.{layer}"] = self.W_out[layer]
+        return out
+
+    def forward(self, x_BxF, apply):
+        r = x_BxF @ self.W_E[...]
+        for layer in range(self.W_in.shape[0]):
+            r = r + apply(f"W_out.{layer}", jax.nn.relu(apply(f"W_in.{layer}", r)))
+        return r @ self.W_E[...].T
+
+    def label(self, x_BxF):
+        return x_BxF + jax.nn.relu(x_BxF)
+
+
+PRESETS: dict[str, TargetConfig] = {
+    "tms_5-2": TargetConfig(kind="tms", n_features=5, n_hidden=2, bias_init="random", batch_size=1024),
+    "tms_5-2-id": TargetConfig(kind="tms", n_features=5, n_hidden=2, identity=True, bias_init="random",
+                               batch_size=1024),
+    "tms_40-10": TargetConfig(kind="tms", n_features=40, n_hidden=10, batch_size=8192),
+    "tms_40-10-id": TargetConfig(kind="tms", n_features=40, n_hidden=10, identity=True, batch_size=8192),
+    "resid_mlp1": TargetConfig(kind="resid_mlp", n_features=100, n_hidden=50, n_layers=1, feature_probability=0.01,
+                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=1000, log_every=100),
+    "resid_mlp2": TargetConfig(kind="resid_mlp", n_features=100, n_hidden=25, n_layers=2, feature_probability=0.01,
+                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=1000, log_every=100),
+    "resid_mlp3": TargetConfig(kind="resid_mlp", n_features=102, n_hidden=17, n_layers=3, feature_probability=0.01,
+                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=10_000),
+}
+"""The SPD paper's targets (Bushnaq, Braun & Sharkey 2025, appendix "Training details"): TMS with AdamW
+lr 5e-3, weight decay 0.01, 10k steps, p = 0.05, PyTorch's default init (the 5-2 bias left random);
+residual MLPs with p = 0.01, values U[-1, 1], AdamW lr 3e-3 with cosine decay, batch 2048."""
+
+
+def sample(key: jax.Array, probability: jax.Array, batch: int, n_features: int, signed: bool) -> jax.Array:
+    """x_BxF: each feature active independently with `probability`, value U[0, 1] (U[-1, 1] when signed)."""
+    k_on, k_value = jax.random.split(key)
+    value = jax.random.uniform(k_value, (batch, n_features), jnp.float32, -1.0 if signed else 0.0, 1.0)
+    return jnp.where(jax.random.uniform(k_on, (batch, n_features)) < probability, value, 0.0)
+
+
+def schedule(name: str, steps: int) -> optax.Schedule:
+    """The learning-rate shape (multiplied by the instance's rate): constant, or cosine decay to 0."""
+    return optax.cosine_decay_schedule(1.0, steps) if name == "cosine" else optax.constant_schedule(1.0)
+
+
+class Hyper(NamedTuple):
+    feature_probability: jax.Array
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetLearner(Learner):
+    """Trains a target with AdamW on its own labels (superpose.train.learner)."""
+
+    config: TargetConfig
+
+    def init(self, seed, hyper: Hyper):
+        init_key, data_key = jax.random.split(rng.key(seed))
+        return self.config.model(init_key), data_key
+
+    def optimizer(self, hyper: Hyper):
+        shape = schedule(self.config.schedule, self.config.steps)
+        return optax.adamw(lambda count: hyper.learning_rate * shape(count), weight_decay=hyper.weight_decay)
+
+    def batch(self, data_key, hyper: Hyper, data, t):
+        c = self.config
+        return sample(jax.random.fold_in(data_key, t), hyper.feature_probability, c.batch_size, c.n_features,
+                      TARGETS.get(c.kind).signed_inputs)
+
+    def loss(self, model: Target, x_BxF, hyper, carry):
+        return model.loss(x_BxF), None
+
+    def bytes_per_instance(self) -> int:
+        c = self.config
+        n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(nnx.eval_shape(
+            lambda: c.model(jax.random.key(0)))))
+        width = c.n_features + (c.d_resid * (c.n_layers + 1) + c.n_hidden * c.n_layers if c.kind == "resid_mlp"
+                                else c.n_hidden)
+        return int(4 * (4 * n_params + 4 * c.batch_size * width))
+
+
+def group_config(configs: Sequence[TargetConfig]) -> TargetConfig:
+    if not configs:
+        raise ConfigError("a training group needs at least one target")
+    static = {c.static() for c in configs}
+    if len(static) != 1:
+        raise ConfigError("targets trained together must share kind, sizes, steps and schedule")
+    return static.pop()
+
+
+def train(configs: Sequence[TargetConfig], *, progress: bool = True, desc: str = "targets",
+          checkpoint=None) -> trainer.Trained:
+    """Train a group of same-shape targets in one program; params by name (W, b, I, W_E, W_in, W_out)."""
+    hyper = Hyper(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32)
+                    for f in ("feature_probability", "learning_rate", "weight_decay")))
+    return trainer.train(TargetLearner(group_config(configs)), hyper, [c.seed for c in configs],
+                         configs=[c.to_dict() for c in configs], progress=progress, desc=desc,
+                         checkpoint=checkpoint)
+
+
+def from_arrays(config: TargetConfig, params: dict[str, Any] | Callable[[str], Any]) -> Target:
+    """The target `config` describes, holding `params` (one instance; works under jit and vmap)."""
+    return trainer.module_from_arrays(lambda: config.model(jax.random.key(0)), params)
+
+
+def one_hot_check(config: TargetConfig, model: Target) -> dict[str, Any]:
+    """The sanity checks of the reference recipes on one-hot inputs.
+
+    TMS: input 0.75·e_i should come back as 0.75 ± 0.1 at index i (for every feature the model
+    represents). Residual MLP: input e_i gives ŷ_i ≈ 1.6 against a label of 2 (the published model
+    undershoots the ReLU).
+    """
+    eye = np.eye(config.n_features, dtype=np.float32)
+    if config.kind == "tms":
+        out = np.diag(np.asarray(model(jnp.asarray(0.75 * eye))))
+        ok = np.abs(out - 0.75) <= 0.1
+        return {"one_hot_output": out.tolist(), "one_hot_ok": int(ok.sum()), "one_hot_features": config.n_features}
+    out = np.diag(np.asarray(model(jnp.asarray(eye))))
+    return {"one_hot_output": out.tolist(), "one_hot_mean": float(out.mean())}

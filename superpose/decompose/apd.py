@@ -1,0 +1,235 @@
+"""Attribution-based Parameter Decomposition (Braun, Bushnaq, Heimersheim, Mendel & Sharkey 2025), the
+baseline SPD improved on, written for ONE decomposition; the trainer vmaps it.
+
+A component ``c`` is a whole parameter vector: one full matrix ``P_{c,l} = (A_{c,l} B_{c,l})ᵀ`` per
+decomposed matrix ``l`` of the target (``A``: ``d_in x r``, ``B``: ``r x d_out``, ``r = min(d_in, d_out)``).
+Per input, a component's attribution is
+
+    A_c(x)² ∝ Σ_o ( Σ_l ⟨∂f_o/∂z_l , P_{c,l} a_l⟩ )²
+
+with ``z_l`` the output and ``a_l`` the input of layer ``l`` in the target's forward pass (the
+target's gradients, no gradient through them). The ⌊k·B⌋ largest (input, component) attributions of
+the batch are kept (batch top-k), and the losses are
+
+* faithfulness: ``Σ_l ‖W_l − Σ_c P_{c,l}‖² / n_params``;
+* minimality: the MSE between the target's output and the output with each input's kept components;
+* simplicity: ``Σ_b Σ_c s_bc Σ_{l,i} (‖A_{c,l,:,i}‖² ‖B_{c,l,i,:}‖²)^{p/2} / n_params / B`` (a Schatten-p norm
+  of the kept components).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from superpose.circuits import targets as targets_lib
+from superpose.circuits.targets import TargetConfig
+from superpose.decompose.activations import kth_largest
+from superpose.decompose.spd import clean_pass, matrix_shapes, target_data
+from superpose.train import rng, trainer
+from superpose.train.learner import Learner
+from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class APDConfig:
+    """One APD run (defaults: the paper's TMS 5-2)."""
+
+    n_components: int = 5
+    top_k: float = 0.211
+    """Components kept per input on average: ⌊top_k · batch⌋ (input, component) pairs per batch."""
+    steps: int = 20_000
+    batch_size: int = 2048
+    learning_rate: float = 0.03
+    schedule: str = "constant"
+    warmup_fraction: float = 0.05
+    """Linear warm-up over this fraction of the steps, then the schedule."""
+    faithfulness: float = 1.0
+    minimality: float = 1.0
+    simplicity: float = 0.7
+    p: float = 1.0
+    """The Schatten exponent of the simplicity loss."""
+    seed: int = 0
+    log_every: int = 1000
+
+    PER_INSTANCE = ("learning_rate", "faithfulness", "minimality", "simplicity", "p", "seed")
+
+    def __post_init__(self):
+        for name in ("n_components", "steps", "batch_size", "log_every"):
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        check_choice("schedule", self.schedule, targets_lib.SCHEDULES)
+        check_float("top_k", self.top_k, lower=0.0, open_lower=True)
+        check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
+        check_float("warmup_fraction", self.warmup_fraction, lower=0.0)
+        if self.warmup_fraction >= 1:
+            raise ConfigError(f"warmup_fraction must be < 1, got {self.warmup_fraction}")
+        if self.top_k * self.batch_size < 1:
+            raise ConfigError(f"top_k x batch_size must keep at least one component, got {self.top_k * self.batch_size}")
+        for name in ("faithfulness", "minimality", "simplicity"):
+            check_float(name, getattr(self, name), lower=0.0)
+        check_float("p", self.p, lower=0.0, open_lower=True)
+
+    def static(self) -> APDConfig:
+        return dataclasses.replace(self, **{f: getattr(APDConfig, f) for f in self.PER_INSTANCE})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, APDConfig] = {
+    "tms_5-2": APDConfig(),
+    "tms_40-10": APDConfig(n_components=50, top_k=1.0, learning_rate=1e-3, schedule="cosine", minimality=10.0,
+                           simplicity=20.0, p=0.9),
+}
+"""The APD paper's TMS runs (its appendix; C = 5 for 5-2 from its released code, where the text is silent)."""
+
+
+class Component(nnx.Module):
+    """C full-rank pieces of one d_out x d_in matrix, one per component, each factored as (A B)ᵀ."""
+
+    def __init__(self, d_out: int, d_in: int, n_components: int, key: jax.Array):
+        r = min(d_in, d_out)
+        k_a, k_b = jax.random.split(key)
+        self.A = nnx.Param(jax.random.normal(k_a, (n_components, d_in, r), jnp.float32) / math.sqrt(d_in))
+        self.B = nnx.Param(jax.random.normal(k_b, (n_components, r, d_out), jnp.float32) / math.sqrt(r))
+
+    def pieces(self) -> jax.Array:
+        """P_CxOxI: component c's matrix, d_out x d_in."""
+        return jnp.einsum("cir,cro->coi", self.A[...], self.B[...])
+
+    def masked(self, a_BxI: jax.Array, keep_BxC: jax.Array) -> jax.Array:
+        """Σ_c keep_bc P_c a_b for every input b."""
+        inner = jnp.einsum("bi,cir->bcr", a_BxI, self.A[...]) * keep_BxC[..., None]
+        return jnp.einsum("bcr,cro->bo", inner, self.B[...])
+
+    def schatten(self, p) -> jax.Array:
+        """Σ_i (‖A_{c,:,i}‖² ‖B_{c,i,:}‖²)^{p/2} per component."""
+        a2 = jnp.sum(self.A[...] ** 2, axis=1)
+        b2 = jnp.sum(self.B[...] ** 2, axis=2)
+        return jnp.sum((a2 * b2 + 1e-16) ** (p / 2), axis=-1)
+
+
+class APDModel(nnx.Module):
+    def __init__(self, shapes: dict[str, tuple[int, int]], n_components: int, key: jax.Array):
+        keys = jax.random.split(key, len(shapes))
+        self.layers = nnx.Dict({name: Component(*shape, n_components, k) for (name, shape), k in zip(shapes.items(), keys)})
+
+    def names(self) -> list[str]:
+        return list(self.layers.keys())
+
+
+class Hyper(NamedTuple):
+    learning_rate: jax.Array
+    faithfulness: jax.Array
+    minimality: jax.Array
+    simplicity: jax.Array
+    p: jax.Array
+
+
+class Losses(NamedTuple):
+    faithfulness: jax.Array
+    minimality: jax.Array
+    simplicity: jax.Array
+
+
+def attributions(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array) -> jax.Array:
+    """A_c(x)² up to a constant (module doc), B x C."""
+    weights = target.matrices()
+    _, acts = clean_pass(target, x_BxF)
+    names = model.names()
+
+    def output(deltas, x):  # one input; deltas[l] is added to layer l's output
+        def apply(name, a):
+            return a @ weights[name].T + deltas[name]
+        return target.forward(x[None], apply)[0]
+
+    zeros = {n: jnp.zeros((weights[n].shape[0],), jnp.float32) for n in names}
+    jac = jax.vmap(lambda x: jax.jacrev(output)(zeros, x))(x_BxF)  # per layer: B x O x d_out
+    jac = jax.lax.stop_gradient(jac)
+    total = 0.0
+    for n in names:  # Σ_l ⟨∂f_o/∂z_l, P_cl a_l⟩, B x O x C
+        inner = jnp.einsum("bi,cir->bcr", jax.lax.stop_gradient(acts[n]), model.layers[n].A[...])
+        pushed = jnp.einsum("bcr,cro->bco", inner, model.layers[n].B[...])
+        total = total + jnp.einsum("bok,bck->boc", jac[n], pushed)
+    return jnp.sum(total ** 2, axis=1)
+
+
+def losses(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array, top_k: float, p) -> Losses:
+    weights = target.matrices()
+    y_BxO = jax.lax.stop_gradient(target(x_BxF))
+    attribution = jax.lax.stop_gradient(attributions(model, target, x_BxF))
+    n_keep = max(1, int(top_k * x_BxF.shape[0]))
+    keep = (attribution >= kth_largest(attribution, n_keep, axis=None)).astype(jnp.float32)
+    names = model.names()
+    n_params = sum(w.size for w in weights.values())
+    out = target.forward(x_BxF, lambda name, a: model.layers[name].masked(a, keep))
+    faith = sum(jnp.sum((weights[n] - model.layers[n].pieces().sum(0)) ** 2) for n in names) / n_params
+    schatten = sum(model.layers[n].schatten(p) for n in names)
+    return Losses(faith, jnp.mean((out - y_BxO) ** 2), jnp.sum(keep * schatten) / n_params / x_BxF.shape[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class APDLearner(Learner):
+    config: APDConfig
+    target: TargetConfig
+    data_per_instance = True
+
+    def init(self, seed, hyper: Hyper):
+        init_key, data_key = jax.random.split(rng.key(seed))
+        return APDModel(matrix_shapes(self.target), self.config.n_components, init_key), data_key
+
+    def optimizer(self, hyper: Hyper):
+        c = self.config
+        warm = int(c.warmup_fraction * c.steps)
+        main = targets_lib.schedule(c.schedule, c.steps - warm)
+        shape = optax.join_schedules([optax.linear_schedule(0.0, 1.0, max(warm, 1)), main], [warm])
+        return optax.adam(lambda count: hyper.learning_rate * shape(count))
+
+    def batch(self, data_key, hyper, data, t):
+        t_cfg = self.target
+        x = targets_lib.sample(jax.random.fold_in(data_key, t), data["feature_probability"], self.config.batch_size,
+                               t_cfg.n_features, targets_lib.TARGETS.get(t_cfg.kind).signed_inputs)
+        return x, data["params"]
+
+    def loss(self, model: APDModel, batch, hyper: Hyper, carry):
+        x, params = batch
+        parts = losses(model, targets_lib.from_arrays(self.target, params), x, self.config.top_k, hyper.p)
+        return (hyper.faithfulness * parts.faithfulness + hyper.minimality * parts.minimality
+                + hyper.simplicity * parts.simplicity), parts
+
+    def bytes_per_instance(self) -> int:
+        c, shapes = self.config, matrix_shapes(self.target)
+        n_params = c.n_components * sum(min(o, i) * (o + i) for o, i in shapes.values())
+        out = max(o for o, _ in shapes.values())
+        per_sample = sum((c.n_components + out) * (o + i) for o, i in shapes.values())
+        return int(4 * (4 * n_params + 4 * c.batch_size * per_sample))
+
+
+def train(configs: Sequence[APDConfig], target_configs: Sequence[TargetConfig],
+          target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "apd",
+          checkpoint=None) -> trainer.Trained:
+    """Like superpose.decompose.spd.train, for APD."""
+    if not configs or len(configs) != len(target_configs) or len(configs) != len(target_params):
+        raise ConfigError("apd.train needs one target (config and arrays) per decomposition")
+    statics, target_statics = {c.static() for c in configs}, {c.static() for c in target_configs}
+    if len(statics) != 1 or len(target_statics) != 1:
+        raise ConfigError("decompositions trained together must share their static fields and target shape")
+    learner = APDLearner(statics.pop(), target_statics.pop())
+    hyper = Hyper(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32) for f in Hyper._fields))
+    return trainer.train(learner, hyper, [c.seed for c in configs], data=target_data(target_configs, target_params),
+                         configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
+                         progress=progress, desc=desc, checkpoint=checkpoint)
+
+
+def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """P_CxOxI of decomposed matrix `name` of one APD run (arrays by path)."""
+    return np.einsum("cir,cro->coi", params[f"layers/{name}/A"], params[f"layers/{name}/B"])

@@ -1,0 +1,215 @@
+"""Target models and parameter decompositions (SPD, APD) as result folders, scored against the truth.
+
+A targets folder (superpose.results) holds
+  config.json   {"targets": [TargetConfig as dict, ...]}, the environment;
+  arrays.npz    each target's variables by name (W, b, I / W_E, W_in, W_out; instance axis first),
+                loss, loss_step;
+  summary.json  {"one_hot": the one-hot sanity check of each target, "final_loss": [...]}.
+
+A decomposition folder holds
+  config.json   {"decomposition": {"method": "spd" | "apd", "runs": [{"config", "labels"}, ...],
+                "target": {"folder", "instances", "config"}}};
+  arrays.npz    the decompositions' parameters by path (layers/<matrix>/U, ...; instance axis first),
+                loss, loss_step, and each run's target arrays as target/<name>;
+  summary.json  {"metrics": one dict per run (mmcs, ml2r, ci_error, ci_l0, ...), "diverged_step": [...]}.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from superpose import results
+from superpose.circuits import targets as targets_lib
+from superpose.circuits.targets import TargetConfig
+from superpose.decompose import apd, pieces, spd
+from superpose.decompose.bench import json_normalise
+from superpose.train import checkpoint as checkpoint_lib
+
+METHODS = {"spd": (spd.SPDConfig, spd.train), "apd": (apd.APDConfig, apd.train)}
+EVAL_SAMPLES = 8192
+EVAL_SEED = 12345
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetGroup(results.Run):
+    """A targets folder, read by `superpose.load`."""
+
+    @property
+    def configs(self) -> list[TargetConfig]:
+        return [TargetConfig(**c) for c in self.config["targets"]]
+
+    def params(self, i: int) -> dict[str, np.ndarray]:
+        return {k: v[i] for k, v in self.arrays.items() if k not in ("loss", "loss_step")}
+
+    def model(self, i: int) -> targets_lib.Target:
+        """Target `i` as its trained module."""
+        return targets_lib.from_arrays(self.configs[i], self.params(i))
+
+
+@dataclasses.dataclass(frozen=True)
+class DecompositionGroup(results.Run):
+    """A decomposition folder (SPD or APD runs trained together), read by `superpose.load`."""
+
+    @property
+    def method(self) -> str:
+        return self.config["decomposition"]["method"]
+
+    @property
+    def configs(self) -> list:
+        config_class = METHODS[self.method][0]
+        return [config_class(**r["config"]) for r in self.config["decomposition"]["runs"]]
+
+    @property
+    def target_config(self) -> TargetConfig:
+        return TargetConfig(**self.config["decomposition"]["target"]["config"])
+
+    def params(self, i: int) -> dict[str, np.ndarray]:
+        return {k: v[i] for k, v in self.arrays.items() if k.startswith("layers/")}
+
+    def target_params(self, i: int) -> dict[str, np.ndarray]:
+        return {k.removeprefix("target/"): v[i] for k, v in self.arrays.items() if k.startswith("target/")}
+
+    def metric(self, name: str) -> np.ndarray:
+        return np.asarray([m.get(name, np.nan) for m in self.summary["metrics"]], float)
+
+    def labels(self, name: str) -> list:
+        return [r["labels"][name] for r in self.config["decomposition"]["runs"]]
+
+
+def _holds(folder: Path, key: str, job: Any) -> bool:
+    try:
+        return results.load(folder).config.get(key) == json_normalise(job)
+    except results.ResultError:
+        return False
+
+
+def run_targets(folder: Path, configs: Sequence[TargetConfig], *, progress: bool = True,
+                skip_existing: bool = False) -> TargetGroup:
+    """Train a group of same-shape targets and save them (or load the folder when it holds this exact job)."""
+    from superpose.loading import load
+
+    job = [c.to_dict() for c in configs]
+    if not (skip_existing and _holds(folder, "targets", job)):
+        results.check_writable(folder.parent)
+        checkpoint = checkpoint_lib.beside(folder)
+        trained = targets_lib.train(configs, progress=progress, desc=folder.name, checkpoint=checkpoint)
+        one_hot = [targets_lib.one_hot_check(c, targets_lib.from_arrays(c, {k: v[i] for k, v in trained.params.items()}))
+                   for i, c in enumerate(configs)]
+        summary = {"one_hot": one_hot, "final_loss": trained.loss_IxC[:, -1].tolist(),
+                   "diverged_step": trained.diverged_step_I.tolist()}
+        arrays = dict(trained.params) | {"loss": trained.loss_IxC, "loss_step": trained.loss_steps_C}
+        if jax.process_index() == 0:
+            results.save(folder, config={"targets": job, "environment": results.environment()}, arrays=arrays,
+                         summary=summary)
+            checkpoint_lib.remove(checkpoint)
+    return load(folder)
+
+
+def run_decomposition(folder: Path, method: str, configs: Sequence, targets: TargetGroup, instances: Sequence[int],
+                      *, labels: Sequence[dict], progress: bool = True, skip_existing: bool = False
+                      ) -> DecompositionGroup:
+    """Decompose target `instances[k]` of `targets` with `configs[k]` for every k, in one program; evaluate
+    every run against its target's truth and save (or load the folder when it holds this exact job)."""
+    from superpose.loading import load
+
+    target_configs = [targets.configs[i] for i in instances]
+    job = {"method": method, "runs": [{"config": c.to_dict(), "labels": lab} for c, lab in zip(configs, labels)],
+           "target": {"folder": targets.path.name, "instances": list(instances),
+                      "config": target_configs[0].static().to_dict()}}
+    if not (skip_existing and _holds(folder, "decomposition", job)):
+        results.check_writable(folder.parent)
+        checkpoint = checkpoint_lib.beside(folder)
+        target_params = [targets.params(i) for i in instances]
+        trained = METHODS[method][1](configs, target_configs, target_params, progress=progress, desc=folder.name,
+                                     checkpoint=checkpoint)
+        metrics = [evaluate(method, c, t, {k: v[i] for k, v in trained.params.items()}, target_params[i])
+                   for i, (c, t) in enumerate(zip(configs, target_configs))]
+        arrays = dict(trained.params)
+        arrays |= {f"target/{k}": np.stack([p[k] for p in target_params]) for k in target_params[0]}
+        arrays |= {"loss": trained.loss_IxC, "loss_step": trained.loss_steps_C}
+        summary = {"metrics": metrics, "diverged_step": trained.diverged_step_I.tolist()}
+        if jax.process_index() == 0:
+            results.save(folder, config={"decomposition": job, "environment": results.environment()}, arrays=arrays,
+                         summary=summary)
+            checkpoint_lib.remove(checkpoint)
+    return load(folder)
+
+
+def eval_inputs(target: TargetConfig) -> np.ndarray:
+    """The fixed evaluation batch of a target's data distribution."""
+    x = targets_lib.sample(jax.random.key(EVAL_SEED), target.feature_probability, EVAL_SAMPLES, target.n_features,
+                           targets_lib.TARGETS.get(target.kind).signed_inputs)
+    return np.asarray(x)
+
+
+def one_hot_inputs(target: TargetConfig) -> np.ndarray:
+    """0.75·I for TMS (the reference check's inputs), I for the residual MLPs."""
+    return (0.75 if target.kind == "tms" else 1.0) * np.eye(target.n_features, dtype=np.float32)
+
+
+def evaluate(method: str, config, target: TargetConfig, params: dict[str, np.ndarray],
+             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One run's metrics against the truth (superpose.decompose.pieces)."""
+    out: dict[str, Any] = {}
+    if target.kind == "tms":
+        W = target_params["W"]
+        P = pieces.spd_pieces(params["layers/W/U"], params["layers/W/V"]) if method == "spd" else apd.pieces(params, "W")
+        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(W, P)
+    if method == "apd":
+        norms = np.linalg.norm(apd.pieces(params, next(iter(spd.matrix_shapes(target)))), axis=(1, 2))
+        out["live_components"] = int(np.sum(norms > 0.1 * norms.max()))
+        return out
+    one_hot = spd.causal_importance(config, target, params, target_params, one_hot_inputs(target))
+    data = spd.causal_importance(config, target, params, target_params, eval_inputs(target))
+    for tau, suffix in ((0.1, ""), (0.2, "_tau0.2")):
+        errors = {}
+        if target.kind == "tms":
+            errors["W"] = pieces.identity_ci_error(one_hot["W"], tau)
+            errors["WT"] = pieces.identity_ci_error(one_hot["WT"], tau)
+            if target.identity:
+                errors["I"] = pieces.dense_ci_error(one_hot["I"], target.n_hidden, tau)
+        else:
+            layers = range(target.n_layers)
+            errors["W_in"] = pieces.identity_ci_error(np.concatenate([one_hot[f"W_in.{i}"] for i in layers], 1), tau)
+            errors["W_out"] = pieces.dense_ci_error(np.concatenate([one_hot[f"W_out.{i}"] for i in layers], 1),
+                                                    target.n_hidden * target.n_layers, tau)
+        out[f"ci_error{suffix}"] = int(sum(errors.values()))
+        out |= {f"ci_error_{name}{suffix}": v for name, v in errors.items()}
+    out["ci_l0"] = {name: pieces.ci_l0(g) for name, g in data.items()}
+    if target.kind == "resid_mlp":
+        model_nc, spd_nc = neuron_contributions(config, target, params, target_params)
+        slope = float(np.sum(model_nc * spd_nc) / max(np.sum(model_nc ** 2), 1e-12))
+        out["nc_slope"] = slope
+        out["nc_correlation"] = float(np.corrcoef(model_nc.ravel(), spd_nc.ravel())[0, 1])
+    return out
+
+
+def neuron_contributions(config: spd.SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
+                         target_params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(model, SPD) neuron contributions, features x neurons of all layers (Bushnaq et al. 2025): for SPD,
+    W_in replaced by the single subcomponent contributing most to each feature, W_out by its pieces' sum."""
+    W_E = target_params["W_E"]
+    model_nc, spd_nc_layers = [], []
+    for layer in range(target.n_layers):
+        W_in, W_out = target_params["W_in"][layer], target_params["W_out"][layer]
+        model_nc.append(pieces.neuron_contributions(W_E, W_in, W_out))
+        U_in, V_in = params[f"layers/W_in.{layer}/U"], params[f"layers/W_in.{layer}/V"]
+        W_out_spd = (params[f"layers/W_out.{layer}/V"] @ params[f"layers/W_out.{layer}/U"]).T
+        read = W_E @ W_out_spd  # features x neurons: W_outᵀ e_i
+        inner = W_E @ V_in  # features x C: v_cᵀ e_i
+        spd_nc_layers.append(read[:, None, :] * inner[:, :, None] * U_in[None])  # F x C x neurons
+    stacked = np.concatenate(spd_nc_layers, axis=1)  # F x (L·C) x neurons of one layer each
+    n_c = spd_nc_layers[0].shape[1]
+    size = np.linalg.norm(stacked, axis=2)
+    best = np.argmax(size, axis=1)
+    spd_nc = np.zeros((W_E.shape[0], target.n_layers * target.n_hidden))
+    for i, c in enumerate(best):
+        layer = c // n_c
+        spd_nc[i, layer * target.n_hidden: (layer + 1) * target.n_hidden] = stacked[i, c]
+    return np.concatenate(model_nc, axis=1), spd_nc

@@ -1,0 +1,60 @@
+"""The parameter-decomposition experiments at quick size, end to end: each asserts its figure's fact.
+
+Calibration (2-core CPU, quick sizes): SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 3 of
+seeds 0-3 and 5 of seeds 0-7; APD reached MMCS ≥ 0.99 in 3 of 4 with ML2R 0.89 (published 0.893); the
+identity of TMS 5-2+ID was covered by 2 dense pieces in 4 of 4 (2 run here).
+"""
+
+import numpy as np
+import pytest
+
+from experiments import spd_resid_mlp, spd_robustness, spd_tms
+from superpose import cli
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spd")
+    manifests = {e.EXPERIMENT.name: e.EXPERIMENT.train(root / "results", quick=True, progress=False)
+                 for e in (spd_tms, spd_resid_mlp, spd_robustness)}
+    return root, manifests
+
+
+def test_spd_tms_reproduces_the_published_pattern(out):
+    root, manifests = out
+    manifest = manifests["spd-tms"]
+    rows = {(r["target"], r["method"]): r for r in spd_tms.table(manifest)}
+    assert rows[("tms_5-2", "spd")]["successes"] >= 2  # most of 4 seeds (3 measured)
+    apd = manifest.load("spd-tms", "apd-tms_5-2")
+    good = apd.metric("mmcs") >= 0.99
+    assert good.sum() >= 2
+    assert np.all((apd.metric("ml2r")[good] > 0.85) & (apd.metric("ml2r")[good] < 0.93))  # APD shrinks: 0.893
+    identity = manifest.load("spd-tms", "spd-tms_5-2-id")
+    assert np.all(identity.metric("ci_error_I") == 0)  # I covered by 2 dense pieces
+    sae = rows[("tms_5-2", "sae")]["mmcs"]
+    assert sae < 0.99 <= np.median(manifest.load("spd-tms", "spd-tms_5-2").metric("mmcs"))
+    paths = spd_tms.plot(manifest, root / "figures" / "spd-tms")
+    assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_spd_resid_mlp_splits_w_in_and_keeps_w_out_whole(out):
+    root, manifests = out
+    manifest = manifests["spd-resid-mlp"]
+    run = manifest.load("spd-resid-mlp", "spd-resid_mlp1-small")
+    assert np.all(run.metric("nc_correlation") > 0.95)  # measured 0.99
+    assert np.all(run.metric("ci_error_W_out_tau0.2") == 0)
+    l0_in = np.array([m["ci_l0"]["W_in.0"] for m in run.summary["metrics"]])
+    assert np.all((l0_in > 0.5) & (l0_in < 1.5))  # about one W_in piece per active feature (E = 1)
+    assert all(p.stat().st_size > 10_000 for p in spd_resid_mlp.plot(manifest, root / "figures" / "spd-resid-mlp"))
+
+
+def test_spd_robustness_fails_when_minimality_dominates(out, capsys):
+    root, manifests = out
+    run = manifests["spd-robustness"].load("spd-robustness", "spd-tms_5-2")
+    betas, _, ok, _ = spd_robustness.grid(run)
+    assert betas == [1e-2, 1.0]
+    assert ok[0].sum() >= 1 and ok[1].sum() == 0
+    # the command line finds the trained folders, prints the table and draws the figure
+    assert cli.main(["run", "spd-robustness", "--quick", "--out", str(root), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "β₃ = 1: 0/2" in printed and (root / "figures" / "spd-robustness.png").is_file()
