@@ -113,8 +113,8 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         panels = (
             (_ordered(ci_in), f"W_in: one piece per feature? (CI error {m['ci_error_W_in_tau0.2']})"),
             (top[:, : max(rank + 10, 20)],
-             f"W_out: one component of rank {rank}? CI error {m['ci_error_W_out_tau0.2']};\n"
-             f"its top {rank} pieces' mean importance {top[:, :rank].mean():.2f} (1: all fire on every input)"),
+             (f"W_out: one component of rank {rank}? CI error {m['ci_error_W_out_tau0.2']};\n"
+              f"its top {rank} pieces' mean importance {top[:, :rank].mean():.2f} (1: all fire on every input)")),
         )
         for col, (pattern, title) in enumerate(panels):
             ax = axes[row, col + 1]

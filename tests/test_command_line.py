@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 
 from superpose import experiment
 from superpose.cli import main
-from superpose.decompose import bench
+from superpose.decompose import bench, parameter_bench
 from superpose.train import loop
 
 ROOT = None  # set by the fixture: a folder for study files and output folders
@@ -117,6 +117,7 @@ def _check(argv, monkeypatch):
     monkeypatch.setattr(loop, "run_chunks", _no_steps)
     monkeypatch.setattr(experiment.Experiment, "train", would_train)  # figures
     monkeypatch.setattr(bench, "run_group", would_train)  # the SAE studies
+    monkeypatch.setattr(parameter_bench, "run_targets", would_train)  # the parameter-decomposition studies
     before = _tree()
     TRAINED.clear()
     out, err = io.StringIO(), io.StringIO()

@@ -85,6 +85,19 @@ def test_full_importance_gives_unit_masks_and_the_exact_output(tms, monkeypatch)
     assert abs(float(parts.importance_minimality) - 40.0) < 1e-3  # 20 pieces x 2 matrices, each g_up = 1
 
 
+def test_delta_component_changes_nothing_when_the_pieces_sum_to_w(tms):
+    """Oracle 9: with Σ pieces = W the remainder is 0, so the delta component leaves every loss unchanged; with
+    pieces that do not sum to W it restores part of the missing weight."""
+    target = targets_lib.from_arrays(TMS, tms)
+    x = targets_lib.sample(jax.random.key(1), 0.05, 1024, 5, False)
+    model = truth(TMS, tms["W"])
+    plain, delta = (spd.losses(model, target, x, jax.random.key(0), 1.0, "main", d) for d in (False, True))
+    np.testing.assert_allclose(np.asarray(plain), np.asarray(delta), rtol=1e-5, atol=1e-9)
+    model.layers["W"].U[...] = model.layers["W"].U[...] * 0.5
+    plain, delta = (spd.losses(model, target, x, jax.random.key(0), 1.0, "main", d) for d in (False, True))
+    assert float(delta.stochastic_recon) < 0.9 * float(plain.stochastic_recon)  # measured 0.83x
+
+
 def test_hard_sigmoids_and_their_gradients():
     """Oracle 8: σ_up(2) = 1.01, σ_up(-1) = 0; σ_lo(-1) = -0.01 (paper) or 0 (main, whose gradient below 0
     passes 0.01·g only when g < 0, i.e. when descent pushes x up)."""

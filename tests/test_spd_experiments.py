@@ -58,3 +58,18 @@ def test_spd_robustness_fails_when_minimality_dominates(out, capsys):
     assert cli.main(["run", "spd-robustness", "--quick", "--out", str(root), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "β₃ = 1: 0/2" in printed and (root / "figures" / "spd-robustness.png").is_file()
+
+
+def test_decomposition_folders_load_as_what_was_trained(out):
+    import superpose
+    from superpose.decompose.parameter_bench import DecompositionGroup, TargetGroup
+
+    root, _ = out
+    run = superpose.load(root / "results" / "spd-tms" / "spd-tms_5-2")
+    assert isinstance(run, DecompositionGroup) and run.method == "spd"
+    assert run.configs == spd_tms.spd_configs("tms_5-2", "quick")
+    targets = superpose.load(root / "results" / "spd-tms" / "target-tms_5-2-id")
+    assert isinstance(targets, TargetGroup)
+    np.testing.assert_array_equal(targets.model(0).I[...], np.eye(2))  # frozen through training and saving
+    np.testing.assert_array_equal(run.target_params(0)["W"], superpose.load(
+        root / "results" / "spd-tms" / "target-tms_5-2").arrays["W"][0])

@@ -22,6 +22,9 @@ Two recipes (`recipe`): ``paper`` (the code the paper's numbers come from): lowe
 ``V`` with std ``1/√d_out``; ``main`` (the authors' later code): ``σ_lo`` clamped to [0, 1] with a
 straight-through gradient that only pushes up below 0, ``V`` with std ``1/√d_in``. Both use
 ``U`` with std ``1/√C``, ``w1 ~ N(0, 2)``, ``w2 ~ N(0, 1/d_gate)``, Adam without weight decay.
+The later code's delta component is an option (`delta_component`): every masked layer adds back the
+remainder ``ΔW = W − Σ_c u_c v_cᵀ`` scaled by one U(0, 1) mask per sample, which lets the faithfulness
+coefficient be 0.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class SPDConfig:
     """The exponent of the importance-minimality loss."""
     recipe: str = "paper"
     """`paper` (the paper's sigmoids and init) or `main` (the authors' later code; module doc)."""
+    delta_component: bool = False
+    """Add the remainder W − UV back into every masked layer, with a per-sample U(0, 1) mask (module doc)."""
     seed: int = 0
     log_every: int = 1000
 
@@ -81,6 +86,8 @@ class SPDConfig:
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         check_choice("schedule", self.schedule, targets_lib.SCHEDULES)
         check_choice("recipe", self.recipe, RECIPES)
+        if not isinstance(self.delta_component, (bool, np.bool_)):
+            raise ConfigError(f"delta_component must be true or false, got {self.delta_component!r}")
         check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
         for name in ("faithfulness", "stochastic_recon", "stochastic_recon_layerwise", "importance_minimality"):
             check_float(name, getattr(self, name), lower=0.0)
@@ -230,20 +237,25 @@ def clean_pass(target: targets_lib.Target, x_BxF: jax.Array) -> tuple[jax.Array,
 
 
 def losses(model: Decomposition, target: targets_lib.Target, x_BxF: jax.Array, mask_key: jax.Array,
-           p: jax.Array, recipe: str) -> Losses:
+           p: jax.Array, recipe: str, delta_component: bool = False) -> Losses:
     """The four SPD losses of one batch (module doc), before their coefficients."""
     weights = target.matrices()
     y_BxO, acts = clean_pass(target, x_BxF)
     y_BxO, acts = jax.lax.stop_gradient((y_BxO, acts))
     g_lo, g_up = importances(model, acts, recipe)
     names = model.names()
-    r = {n: jax.random.uniform(k, g_lo[n].shape) for n, k in zip(names, jax.random.split(mask_key, len(names)))}
+    keys = jax.random.split(mask_key, 2 * len(names))
+    r = {n: jax.random.uniform(k, g_lo[n].shape) for n, k in zip(names, keys)}
     mask = {n: g_lo[n] + (1 - g_lo[n]) * r[n] for n in names}
+    delta_mask = {n: jax.random.uniform(k, (x_BxF.shape[0], 1)) for n, k in zip(names, keys[len(names):])}
 
     def masked(only: str | None):
         def apply(name, a):
             if only is None or name == only:
-                return model.layers[name].masked(a, mask[name])
+                out = model.layers[name].masked(a, mask[name])
+                if delta_component:
+                    out = out + delta_mask[name] * (a @ (weights[name] - model.layers[name].weight()).T)
+                return out
             return a @ weights[name].T
         return apply
 
@@ -287,7 +299,7 @@ class SPDLearner(Learner):
     def loss(self, model: Decomposition, batch, hyper: Hyper, carry):
         x, mask_key, params = batch
         target = targets_lib.from_arrays(self.target, params)
-        parts = losses(model, target, x, mask_key, hyper.p, self.config.recipe)
+        parts = losses(model, target, x, mask_key, hyper.p, self.config.recipe, self.config.delta_component)
         total = (hyper.faithfulness * parts.faithfulness + hyper.stochastic_recon * parts.stochastic_recon
                  + hyper.stochastic_recon_layerwise * parts.stochastic_recon_layerwise
                  + hyper.importance_minimality * parts.importance_minimality)
