@@ -65,8 +65,8 @@ SIZES = {
 """`full`: the papers' recipes (a GPU's work: 40-10 with C = 200 runs at ~35 ms per step per decomposition on a
 2-core CPU). `cpu`: the two 5-2 targets with the paper's SPD hyperparameters at 20k steps of batch 1024 instead
 of 40k of 4096, and APD at its paper recipe. `paper-5-2`: SPD alone on TMS 5-2 at the paper's full recipe, 4 seeds
-(25 minutes on 2 cores). `cpu-40-10`: a first look at 40-10 on a CPU, 2 seeds, SPD at
-10k steps of batch 1024 (1/16 of the paper's samples), APD at 5k of its 20k steps. `quick`: CI."""
+(25 minutes on 2 cores). `cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of
+batch 1024 (1/16 of the paper's samples; about 1.5 h on 2 cores), APD at 5k of its 20k steps. `quick`: CI."""
 
 
 def n_seeds(size: str, name: str) -> int:
