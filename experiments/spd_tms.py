@@ -49,13 +49,14 @@ class Size:
     spd: dict
     apd: dict
     sae_steps: int
-    spd_only: bool = False
+    methods: tuple[str, ...] = ("spd", "apd", "sae")
 
 
 SIZES = {
     "full": Size(TARGETS, 8, 8, {}, {}, 20_000),
     "cpu": Size(QUICK_TARGETS, 8, 8, {"steps": 20_000, "batch_size": 1024, "log_every": 1000}, {}, 20_000),
-    "paper-5-2": Size(("tms_5-2",), 4, 4, {}, {}, 0, spd_only=True),
+    "paper-5-2": Size(("tms_5-2",), 4, 4, {}, {}, 0, methods=("spd",)),
+    "apd-40-10": Size(("tms_40-10",), 2, 2, {}, {}, 0, methods=("apd",)),
     "cpu-40-10": Size(("tms_40-10",), 2, 2, {"steps": 10_000, "batch_size": 1024, "log_every": 500},
                       {"steps": 5000, "log_every": 500}, 20_000),
     "quick": Size(QUICK_TARGETS, 4, 2, {"steps": 10_000, "batch_size": 512, "learning_rate": 2e-3,
@@ -65,7 +66,8 @@ SIZES = {
 """`full`: the papers' recipes (a GPU's work: 40-10 with C = 200 runs at ~35 ms per step per decomposition on a
 2-core CPU). `cpu`: the two 5-2 targets with the paper's SPD hyperparameters at 20k steps of batch 1024 instead
 of 40k of 4096, and APD at its paper recipe. `paper-5-2`: SPD alone on TMS 5-2 at the paper's full recipe, 4 seeds
-(25 minutes on 2 cores). `cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of
+(50 minutes on 2 cores). `apd-40-10`: APD alone on TMS 40-10 at its paper recipe, 2 seeds (17 minutes).
+`cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of
 batch 1024 (1/16 of the paper's samples; about 1.5 h on 2 cores), APD at 5k of its 20k steps. `quick`: CI."""
 
 
@@ -110,14 +112,14 @@ def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: b
         folders.append(targets.path)
         n = n_seeds(size, name)
         labels = [{"target": name, "seed": s} for s in range(n)]
-        folders.append(run_decomposition(root / f"spd-{name}", "spd", spd_configs(name, size), targets, [0] * n,
-                                         labels=labels, progress=progress, skip_existing=skip_existing).path)
-        if SIZES[size].spd_only:
-            continue
-        if name in apd.PRESETS:
+        methods = SIZES[size].methods
+        if "spd" in methods:
+            folders.append(run_decomposition(root / f"spd-{name}", "spd", spd_configs(name, size), targets, [0] * n,
+                                             labels=labels, progress=progress, skip_existing=skip_existing).path)
+        if "apd" in methods and name in apd.PRESETS:
             folders.append(run_decomposition(root / f"apd-{name}", "apd", apd_configs(name, size), targets, [0] * n,
                                              labels=labels, progress=progress, skip_existing=skip_existing).path)
-        if not PRESETS[name].identity:  # the SAE reads the hidden layer h = W x (what W does to x)
+        if "sae" in methods and not PRESETS[name].identity:  # the SAE reads the hidden layer h = W x (what W does to x)
             W_FxH = targets.arrays["W"][0].T
             source = groundtruth.toy_model_source(W_FxH, np.full(W_FxH.shape[0], PRESETS[name].feature_probability))
             folder = root / f"sae-{name}"
@@ -133,7 +135,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
 
 def _runs(manifest: Manifest):
     names = manifest.names()
-    found = [t for t in TARGETS if f"{NAME}/spd-{t}" in names]
+    found = [t for t in TARGETS if any(f"{NAME}/{m}-{t}" in names for m in ("spd", "apd", "sae"))]
     out = {}
     for t in found:
         out[t] = {m: manifest.load(NAME, f"{m}-{t}") for m in ("spd", "apd", "sae") if f"{NAME}/{m}-{t}" in names}
