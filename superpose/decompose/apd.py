@@ -33,7 +33,7 @@ from flax import nnx
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
 from superpose.decompose.activations import kth_largest
-from superpose.decompose.spd import clean_pass, matrix_shapes, target_data
+from superpose.decompose.spd import clean_pass, matrix_shapes, target_inputs, train_group
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
@@ -195,10 +195,7 @@ class APDLearner(Learner):
         return optax.adam(lambda count: hyper.learning_rate * shape(count))
 
     def batch(self, data_key, hyper, data, t):
-        t_cfg = self.target
-        x = targets_lib.sample(jax.random.fold_in(data_key, t), data["feature_probability"], self.config.batch_size,
-                               t_cfg.n_features, targets_lib.TARGETS.get(t_cfg.kind).signed_inputs)
-        return x, data["params"]
+        return target_inputs(self.target, jax.random.fold_in(data_key, t), data, self.config.batch_size), data["params"]
 
     def loss(self, model: APDModel, batch, hyper: Hyper, carry):
         x, params = batch
@@ -218,16 +215,8 @@ def train(configs: Sequence[APDConfig], target_configs: Sequence[TargetConfig],
           target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "apd",
           checkpoint=None) -> trainer.Trained:
     """Like superpose.decompose.spd.train, for APD."""
-    if not configs or len(configs) != len(target_configs) or len(configs) != len(target_params):
-        raise ConfigError("apd.train needs one target (config and arrays) per decomposition")
-    statics, target_statics = {c.static() for c in configs}, {c.static() for c in target_configs}
-    if len(statics) != 1 or len(target_statics) != 1:
-        raise ConfigError("decompositions trained together must share their static fields and target shape")
-    learner = APDLearner(statics.pop(), target_statics.pop())
-    hyper = Hyper(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32) for f in Hyper._fields))
-    return trainer.train(learner, hyper, [c.seed for c in configs], data=target_data(target_configs, target_params),
-                         configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
-                         progress=progress, desc=desc, checkpoint=checkpoint)
+    return train_group("apd", APDLearner, Hyper, configs, target_configs, target_params, progress=progress,
+                       desc=desc, checkpoint=checkpoint)
 
 
 def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:

@@ -291,10 +291,7 @@ class SPDLearner(Learner):
     def batch(self, data_key, hyper, data, t):
         key = jax.random.fold_in(data_key, t)
         k_x, k_mask = jax.random.split(key)
-        t_cfg = self.target
-        x = targets_lib.sample(k_x, data["feature_probability"], self.config.batch_size, t_cfg.n_features,
-                               targets_lib.TARGETS.get(t_cfg.kind).signed_inputs)
-        return x, k_mask, data["params"]
+        return target_inputs(self.target, k_x, data, self.config.batch_size), k_mask, data["params"]
 
     def loss(self, model: Decomposition, batch, hyper: Hyper, carry):
         x, mask_key, params = batch
@@ -316,8 +313,15 @@ class SPDLearner(Learner):
         return int(4 * (4 * n_params + c.batch_size * per_sample))
 
 
-def hyper_arrays(configs: Sequence[SPDConfig]) -> Hyper:
-    return Hyper(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32) for f in Hyper._fields))
+def hyper_arrays(configs: Sequence, hyper_class: type = Hyper):
+    """The per-instance fields `hyper_class` names, one array each with the instance axis first."""
+    return hyper_class(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32) for f in hyper_class._fields))
+
+
+def target_inputs(target: TargetConfig, key: jax.Array, data: dict, batch_size: int) -> jax.Array:
+    """A batch from the target's input distribution at this instance's feature probability."""
+    return targets_lib.sample(key, data["feature_probability"], batch_size, target.n_features,
+                              targets_lib.TARGETS.get(target.kind).signed_inputs)
 
 
 def target_data(target_configs: Sequence[TargetConfig], params: Sequence[dict[str, np.ndarray]]) -> dict:
@@ -337,14 +341,22 @@ def train(configs: Sequence[SPDConfig], target_configs: Sequence[TargetConfig],
       configs: one SPDConfig per decomposition; their static fields must agree.
       target_configs, target_params: the target each decomposition splits (its config and arrays by name).
     """
+    return train_group("spd", SPDLearner, Hyper, configs, target_configs, target_params, progress=progress,
+                       desc=desc, checkpoint=checkpoint)
+
+
+def train_group(method: str, learner_class: type, hyper_class: type, configs: Sequence,
+                target_configs: Sequence[TargetConfig], target_params: Sequence[dict[str, np.ndarray]], *,
+                progress: bool, desc: str, checkpoint) -> trainer.Trained:
+    """One decomposition per target, all with one `learner_class(static config, static target)`, in one
+    program (what `spd.train` and `apd.train` share)."""
     if not configs or len(configs) != len(target_configs) or len(configs) != len(target_params):
-        raise ConfigError("spd.train needs one target (config and arrays) per decomposition")
-    statics = {c.static() for c in configs}
-    target_statics = {c.static() for c in target_configs}
+        raise ConfigError(f"{method}.train needs one target (config and arrays) per decomposition")
+    statics, target_statics = {c.static() for c in configs}, {c.static() for c in target_configs}
     if len(statics) != 1 or len(target_statics) != 1:
         raise ConfigError("decompositions trained together must share their static fields and target shape")
-    learner = SPDLearner(statics.pop(), target_statics.pop())
-    return trainer.train(learner, hyper_arrays(configs), [c.seed for c in configs],
+    learner = learner_class(statics.pop(), target_statics.pop())
+    return trainer.train(learner, hyper_arrays(configs, hyper_class), [c.seed for c in configs],
                          data=target_data(target_configs, target_params),
                          configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
                          progress=progress, desc=desc, checkpoint=checkpoint)
