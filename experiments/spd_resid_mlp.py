@@ -43,21 +43,16 @@ def setups(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_decomposition, run_targets
+    from superpose.decompose.parameter_bench import run_spd_per_target
 
-    root = manifest.root / NAME
-    folders = []
-    for name, (target, configs) in setups(quick).items():
-        targets = run_targets(root / f"target-{name}", [target], progress=progress, skip_existing=skip_existing)
-        spd_run = run_decomposition(root / f"spd-{name}", "spd", configs, targets, [0] * len(configs),
-                                    labels=[{"target": name, "seed": c.seed} for c in configs], progress=progress,
-                                    skip_existing=skip_existing)
-        folders += [targets.path, spd_run.path]
-    return folders
+    return run_spd_per_target(manifest.root / NAME, setups(quick), lambda name, c: {"target": name, "seed": c.seed},
+                              progress=progress, skip_existing=skip_existing)
 
 
 def _runs(manifest: Manifest) -> dict:
-    return {n.removeprefix(f"{NAME}/spd-"): manifest.load(n) for n in manifest.names() if n.startswith(f"{NAME}/spd-")}
+    from superpose.decompose.parameter_bench import spd_runs
+
+    return spd_runs(manifest, NAME)
 
 
 def report(manifest: Manifest) -> str:

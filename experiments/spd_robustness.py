@@ -43,17 +43,11 @@ def grids(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_decomposition, run_targets
+    from superpose.decompose.parameter_bench import run_spd_per_target
 
-    root = manifest.root / NAME
-    folders = []
-    for name, (target, configs) in grids(quick).items():
-        targets = run_targets(root / f"target-{name}", [target], progress=progress, skip_existing=skip_existing)
-        run = run_decomposition(root / f"spd-{name}", "spd", configs, targets, [0] * len(configs),
-                                labels=[{"beta3": c.importance_minimality, "seed": c.seed} for c in configs],
-                                progress=progress, skip_existing=skip_existing)
-        folders += [targets.path, run.path]
-    return folders
+    return run_spd_per_target(manifest.root / NAME, grids(quick),
+                              lambda name, c: {"beta3": c.importance_minimality, "seed": c.seed},
+                              progress=progress, skip_existing=skip_existing)
 
 
 def success(run) -> np.ndarray:
@@ -79,7 +73,9 @@ def grid(run, metric: str | None = None) -> tuple[list[float], list[int], np.nda
 
 
 def _runs(manifest: Manifest) -> dict:
-    return {n.removeprefix(f"{NAME}/spd-"): manifest.load(n) for n in manifest.names() if n.startswith(f"{NAME}/spd-")}
+    from superpose.decompose.parameter_bench import spd_runs
+
+    return spd_runs(manifest, NAME)
 
 
 def report(manifest: Manifest) -> str:

@@ -17,7 +17,7 @@ A decomposition folder holds
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,27 @@ def run_decomposition(folder: Path, method: str, configs: Sequence, targets: Tar
                          summary=summary)
             checkpoint_lib.remove(checkpoint)
     return load(folder)
+
+
+def run_spd_per_target(root: Path, setups: dict[str, tuple[TargetConfig, Sequence[spd.SPDConfig]]],
+                       labels: Callable[[str, spd.SPDConfig], dict], *, progress: bool = True,
+                       skip_existing: bool = False) -> list[Path]:
+    """For each named (target, SPD configs): train the target (folder target-<name>) and decompose it with
+    every config in one program (folder spd-<name>), under `root`. Returns the folders in that order."""
+    folders = []
+    for name, (target, configs) in setups.items():
+        targets = run_targets(root / f"target-{name}", [target], progress=progress, skip_existing=skip_existing)
+        run = run_decomposition(root / f"spd-{name}", "spd", configs, targets, [0] * len(configs),
+                                labels=[labels(name, c) for c in configs], progress=progress,
+                                skip_existing=skip_existing)
+        folders += [targets.path, run.path]
+    return folders
+
+
+def spd_runs(manifest, experiment: str) -> dict[str, DecompositionGroup]:
+    """The spd-<name> folders an experiment's run trained, by name, loaded."""
+    prefix = f"{experiment}/spd-"
+    return {n.removeprefix(prefix): manifest.load(n) for n in manifest.names() if n.startswith(prefix)}
 
 
 def eval_inputs(target: TargetConfig) -> np.ndarray:
