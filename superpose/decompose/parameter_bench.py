@@ -1,4 +1,5 @@
-"""Target models and parameter decompositions (SPD, APD) as result folders, scored against the truth.
+"""Target models, their parameter decompositions (SPD, APD) and their MLP replacements (transcoders) as
+result folders, scored against the truth.
 
 A targets folder (superpose.results) holds
   config.json   {"targets": [TargetConfig as dict, ...]}, the environment;
@@ -7,7 +8,7 @@ A targets folder (superpose.results) holds
   summary.json  {"one_hot": the one-hot sanity check of each target, "final_loss": [...]}.
 
 A decomposition folder holds
-  config.json   {"decomposition": {"method": "spd" | "apd", "runs": [{"config", "labels"}, ...],
+  config.json   {"decomposition": {"method": "spd" | "apd" | "transcoder", "runs": [{"config", "labels"}, ...],
                 "target": {"folder", "instances", "config"}}};
   arrays.npz    the decompositions' parameters by path (layers/<matrix>/U, ...; instance axis first),
                 loss, loss_step, and each run's target arrays as target/<name>;
@@ -27,11 +28,13 @@ import numpy as np
 from superpose import results
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
+from superpose.circuits import transcoders
 from superpose.decompose import apd, pieces, spd
 from superpose.decompose.bench import json_normalise
 from superpose.train import checkpoint as checkpoint_lib
 
-METHODS = {"spd": (spd.SPDConfig, spd.train), "apd": (apd.APDConfig, apd.train)}
+METHODS = {"spd": (spd.SPDConfig, spd.train), "apd": (apd.APDConfig, apd.train),
+           "transcoder": (transcoders.TranscoderConfig, transcoders.train)}
 EVAL_SAMPLES = 8192
 EVAL_SEED = 12345
 
@@ -54,7 +57,7 @@ class TargetGroup(results.Run):
 
 @dataclasses.dataclass(frozen=True)
 class DecompositionGroup(results.Run):
-    """A decomposition folder (SPD or APD runs trained together), read by `superpose.load`."""
+    """A decomposition folder (SPD, APD or transcoder runs trained together), read by `superpose.load`."""
 
     @property
     def method(self) -> str:
@@ -70,7 +73,7 @@ class DecompositionGroup(results.Run):
         return TargetConfig(**self.config["decomposition"]["target"]["config"])
 
     def params(self, i: int) -> dict[str, np.ndarray]:
-        return {k: v[i] for k, v in self.arrays.items() if k.startswith("layers/")}
+        return {k: v[i] for k, v in self.arrays.items() if not k.startswith("target/") and k not in ("loss", "loss_step")}
 
     def target_params(self, i: int) -> dict[str, np.ndarray]:
         return {k.removeprefix("target/"): v[i] for k, v in self.arrays.items() if k.startswith("target/")}
@@ -98,12 +101,18 @@ def run_targets(folder: Path, configs: Sequence[TargetConfig], *, progress: bool
     if not (skip_existing and _holds(folder, "targets", job)):
         results.check_writable(folder.parent)
         checkpoint = checkpoint_lib.beside(folder)
-        trained = targets_lib.train(configs, progress=progress, desc=folder.name, checkpoint=checkpoint)
-        one_hot = [targets_lib.one_hot_check(c, targets_lib.from_arrays(c, {k: v[i] for k, v in trained.params.items()}))
-                   for i, c in enumerate(configs)]
-        summary = {"one_hot": one_hot, "final_loss": trained.loss_IxC[:, -1].tolist(),
-                   "diverged_step": trained.diverged_step_I.tolist()}
-        arrays = dict(trained.params) | {"loss": trained.loss_IxC, "loss_step": trained.loss_steps_C}
+        if all(c.init == "truth" for c in configs):
+            params = targets_lib.planted_params(configs)
+            summary = {"planted": True}
+            arrays = dict(params)
+        else:
+            trained = targets_lib.train(configs, progress=progress, desc=folder.name, checkpoint=checkpoint)
+            params = trained.params
+            summary = {"final_loss": trained.loss_IxC[:, -1].tolist(), "diverged_step": trained.diverged_step_I.tolist()}
+            arrays = dict(params) | {"loss": trained.loss_IxC, "loss_step": trained.loss_steps_C}
+        models = [targets_lib.from_arrays(c, {k: v[i] for k, v in params.items()}) for i, c in enumerate(configs)]
+        summary["one_hot"] = [targets_lib.one_hot_check(c, m) for c, m in zip(configs, models)]
+        summary["label_error"] = [label_error(c, m) for c, m in zip(configs, models)]
         if jax.process_index() == 0:
             results.save(folder, config={"targets": job, "environment": results.environment()}, arrays=arrays,
                          summary=summary)
@@ -164,9 +173,16 @@ def spd_runs(manifest, experiment: str) -> dict[str, DecompositionGroup]:
 
 def eval_inputs(target: TargetConfig) -> np.ndarray:
     """The fixed evaluation batch of a target's data distribution."""
-    x = targets_lib.sample(jax.random.key(EVAL_SEED), target.feature_probability, EVAL_SAMPLES, target.n_features,
-                           targets_lib.TARGETS.get(target.kind).signed_inputs)
+    x = targets_lib.TARGETS.get(target.kind).draw(target, jax.random.key(EVAL_SEED), target.feature_probability,
+                                                  EVAL_SAMPLES)
     return np.asarray(x)
+
+
+def label_error(target: TargetConfig, model: targets_lib.Target) -> float:
+    """The model's squared error against its labels on the evaluation batch, relative to the labels' (0: exact)."""
+    x = jax.numpy.asarray(eval_inputs(target))
+    y = np.asarray(model.label(x))
+    return float(np.sum((np.asarray(model(x)) - y) ** 2) / max(np.sum(y ** 2), 1e-12))
 
 
 def one_hot_inputs(target: TargetConfig) -> np.ndarray:
@@ -176,7 +192,12 @@ def one_hot_inputs(target: TargetConfig) -> np.ndarray:
 
 def evaluate(method: str, config, target: TargetConfig, params: dict[str, np.ndarray],
              target_params: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One run's metrics against the truth (superpose.decompose.pieces)."""
+    """One run's metrics against the truth (superpose.decompose.pieces; transcoders:
+    superpose.circuits.faithfulness)."""
+    if method == "transcoder":
+        from superpose.circuits import faithfulness
+
+        return faithfulness.evaluate(config, target, params, target_params)
     out: dict[str, Any] = {}
     if target.kind == "tms":
         W = target_params["W"]

@@ -320,8 +320,7 @@ def hyper_arrays(configs: Sequence, hyper_class: type = Hyper):
 
 def target_inputs(target: TargetConfig, key: jax.Array, data: dict, batch_size: int) -> jax.Array:
     """A batch from the target's input distribution at this instance's feature probability."""
-    return targets_lib.sample(key, data["feature_probability"], batch_size, target.n_features,
-                              targets_lib.TARGETS.get(target.kind).signed_inputs)
+    return targets_lib.TARGETS.get(target.kind).draw(target, key, data["feature_probability"], batch_size)
 
 
 def target_data(target_configs: Sequence[TargetConfig], params: Sequence[dict[str, np.ndarray]]) -> dict:

@@ -1,0 +1,178 @@
+"""Is a replacement (superpose.circuits.transcoders) faithful to a model whose circuit is known?
+
+Every score compares the replacement with the target's planted truth or with the target itself:
+
+* `fvu` per layer: on-distribution reconstruction of each MLP's output (open loop), 1 − R².
+* `output_error`: with every MLP replaced (closed loop), E‖f_rep − f‖² / E‖f‖², on the training
+  distribution and off it (`ood_dense`: 3x denser inputs; `ood_values`: two-hop inputs of non-binary
+  value U[0.25, 1], absolute-value inputs of twice the range).
+* `jacobian_error`: E‖J_rep − J‖_F² / E‖J‖_F² of the closed-loop input-output map at data points.
+* `recovery` per layer: the planted neurons against the latents, each scored by the mean of the
+  cosine of their input directions (encoder rows vs W_in rows) and of their output directions
+  (decoder rows vs W_out columns), matched one-to-one (Hungarian; the mean over true neurons,
+  superpose.decompose.recovery.mcc). For the two-hop circuit, layer 0 holds the B features and
+  layer 1 the C features.
+* Two-hop only. `through_b`: the share of the C outputs (their norm, summed over data) that the
+  replacement computes through the B part of the residual stream: layer-1 latents' contributions
+  weighted by the share of their pre-activation read from B (|w_B·r_B| / (|w_A·r_A| + |w_B·r_B|)),
+  plus the skip path's B part (against its A part); layer-0 latents writing C directly (CLT) count as A→C. The true model
+  scores 1. `mediation`: zero the B part of the residual stream before layer 1, in the model and in
+  the replacement; 1 − E‖ΔC_rep − ΔC‖² / E‖ΔC‖² (1: the replacement's C depends on B as the model's
+  does; 0: not at all). `direct_share`: the share of layer-1 output norm written by layer-0 latents.
+* Absolute value only. `datapoint_latents`: latents whose decoder row has cosine ≥ 0.9 with the
+  repeated point p = (1, 1, 1, 0, …) (a true latent has 1/√3) and that fire on p: memorised
+  "datapoint features" (Anthropic 2025, "A toy model of mechanistic (un)faithfulness").
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from superpose.circuits import targets as targets_lib
+from superpose.circuits.targets import AbsMLP, TargetConfig, TwoHop
+from superpose.circuits.transcoders import Replacement, TranscoderConfig, from_arrays, target_model_output
+from superpose.decompose.recovery import mcc
+
+EVAL_SAMPLES = 8192
+EVAL_SEED = 4242
+JACOBIAN_SAMPLES = 512
+DATAPOINT_COSINE = 0.9
+
+
+def inputs(target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, seed: int = EVAL_SEED) -> np.ndarray:
+    """A fixed evaluation batch: the training distribution (`train`), 3x denser (`dense`) or other values
+    (`values`: non-binary two-hop inputs, absolute-value inputs of twice the range)."""
+    cls = targets_lib.TARGETS.get(target.kind)
+    key = jax.random.key(seed)
+    p = min(3 * target.feature_probability, 1.0) if which == "dense" else target.feature_probability
+    x = np.asarray(cls.draw(target, key, p, n))
+    if which == "values":
+        if target.kind == "two_hop":
+            x = x * np.asarray(jax.random.uniform(jax.random.fold_in(key, 1), x.shape, minval=0.25, maxval=1.0))
+        else:
+            x = 2 * x
+    return x.astype(np.float32)
+
+
+def _b_part(target: TargetConfig) -> slice:
+    return slice(target.n_features, target.n_features + target.n_hidden)
+
+
+def _c_part(target: TargetConfig) -> slice:
+    return slice(target.n_features + target.n_hidden, target.d_resid)
+
+
+def ablate_b(target: TargetConfig):
+    """edit(layer, r): the B part of the residual stream set to zero before layer 1."""
+    b = _b_part(target)
+    return lambda layer, r: r.at[:, b].set(0.0) if layer == 1 else r
+
+
+def _fvu(predicted, true):
+    predicted, true = np.asarray(predicted), np.asarray(true)
+    return float(np.sum((predicted - true) ** 2) / max(float(np.sum((true - true.mean(0)) ** 2)), 1e-12))
+
+
+def _relative(a, b):
+    return float(np.sum((np.asarray(a) - np.asarray(b)) ** 2) / max(float(np.sum(np.asarray(b) ** 2)), 1e-12))
+
+
+@functools.lru_cache(maxsize=32)
+def _jacobians(config: TranscoderConfig, target_config: TargetConfig):
+    def one(params, target_params, x_F):
+        model = from_arrays(config, target_config, params)
+        target = targets_lib.from_arrays(target_config, target_params)
+        rep = jax.jacrev(lambda x: model.closed_loop(target, x[None])[0][0])(x_F)
+        true = jax.jacrev(lambda x: target_model_output(target, x[None])[0])(x_F)
+        return rep, true
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+
+
+def recovery(model: Replacement, target_params: dict[str, np.ndarray], layer: int) -> float:
+    """Planted neurons of `layer` vs the latents of that layer (module doc)."""
+    W_in, W_out = np.asarray(target_params["W_in"][layer]), np.asarray(target_params["W_out"][layer])
+    enc, dec = np.asarray(model.W_enc[layer]), np.asarray(model.decoder(layer, layer))
+
+    def cos(a, b):
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        return a @ b.T
+
+    return mcc((cos(W_in, enc) + cos(W_out.T, dec)) / 2)
+
+
+def two_hop_paths(model: Replacement, target_config: TargetConfig, target: targets_lib.Target,
+                  x_BxF: jax.Array) -> dict[str, float]:
+    """through_b and direct_share (module doc), on inputs x."""
+    a_part, b_part, c_part = slice(0, target_config.n_features), _b_part(target_config), _c_part(target_config)
+    ins, _ = target.mlp_io(x_BxF)
+    r = ins[1]  # what layer 1 reads (the true residual: open loop)
+    acts0, acts1 = model.encode(0, ins[0]), model.encode(1, r)
+    W_enc = model.W_enc[1]
+    read_a = jnp.abs(r[:, a_part] @ W_enc[:, a_part].T)
+    read_b = jnp.abs(r[:, b_part] @ W_enc[:, b_part].T)
+    share_b = read_b / jnp.maximum(read_a + read_b, 1e-12)
+    per_latent = jnp.abs(acts1) * jnp.linalg.norm(model.decoder(1, 1)[:, c_part], axis=1)  # B x N
+    through = jnp.sum(per_latent * share_b)
+    total = jnp.sum(per_latent)
+    direct = jnp.sum(jnp.linalg.norm(acts0 @ model.decoder(0, 1)[:, c_part], axis=1))
+    if model.W_skip is not None:
+        skip = model.W_skip[1][c_part]
+        from_b = jnp.sum(jnp.linalg.norm(r[:, b_part] @ skip[:, b_part].T, axis=1))
+        through = through + from_b
+        total = total + from_b + jnp.sum(jnp.linalg.norm(r[:, a_part] @ skip[:, a_part].T, axis=1))
+    total = total + direct
+    own = jnp.sum(jnp.linalg.norm(acts1 @ model.decoder(1, 1), axis=1))
+    cross = jnp.sum(jnp.linalg.norm(acts0 @ model.decoder(0, 1), axis=1))
+    return {"through_b": float(through / jnp.maximum(total, 1e-12)),
+            "direct_share": float(cross / jnp.maximum(own + cross, 1e-12))}
+
+
+def datapoint_latents(model: Replacement, target_config: TargetConfig) -> tuple[int, float]:
+    """(count, the largest decoder cosine with p) of latents that memorise the repeated point p."""
+    p = AbsMLP.repeated_point(target_config)
+    dec = np.asarray(model.decoder(0, 0))
+    cos = dec @ p / np.maximum(np.linalg.norm(dec, axis=1) * np.linalg.norm(p), 1e-12)
+    fires = np.asarray(model.encode(0, jnp.asarray(p[None])))[0] > 0
+    return int(np.sum((cos >= DATAPOINT_COSINE) & fires)), float(cos.max())
+
+
+def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict[str, np.ndarray],
+             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Every score of one replacement (module doc)."""
+    model = from_arrays(config, target_config, params)
+    target = targets_lib.from_arrays(target_config, target_params)
+    x = jnp.asarray(inputs(target_config))
+    ins, outs = target.mlp_io(x)
+    predicted, acts, _ = model.open_loop(ins)
+    out: dict[str, Any] = {
+        "fvu": [_fvu(predicted[layer], outs[layer]) for layer in range(model.n_layers)],
+        "l0": [float(np.mean(np.sum(np.asarray(a) > 0, axis=1))) for a in acts],
+        "dead": [int(np.sum(~np.any(np.asarray(a) > 0, axis=0))) for a in acts],
+    }
+    for which, name in (("train", "output_error"), ("dense", "ood_dense"), ("values", "ood_values")):
+        xi = jnp.asarray(inputs(target_config, which))
+        out[name] = _relative(model.closed_loop(target, xi)[0], target_model_output(target, xi))
+    planted = TARGETS_WITH_TRUTH[target_config.kind](target_config)
+    out["recovery"] = [recovery(model, planted, l) for l in range(model.n_layers)]
+    rep_J, true_J = _jacobians(config.static(), target_config.static())(params, target_params, x[:JACOBIAN_SAMPLES])
+    out["jacobian_error"] = _relative(rep_J, true_J)
+    if target_config.kind == "two_hop":
+        out |= two_hop_paths(model, target_config, target, x)
+        edit = ablate_b(target_config)
+        c = _c_part(target_config)
+        d_true = target_model_output(target, x)[:, c] - target_model_output(target, x, edit)[:, c]
+        d_rep = model.closed_loop(target, x)[0][:, c] - model.closed_loop(target, x, edit)[0][:, c]
+        out["mediation"] = 1 - _relative(d_rep, d_true)
+    if target_config.kind == "abs_mlp":
+        out["datapoint_latents"], out["datapoint_cosine"] = datapoint_latents(model, target_config)
+    return out
+
+
+TARGETS_WITH_TRUTH = {"two_hop": TwoHop.planted, "abs_mlp": AbsMLP.planted}
