@@ -3,7 +3,7 @@
 Two targets whose circuits are planted (superpose.circuits.targets):
 
 * the **two-hop circuit**: sparse binary inputs A (6), B_j = ReLU(A_2j + A_2j+1 − ½) written to the residual
-  stream by the first MLP, C_j = ReLU(B_j + B_j+1 − 1) by the second, from B alone. A faithful replacement
+  stream by the first MLP, C_j = ReLU(B_j + B_j+1 − ¾) by the second, from B alone. A faithful replacement
   computes C from B; a cross-layer transcoder (CLT) may instead write C straight from its layer-0 latents,
   the "collapse" of multi-hop circuits Lange et al. (2025) report; a per-layer transcoder may read A instead
   of B. Also a two-hop model *trained* on the planted circuit's outputs (its weights are learned, not set).
@@ -13,7 +13,7 @@ Two targets whose circuits are planted (superpose.circuits.targets):
 
 Each replacement (per-layer transcoder, skip transcoder, CLT; JumpReLU, tanh penalty) is swept over the
 sparsity coefficient λ and seeds, with and without Jacobian matching (μ = 1), one program per kind, and
-scored by superpose.circuits.faithfulness: through_b (share of C computed through B), mediation (does
+scored by superpose.decompose.faithfulness: through_b (share of C computed through B), mediation (does
 zeroing B change C as in the model), recovery of the planted B and C neurons, errors off the training
 distribution, datapoint latents. The second figure draws the attribution graph of one input from the
 replacement next to the true graph.
@@ -34,7 +34,7 @@ KINDS = ("plt", "skip", "clt")
 KIND_LABELS = {"plt": "per-layer transcoder", "skip": "skip transcoder", "clt": "cross-layer transcoder"}
 JACOBIAN = 1.0
 GRAPH_INPUT = (1.0, 1.0, 0.0, 0.0, 1.0, 0.0)
-"""A → B = (1.5, 0, 0.5) → C = (0.5, 0, 1)."""
+"""A → B = (1.5, 0, 0.5) → C = (0.75, 0, 1.25)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +72,7 @@ def targets(size: Size) -> dict:
 
 def replacements(name: str, size: Size) -> dict:
     """kind -> transcoder configs for target `name` (λ x μ x seeds, one program)."""
-    from superpose.circuits.transcoders import TranscoderConfig
+    from superpose.decompose.transcoders import TranscoderConfig
 
     two_hop = name.startswith("two_hop")
     lambdas = size.lambdas_two_hop if two_hop else size.lambdas_abs
@@ -134,8 +134,8 @@ def table(manifest: Manifest) -> list[dict]:
 
 
 def report(manifest: Manifest) -> str:
-    lines = [f"{'target':18s}{'replacement':>12s}{'λ':>8s}{'μ':>4s}{'FVU':>14s}{'L0':>12s}{'recovery':>13s}"
-             f"{'through B':>10s}{'mediation':>10s}{'CLT A→C':>8s}{'OOD val':>8s}{'J err':>7s}{'datapt':>7s}"]
+    lines = [(f"{'target':18s}{'replacement':>12s}{'λ':>8s}{'μ':>4s}{'FVU':>14s}{'L0':>12s}{'recovery':>13s}"
+             f"{'through B':>10s}{'mediation':>10s}{'CLT A→C':>8s}{'OOD val':>8s}{'J err':>7s}{'datapt':>7s}")]
     for r in table(manifest):
         fvu = "/".join(f"{v:.3f}" for v in r["fvu"])
         l0 = "/".join(f"{v:.2f}" for v in r["l0"])
@@ -234,7 +234,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 def draw_graphs(manifest: Manifest, figure_path: Path) -> list[Path]:
     """The attribution graph of GRAPH_INPUT: true model, and the CLT and PLT at the smallest λ without and
     with Jacobian matching."""
-    from superpose.circuits import graphs
+    from superpose.decompose import graphs
 
     runs = _runs(manifest)
     chosen = []

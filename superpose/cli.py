@@ -191,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             from superpose.experiment import catalogue
 
-            for name, description in catalogue().items():
-                print(f"{name:16s} {description}")
+            entries = catalogue()
+            width = max(map(len, entries), default=0)
+            for name, description in entries.items():
+                print(f"{name:{width}s}  {description}")
             return 0
         _check_arguments(args)
         start_jax()

@@ -20,8 +20,9 @@ Three more compute something with a circuit known by construction (superpose.cir
   ``(1, 1, 1, 0, …)`` makes up `repeat_frac` of the data.
 * **Two-hop circuit** (``two_hop``): sparse binary inputs A (n = 2k), a first MLP computing
   ``B_j = ReLU(A_2j + A_2j+1 − ½)`` written to k residual directions of their own, a second MLP
-  computing ``C_j = ReLU(B_j + B_j+1 − 1)`` (indices mod k) from B alone. The truth: the B and C
-  neurons and the edges A→B→C.
+  computing ``C_j = ReLU(B_j + B_j+1 − ¾)`` (indices mod k) from B alone. The truth: the B and C
+  neurons and the edges A→B→C. No binary input puts a neuron exactly at its kink (pre-activations
+  −0.5, 0.5, 1.5 and −0.75, −0.25, 0.25, 0.75, 1.25, 2.25: at least ¼ from the kink), so the model's Jacobian is defined on the data.
 * **Mixing MLP** (``mixing_mlp``; Bhagat et al. 2025): ``ŷ = W_out ReLU(W_in x)`` trained on
   ``ReLU(x) + M x`` with a fixed symmetric mixing matrix M: a random one of a chosen scale, or
   the residual MLP's own ``I − W_E W_Eᵀ``; with M = 0 the labels are clean.
@@ -167,6 +168,11 @@ class Target(nnx.Module, Registered):
         raise NotImplementedError
 
     @classmethod
+    def differentiable(cls, x_BxF: jax.Array) -> jax.Array:
+        """Which input coordinates the model is differentiable in at x (B x F; False at a ReLU's kink)."""
+        return jnp.ones(x_BxF.shape, bool)
+
+    @classmethod
     def check(cls, config: TargetConfig) -> None:
         """Raise ConfigError for sizes this target cannot have."""
 
@@ -297,7 +303,8 @@ def _planted_or_random(config: TargetConfig, key: jax.Array, planted: dict[str, 
 
 
 class AbsMLP(ResidualTarget, name="abs_mlp"):
-    """|x| through one MLP of 2n neurons (ReLU(x), ReLU(−x)); the output is the MLP's, |x|.
+    """|x| through one MLP (the output is the MLP's): planted, 2n neurons ReLU(x_i), ReLU(−x_i); trained from
+    random weights, any number of neurons (fewer than 2n: computation in superposition, E11).
 
     Inputs are U[−1, 1] when active; with `repeat_frac` > 0 that fraction of samples is the repeated
     point (1, 1, 1, 0, …).
@@ -308,9 +315,11 @@ class AbsMLP(ResidualTarget, name="abs_mlp"):
 
     @classmethod
     def check(cls, config):
-        if config.n_hidden != 2 * config.n_features or config.d_resid != config.n_features or config.n_layers != 1:
-            raise ConfigError("abs_mlp needs n_hidden = 2·n_features, d_resid = n_features and one layer, got "
-                              f"{config.n_features}, {config.n_hidden}, {config.d_resid}, {config.n_layers}")
+        if config.d_resid != config.n_features or config.n_layers != 1:
+            raise ConfigError("abs_mlp needs d_resid = n_features and one layer, got "
+                              f"{config.d_resid} and {config.n_layers}")
+        if config.init == "truth" and config.n_hidden != 2 * config.n_features:
+            raise ConfigError(f"the planted abs_mlp has n_hidden = 2·n_features neurons, got {config.n_hidden}")
         if config.n_features < cls.REPEATED:
             raise ConfigError(f"abs_mlp needs at least {cls.REPEATED} features")
 
@@ -335,8 +344,15 @@ class AbsMLP(ResidualTarget, name="abs_mlp"):
         return jnp.where(repeat, jnp.asarray(cls.repeated_point(config)), x)
 
     def __init__(self, config: TargetConfig, key: jax.Array):
-        params = _planted_or_random(config, key, self.planted(config))
+        n, m = config.n_features, config.n_hidden
+        shapes = {"W_in": np.zeros((1, m, n)), "b_in": np.zeros((1, m)), "W_out": np.zeros((1, n, m))}
+        params = _planted_or_random(config, key, self.planted(config) if config.init == "truth" else shapes)
         self.W_in, self.b_in, self.W_out = (nnx.Param(params[k]) for k in ("W_in", "b_in", "W_out"))
+
+    @classmethod
+    def differentiable(cls, x_BxF):
+        """|x| has its kink at 0: an inactive feature's derivative is undefined."""
+        return x_BxF != 0
 
     def embed(self, x_BxF):
         return x_BxF
@@ -352,10 +368,10 @@ class TwoHop(ResidualTarget, name="two_hop"):
     """A planted two-hop circuit in a residual stream of n + 2k dimensions (n = 2k binary inputs A).
 
     Layer 0: B_j = ReLU(A_2j + A_2j+1 − ½), written to dimension n + j. Layer 1: C_j = ReLU(B_j + B_(j+1 mod k)
-    − 1), written to dimension n + k + j, reading only B. The output is the whole final residual stream.
+    − ¾), written to dimension n + k + j, reading only B. The output is the whole final residual stream.
     """
 
-    B_BIAS, C_BIAS = -0.5, -1.0
+    B_BIAS, C_BIAS = -0.5, -0.75
 
     @classmethod
     def check(cls, config):

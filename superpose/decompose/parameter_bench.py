@@ -28,8 +28,7 @@ import numpy as np
 from superpose import results
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
-from superpose.circuits import transcoders
-from superpose.decompose import apd, pieces, spd
+from superpose.decompose import apd, pieces, spd, transcoders
 from superpose.decompose.bench import json_normalise
 from superpose.train import checkpoint as checkpoint_lib
 
@@ -193,9 +192,9 @@ def one_hot_inputs(target: TargetConfig) -> np.ndarray:
 def evaluate(method: str, config, target: TargetConfig, params: dict[str, np.ndarray],
              target_params: dict[str, np.ndarray]) -> dict[str, Any]:
     """One run's metrics against the truth (superpose.decompose.pieces; transcoders:
-    superpose.circuits.faithfulness)."""
+    superpose.decompose.faithfulness)."""
     if method == "transcoder":
-        from superpose.circuits import faithfulness
+        from superpose.decompose import faithfulness
 
         return faithfulness.evaluate(config, target, params, target_params)
     out: dict[str, Any] = {}

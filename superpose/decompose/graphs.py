@@ -17,7 +17,7 @@ import numpy as np
 
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
-from superpose.circuits.transcoders import TranscoderConfig, from_arrays
+from superpose.decompose.transcoders import TranscoderConfig, from_arrays
 
 COLUMNS = ("input A", "layer 0", "layer 1", "output C")
 

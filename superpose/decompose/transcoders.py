@@ -10,8 +10,9 @@ stream of width D, it holds N latents per layer:
 with S(l) = {l} for a per-layer transcoder (`plt`, Dunefsky et al. 2024) and a skip transcoder (`skip`,
 Paulo et al. 2025: plus an affine skip path that starts at zero), and S(l) = {s ≤ l} for a cross-layer
 transcoder (`clt`, Ameisen et al. 2025), whose layer-s latents may write to every later layer. σ is
-JumpReLU (θ = exp(log θ), straight-through rectangle-kernel gradients; superpose.decompose.activations)
-or ReLU.
+JumpReLU (θ = exp(log θ), straight-through rectangle-kernel gradients; superpose.decompose.activations),
+ReLU, or TopK (the k largest per layer and sample, as the SAE architecture of that name and sparsify's
+skip transcoders).
 
 Loss (every layer trained jointly, each on the true model's MLP input and output, "open loop"):
 
@@ -23,7 +24,8 @@ Loss (every layer trained jointly, each on the true model's MLP input and output
 where ‖W_dec,i^l‖ is the norm of all of latent i's decoder vectors together (every layer it writes to),
 the last term (Anthropic's pre-activation loss, applied as in SAELens to dead latents only, here those
 that did not fire anywhere in the batch) lifts dead latents back towards firing, and the Jacobian term compares the whole input-to-output map of the model with that of the model whose
-MLPs are all replaced ("closed loop"), through a Gaussian probe u per sample (E_u ‖Aᵀu‖² = ‖A‖_F²).
+MLPs are all replaced ("closed loop"), through a Gaussian probe u per sample (E_u ‖Aᵀu‖² = ‖A‖_F²), in the
+input coordinates where the model is differentiable.
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ from flax import nnx
 
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
-from superpose.decompose.activations import jump_relu
+from superpose.decompose import spd
+from superpose.decompose.activations import jump_relu, top_k_mask
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 KINDS = ("plt", "skip", "clt")
-ACTIVATIONS = ("jumprelu", "relu")
+ACTIVATIONS = ("jumprelu", "relu", "topk")
 SPARSITIES = ("tanh", "l1")
 
 
@@ -60,6 +63,9 @@ class TranscoderConfig:
     n_latents: int = 8
     """Latents per layer."""
     activation: str = "jumprelu"
+    """`jumprelu`, `relu` or `topk`."""
+    k: int = 2
+    """topk: active latents per layer and sample."""
     sparsity: str = "tanh"
     sparsity_coefficient: float = 1e-2
     """λ."""
@@ -83,8 +89,10 @@ class TranscoderConfig:
         check_choice("kind", self.kind, KINDS)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("sparsity", self.sparsity, SPARSITIES)
-        for name in ("n_latents", "steps", "batch_size", "log_every"):
+        for name in ("n_latents", "k", "steps", "batch_size", "log_every"):
             check_int(name, getattr(self, name), minimum=1)
+        if self.activation == "topk" and self.k > self.n_latents:
+            raise ConfigError(f"k ({self.k}) cannot exceed n_latents ({self.n_latents})")
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         for name in ("sparsity_coefficient", "jacobian_coefficient", "tanh_scale", "preactivation_coefficient"):
             check_float(name, getattr(self, name), lower=0.0)
@@ -148,6 +156,8 @@ class Replacement(nnx.Module):
         return r_BxD @ self.W_enc[layer].T + self.b_enc[layer]
 
     def activate(self, layer: int, u_BxN: jax.Array) -> jax.Array:
+        if self.config.activation == "topk":
+            return jnp.where(top_k_mask(u_BxN, self.config.k), jax.nn.relu(u_BxN), 0.0)
         if self.log_threshold is None:
             return jax.nn.relu(u_BxN)
         theta = jnp.broadcast_to(jnp.exp(self.log_threshold[layer]), u_BxN.shape)
@@ -221,10 +231,12 @@ def preactivation_penalty(model: Replacement, acts: Sequence[jax.Array], pre: Se
 
 def jacobian_mismatch(model: Replacement, target: targets_lib.ResidualTarget, x_BxF: jax.Array,
                       probe: jax.Array) -> jax.Array:
-    """E‖J_rep(x)ᵀu − J_model(x)ᵀu‖² (sum over inputs, mean over the batch) for probes u (B x outputs)."""
+    """E‖J_rep(x)ᵀu − J_model(x)ᵀu‖² (sum over inputs, mean over the batch) for probes u (B x outputs), over the
+    input coordinates where the model is differentiable (not at a ReLU's kink: |x| at an inactive feature)."""
     _, rep_vjp = jax.vjp(lambda x: model.closed_loop(target, x)[0], x_BxF)
     _, model_vjp = jax.vjp(lambda x: target_model_output(target, x), x_BxF)
     difference = rep_vjp(probe)[0] - jax.lax.stop_gradient(model_vjp(probe)[0])
+    difference = jnp.where(type(target).differentiable(x_BxF), difference, 0.0)
     return jnp.mean(jnp.sum(difference ** 2, axis=-1))
 
 
@@ -292,8 +304,6 @@ def train(configs: Sequence[TranscoderConfig], target_configs: Sequence[TargetCo
           target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "transcoders",
           checkpoint=None) -> trainer.Trained:
     """Replace the MLPs of one target per instance, all in one program (shared static fields)."""
-    from superpose.decompose import spd
-
     jacobian = any(c.jacobian_coefficient > 0 for c in configs)
 
     def learner(config, target):

@@ -1,4 +1,4 @@
-"""Is a replacement (superpose.circuits.transcoders) faithful to a model whose circuit is known?
+"""Is a replacement (superpose.decompose.transcoders) faithful to a model whose circuit is known?
 
 Every score compares the replacement with the target's planted truth or with the target itself:
 
@@ -6,7 +6,8 @@ Every score compares the replacement with the target's planted truth or with the
 * `output_error`: with every MLP replaced (closed loop), E‖f_rep − f‖² / E‖f‖², on the training
   distribution and off it (`ood_dense`: 3x denser inputs; `ood_values`: two-hop inputs of non-binary
   value U[0.25, 1], absolute-value inputs of twice the range).
-* `jacobian_error`: E‖J_rep − J‖_F² / E‖J‖_F² of the closed-loop input-output map at data points.
+* `jacobian_error`: E‖J_rep − J‖_F² / E‖J‖_F² of the closed-loop input-output map at data points, in the
+  input coordinates where the model is differentiable (for |x|: the active features; at 0 it has a kink).
 * `recovery` per layer: the planted neurons against the latents, each scored by the mean of the
   cosine of their input directions (encoder rows vs W_in rows) and of their output directions
   (decoder rows vs W_out columns), matched one-to-one (Hungarian; the mean over true neurons,
@@ -32,11 +33,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import AbsMLP, TargetConfig, TwoHop
-from superpose.circuits.transcoders import Replacement, TranscoderConfig, from_arrays, target_model_output
 from superpose.decompose.recovery import mcc
+from superpose.decompose.transcoders import (
+    Replacement,
+    TranscoderConfig,
+    from_arrays,
+    residual_shape,
+    target_model_output,
+)
 
 EVAL_SAMPLES = 8192
 EVAL_SEED = 4242
@@ -161,8 +169,10 @@ def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict
         out[name] = _relative(model.closed_loop(target, xi)[0], target_model_output(target, xi))
     planted = TARGETS_WITH_TRUTH[target_config.kind](target_config)
     out["recovery"] = [recovery(model, planted, l) for l in range(model.n_layers)]
-    rep_J, true_J = _jacobians(config.static(), target_config.static())(params, target_params, x[:JACOBIAN_SAMPLES])
-    out["jacobian_error"] = _relative(rep_J, true_J)
+    xj = x[:JACOBIAN_SAMPLES]
+    rep_J, true_J = _jacobians(config.static(), target_config.static())(params, target_params, xj)
+    smooth = np.asarray(type(target).differentiable(xj))[:, None, :]
+    out["jacobian_error"] = _relative(np.where(smooth, rep_J, 0.0), np.where(smooth, true_J, 0.0))
     if target_config.kind == "two_hop":
         out |= two_hop_paths(model, target_config, target, x)
         edit = ablate_b(target_config)
@@ -176,3 +186,62 @@ def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict
 
 
 TARGETS_WITH_TRUTH = {"two_hop": TwoHop.planted, "abs_mlp": AbsMLP.planted}
+
+ORACLE_THRESHOLD = 1e-4
+DATAPOINT_THRESHOLD = 0.8
+
+
+def planted_replacement(config: TranscoderConfig, target_config: TargetConfig, *, collapsed: bool = False,
+                        datapoint: bool = False) -> dict[str, np.ndarray]:
+    """Replacement parameters set by hand from the planted circuit (the oracles of the tests).
+
+    Latent j of layer l is true neuron j of layer l (encoder row W_in, bias b_in, decoder column W_out,
+    JumpReLU threshold 1e-4); spare latents never fire. `collapsed` (a CLT on the two-hop circuit): no
+    layer-1 latents; the layer-0 (B) latents also write C directly, by the least-squares fit of C on them.
+    `datapoint` (the absolute value): one spare latent memorises the repeated point p: it reads p/3, fires
+    above 0.8 (on p, and on rare inputs with three large entries), and writes p.
+    """
+    shapes = dict(_flat(Replacement(config, *residual_shape(target_config), jax.random.key(0))))
+    params = {k: np.zeros(v.shape, np.float32) for k, v in shapes.items()}
+    truth = TARGETS_WITH_TRUTH[target_config.kind](target_config)
+    n_true = truth["W_in"].shape[1]
+    if config.n_latents < n_true + datapoint:
+        raise ValueError(f"the planted replacement needs at least {n_true + datapoint} latents per layer")
+    params["b_enc"][:] = -1.0
+    if "log_threshold" in params:
+        params["log_threshold"][:] = np.log(ORACLE_THRESHOLD)
+    for layer in range(truth["W_in"].shape[0]):
+        if collapsed and layer == 1:
+            continue
+        params["W_enc"][layer, :n_true] = truth["W_in"][layer]
+        params["b_enc"][layer, :n_true] = truth["b_in"][layer]
+        if config.kind == "clt":
+            params["W_dec"][layer, layer, :n_true] = truth["W_out"][layer].T
+        else:
+            params["W_dec"][layer, :n_true] = truth["W_out"][layer].T
+    if collapsed:
+        if config.kind != "clt" or target_config.kind != "two_hop":
+            raise ValueError("a collapsed replacement is a CLT on the two-hop circuit")
+        x = jnp.asarray(inputs(target_config))
+        model = from_arrays(config, target_config, params)
+        _, outs = targets_lib.from_arrays(target_config, truth).mlp_io(x)
+        acts0 = np.asarray(model.encode(0, model_input(target_config, x)))
+        params["W_dec"][0, 1] = np.linalg.lstsq(acts0, np.asarray(outs[1]), rcond=None)[0]
+    if datapoint:
+        if target_config.kind != "abs_mlp":
+            raise ValueError("a datapoint latent memorises the absolute-value task's repeated point")
+        p = AbsMLP.repeated_point(target_config)
+        params["W_enc"][0, n_true] = p / p.sum()
+        params["b_enc"][0, n_true] = 0.0
+        params["log_threshold"][0, n_true] = np.log(DATAPOINT_THRESHOLD)
+        params["W_dec"][0, n_true] = p
+    return params
+
+
+def model_input(target_config: TargetConfig, x_BxF: jax.Array) -> jax.Array:
+    """What the first MLP reads: the embedded input."""
+    return targets_lib.from_arrays(target_config, TARGETS_WITH_TRUTH[target_config.kind](target_config)).embed(x_BxF)
+
+
+def _flat(module) -> list[tuple[str, Any]]:
+    return [("/".join(map(str, path)), v[...]) for path, v in nnx.to_flat_state(nnx.state(module))]
