@@ -1,6 +1,6 @@
-"""Speed of the four workloads of the speed issue, each against its baselines in the same run.
+"""Speed of superpose's workloads, each against its baselines in the same run.
 
-    python benchmarks/run.py [--only a,b,c,d,e] [--scale 1.0] [--torch-python PYTHON]
+    python benchmarks/run.py [--only a,b,c,d,e,f,g] [--scale 1.0] [--torch-python PYTHON]
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
@@ -9,6 +9,8 @@
 (d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256
 (f) an SPD sweep on TMS 5-2: 4 seeds x 4 importance-minimality coefficients, batch 512, against the
     same decompositions trained one at a time (the authors' code trains one per process)
+(g) a transcoder sweep: 16 cross-layer transcoders on the planted two-hop circuit (4 sparsity coefficients x
+    Jacobian matching on/off x 2 seeds), batch 512, against the same transcoders one at a time
 (e) the 10-instance study as a whole process (cold and warm compilation cache) against a PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
@@ -22,7 +24,7 @@ Rows per workload:
   floor      the trainer's step without drawing data, scanned, on one fixed pre-generated batch, blocked like
              the engine
   (d) also: the engine on one device (no sharding), as SAE groups ran before they went through the trainer
-  (f) also: one-at-a-time, the engine on a single decomposition, once per decomposition
+  (f), (g) also: one-at-a-time, the engine on a single decomposition (transcoder), once per run
 Ratios: engine speed over per-step speed, and engine time over floor time. Compile time is
 excluded (one warm-up chunk) except in (b)'s end-to-end wall time. Peak RSS is the process's.
 """
@@ -196,6 +198,22 @@ def spd_sweep():
     return learner, spd.hyper_arrays(configs), spd.target_data([target] * 16, [params] * 16)
 
 
+def transcoder_sweep():
+    """(learner, hyper, data) of 16 cross-layer transcoders on the planted two-hop circuit: 4 sparsity
+    coefficients x Jacobian matching on/off x 2 seeds (circuits-faithfulness)."""
+    from superpose.circuits import targets
+    from superpose.decompose import spd, transcoders
+
+    target = targets.TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
+                                  feature_probability=0.3)
+    params = {k: v[0] for k, v in targets.planted_params([target]).items()}
+    base = transcoders.TranscoderConfig(kind="clt", n_latents=6, log_every=100)
+    configs = [dataclasses.replace(base, seed=s, sparsity_coefficient=lam, jacobian_coefficient=mu)
+               for s in range(2) for lam in (1e-3, 3e-3, 1e-2, 3e-2) for mu in (0.0, 1.0)]
+    learner = transcoders.TranscoderLearner(base.static(), target.static(), jacobian=True)
+    return learner, spd.hyper_arrays(configs, transcoders.Hyper), spd.target_data([target] * 16, [params] * 16)
+
+
 def _on_one_device(steps):
     learner, hyper, data = sae_group()
     with one_device():
@@ -259,7 +277,7 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g")
     parser.add_argument("--torch-python", default=sys.executable,
                         help="a Python with torch installed, for (e)'s PyTorch row (default: this one)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
@@ -318,6 +336,19 @@ def main() -> None:
             ("one at a time", one_at_a_time, s(500), 40_000),
             ("floor", floor(learner, hyper, s(500), data=data), s(500), 40_000),
         ])
+    if "g" in args.only:
+        learner, hyper, data = transcoder_sweep()
+        with one_device():
+            one_at_a_time = sum(
+                engine(learner, jax.tree.map(lambda a, i=i: a[i: i + 1], hyper), s(1_000),
+                       data=jax.tree.map(lambda a, i=i: a[i: i + 1], data))
+                for i in range(16))
+        report("(g) cross-layer transcoders on the two-hop circuit: 16 (4 λ x Jacobian on/off x 2 seeds), batch 512",
+               16, [
+                   ("engine", engine(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
+                   ("one at a time", one_at_a_time, s(1_000), 10_000),
+                   ("floor", floor(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
+               ])
     if "e" in args.only:
         whole_process(args.torch_python)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
