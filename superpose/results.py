@@ -91,6 +91,12 @@ def check_writable(folder: Path) -> None:
         raise ResultError(f"output folder {folder} is not writable ({e.strerror})") from None
 
 
+def json_normalise(value):
+    """What `value` looks like after a JSON round trip (tuples become lists): compare a job with a saved config
+    through this."""
+    return json.loads(json.dumps(value))
+
+
 def save(folder: Path, *, config: dict, arrays: dict[str, np.ndarray], summary: dict) -> Path:
     """Write a result folder atomically (temp folder + rename)."""
     folder = Path(folder)

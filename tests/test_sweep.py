@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -41,3 +43,18 @@ def test_run_sweep_writes_loadable_folders_and_picks_best(tmp_path):
     (folder / "arrays.npz").write_bytes(b"garbage")
     with pytest.raises(ResultError, match="arrays.npz does not match the checksum"):
         load(folder)
+
+
+def test_a_rerun_finds_a_sweep_with_per_feature_axes(tmp_path, monkeypatch):
+    """Axis values that are tuples (per-feature densities, as in E6) come back from JSON as lists: a re-run must
+    still recognise its own folder (no retraining, no 'different sweep' error)."""
+    sweep = Sweep(name="s", base=dataclasses.replace(BASE, steps=100, log_every=100),
+                  axes={"feature_probability": ((0.1, 0.1, 0.1), (0.1, 0.1, 0.01))})
+    (folder,) = run_sweep(sweep, tmp_path, progress=False)
+    from superpose.toy import sweep as sweep_module
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained a finished group")
+
+    monkeypatch.setattr(sweep_module, "train", no_training)
+    assert run_sweep(sweep, tmp_path, progress=False, skip_existing=True, overwrite=False) == [folder]

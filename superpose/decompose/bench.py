@@ -11,7 +11,6 @@ A folder (superpose.results) holds
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,9 @@ def _job(configs, labels, source_spec) -> dict[str, Any]:
 
 def holds(folder: Path, job: dict) -> bool:
     try:
-        return results.load(folder).config.get("job") == json_normalise(job)
+        return results.load(folder).config.get("job") == results.json_normalise(job)
     except results.ResultError:
         return False
-
-
-def json_normalise(value):
-    """What `value` looks like after a JSON round trip (tuples become lists)."""
-    return json.loads(json.dumps(value))
 
 
 def evaluate(

@@ -29,7 +29,6 @@ from superpose import results
 from superpose.circuits import targets as targets_lib
 from superpose.circuits.targets import TargetConfig
 from superpose.decompose import apd, pieces, spd, transcoders
-from superpose.decompose.bench import json_normalise
 from superpose.train import checkpoint as checkpoint_lib
 
 METHODS = {"spd": (spd.SPDConfig, spd.train), "apd": (apd.APDConfig, apd.train),
@@ -86,7 +85,7 @@ class DecompositionGroup(results.Run):
 
 def _holds(folder: Path, key: str, job: Any) -> bool:
     try:
-        return results.load(folder).config.get(key) == json_normalise(job)
+        return results.load(folder).config.get(key) == results.json_normalise(job)
     except results.ResultError:
         return False
 

@@ -124,7 +124,7 @@ def run_sweep(
 
 def _holds(folder: Path, sweep: Sweep) -> bool:
     try:
-        return results.load(folder).config.get("sweep") == sweep.to_dict()
+        return results.load(folder).config.get("sweep") == results.json_normalise(sweep.to_dict())
     except results.ResultError:
         return False
 
