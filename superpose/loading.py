@@ -1,10 +1,11 @@
 """One reader for every result folder superpose writes: `superpose.load(folder)`.
 
 Returns the folder as its kind's class: a `ToyGroup` (a shape group of a toy-model
-sweep), an `SAEGroup` (SAEs trained together on one source), a `TargetGroup` (target
-models of parameter decomposition) or a `DecompositionGroup` (SPD or APD runs). Each is a
-`superpose.results.Run` (config, arrays, summary) with `configs` (one per instance); the
-first three have `model(i)` (instance i as its trained flax NNX module). Folders written by earlier
+sweep), an `SAEGroup` (SAEs trained together on one source), a `TargetGroup` (models
+with known computation: the targets of parameter decomposition and transcoders) or a
+`DecompositionGroup` (SPD, APD or transcoder runs). Each is a `superpose.results.Run`
+(config, arrays, summary) with `configs` (one per instance); the first three have
+`model(i)` (instance i as its trained flax NNX module). Folders written by earlier
 releases of the same schema load alike.
 """
 
