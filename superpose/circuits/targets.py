@@ -523,7 +523,7 @@ class TargetLearner(Learner):
         n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(nnx.eval_shape(
             lambda: c.model(jax.random.key(0)))))
         width = c.n_features + (c.d_resid * (c.n_layers + 1) + c.n_hidden * c.n_layers
-                                if c.kind in ("resid_mlp", "two_hop", "abs_mlp") else c.n_hidden)
+                                if issubclass(TARGETS.get(c.kind), ResidualTarget) else c.n_hidden)
         return int(4 * (4 * n_params + 4 * c.batch_size * width))
 
 

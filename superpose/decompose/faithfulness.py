@@ -36,7 +36,7 @@ import numpy as np
 from flax import nnx
 
 from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import AbsMLP, TargetConfig, TwoHop
+from superpose.circuits.targets import AbsMLP, TargetConfig
 from superpose.decompose.recovery import mcc
 from superpose.decompose.transcoders import (
     Replacement,
@@ -164,10 +164,12 @@ def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict
         "l0": [float(np.mean(np.sum(np.asarray(a) > 0, axis=1))) for a in acts],
         "dead": [int(np.sum(~np.any(np.asarray(a) > 0, axis=0))) for a in acts],
     }
-    for which, name in (("train", "output_error"), ("dense", "ood_dense"), ("values", "ood_values")):
+    replaced, true = model.closed_loop(target, x)[0], target_model_output(target, x)
+    out["output_error"] = _relative(replaced, true)
+    for which, name in (("dense", "ood_dense"), ("values", "ood_values")):
         xi = jnp.asarray(inputs(target_config, which))
         out[name] = _relative(model.closed_loop(target, xi)[0], target_model_output(target, xi))
-    planted = TARGETS_WITH_TRUTH[target_config.kind](target_config)
+    planted = _truth(target_config)
     out["recovery"] = [recovery(model, planted, l) for l in range(model.n_layers)]
     xj = x[:JACOBIAN_SAMPLES]
     rep_J, true_J = _jacobians(config.static(), target_config.static())(params, target_params, xj)
@@ -177,15 +179,17 @@ def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict
         out |= two_hop_paths(model, target_config, target, x)
         edit = ablate_b(target_config)
         c = _c_part(target_config)
-        d_true = target_model_output(target, x)[:, c] - target_model_output(target, x, edit)[:, c]
-        d_rep = model.closed_loop(target, x)[0][:, c] - model.closed_loop(target, x, edit)[0][:, c]
+        d_true = true[:, c] - target_model_output(target, x, edit)[:, c]
+        d_rep = replaced[:, c] - model.closed_loop(target, x, edit)[0][:, c]
         out["mediation"] = 1 - _relative(d_rep, d_true)
     if target_config.kind == "abs_mlp":
         out["datapoint_latents"], out["datapoint_cosine"] = datapoint_latents(model, target_config)
     return out
 
 
-TARGETS_WITH_TRUTH = {"two_hop": TwoHop.planted, "abs_mlp": AbsMLP.planted}
+def _truth(target_config: TargetConfig) -> dict[str, np.ndarray]:
+    """The planted weights of the target's circuit (abs_mlp, two_hop)."""
+    return targets_lib.TARGETS.get(target_config.kind).planted(target_config)
 
 ORACLE_THRESHOLD = 1e-4
 DATAPOINT_THRESHOLD = 0.8
@@ -203,7 +207,7 @@ def planted_replacement(config: TranscoderConfig, target_config: TargetConfig, *
     """
     shapes = dict(_flat(Replacement(config, *residual_shape(target_config), jax.random.key(0))))
     params = {k: np.zeros(v.shape, np.float32) for k, v in shapes.items()}
-    truth = TARGETS_WITH_TRUTH[target_config.kind](target_config)
+    truth = _truth(target_config)
     n_true = truth["W_in"].shape[1]
     if config.n_latents < n_true + datapoint:
         raise ValueError(f"the planted replacement needs at least {n_true + datapoint} latents per layer")
@@ -224,8 +228,8 @@ def planted_replacement(config: TranscoderConfig, target_config: TargetConfig, *
             raise ValueError("a collapsed replacement is a CLT on the two-hop circuit")
         x = jnp.asarray(inputs(target_config))
         model = from_arrays(config, target_config, params)
-        _, outs = targets_lib.from_arrays(target_config, truth).mlp_io(x)
-        acts0 = np.asarray(model.encode(0, model_input(target_config, x)))
+        ins, outs = targets_lib.from_arrays(target_config, truth).mlp_io(x)
+        acts0 = np.asarray(model.encode(0, ins[0]))
         params["W_dec"][0, 1] = np.linalg.lstsq(acts0, np.asarray(outs[1]), rcond=None)[0]
     if datapoint:
         if target_config.kind != "abs_mlp":
@@ -236,11 +240,6 @@ def planted_replacement(config: TranscoderConfig, target_config: TargetConfig, *
         params["log_threshold"][0, n_true] = np.log(DATAPOINT_THRESHOLD)
         params["W_dec"][0, n_true] = p
     return params
-
-
-def model_input(target_config: TargetConfig, x_BxF: jax.Array) -> jax.Array:
-    """What the first MLP reads: the embedded input."""
-    return targets_lib.from_arrays(target_config, TARGETS_WITH_TRUTH[target_config.kind](target_config)).embed(x_BxF)
 
 
 def _flat(module) -> list[tuple[str, Any]]:
