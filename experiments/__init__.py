@@ -14,9 +14,9 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-PAPER_ORDER = ("intro", "basic", "phase", "geometry", "perturb", "adversarial", "correlated", "privileged",
-               "absolute", "dynamics", "double_descent", "sae_recovery", "sae_sharkey", "sae_architectures",
-               "sae_steering")
+PAPER_ORDER = ("intro", "basic", "phase", "geometry", "perturb", "adversarial", "adversarial_training",
+               "correlated", "privileged", "absolute", "dynamics", "transformations", "double_descent", "hidden_l1",
+               "sae_recovery", "sae_sharkey", "sae_architectures", "sae_steering")
 
 
 def modules() -> list[str]:

@@ -99,6 +99,13 @@ class ToyConfig:
     """Rescale every input to unit L2 norm (the double-descent setup)."""
     snapshots: bool = False
     """Keep W at the end of every chunk of `log_every` steps (learning dynamics)."""
+    hidden_l1: float = 0.0
+    """λ of an L1 penalty on the hidden activations, λ · mean over the batch of Σ_h |h| (the paper's
+    "strategic picture": it removes superposition at a cost in loss). 0: no penalty."""
+    attack_fraction: float = 0.0
+    """Adversarial training: every input x is attacked along the analytic attack direction
+    (WᵀW)_i / ‖(WᵀW)_i‖ of one feature i drawn at random, with L2 norm `attack_fraction` · ‖x‖, and the
+    model is trained to output the clean target (superpose.toy.adversarial). 0: plain training."""
 
     def __post_init__(self):
         for name in ("feature_probability", "importance"):
@@ -139,6 +146,8 @@ class ToyConfig:
                 check_float("importance", v, lower=0.0)
         check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
         check_float("weight_decay", self.weight_decay, lower=0.0)
+        check_float("hidden_l1", self.hidden_l1, lower=0.0)
+        check_float("attack_fraction", self.attack_fraction, lower=0.0)
 
     def probability_F(self) -> np.ndarray:
         p = np.asarray(as_floats("feature_probability", self.feature_probability), np.float32)

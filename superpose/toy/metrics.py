@@ -52,6 +52,15 @@ def n_represented(W_FxH, threshold: float = REPRESENTED_NORM):
     return jnp.sum(feature_norms(W_FxH) > threshold, axis=-1)
 
 
+SUPERPOSED_INTERFERENCE = 0.1
+"""A represented feature is in superposition when its interference exceeds this."""
+
+
+def n_superposed(W_FxH, threshold: float = SUPERPOSED_INTERFERENCE):
+    """Number of represented features whose interference Σ_{j≠i} (Ŵ_i·W_j)² exceeds `threshold`."""
+    return jnp.sum((feature_norms(W_FxH) > REPRESENTED_NORM) & (interference(W_FxH) > threshold), axis=-1)
+
+
 def summary(W_FxH) -> dict:
     """All per-instance metrics as plain lists (JSON-ready)."""
     return {

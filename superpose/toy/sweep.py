@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from superpose import results
 from superpose.toy import config as cfg
 from superpose.toy import metrics
 from superpose.toy.config import ToyConfig
+from superpose.toy.data import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.toy.training import learner, train
 from superpose.train import checkpoint as checkpoint_lib
+from superpose.train import rng
 from superpose.train.trainer import check_fits, module_from_arrays
 from superpose.validate import ConfigError, check_known_key
 
@@ -184,6 +187,17 @@ class ToyGroup(results.Run):
         c = ToyConfig(**_tuples(self.config["instances"][i]["config"]))
         return module_from_arrays(lambda: MODELS.get(c.model)(c.n_features, c.n_hidden, jax.random.key(0)),
                                   lambda name: self.arrays[SAVED_AS.get(name, name)][i])
+
+    def evaluation_loss(self, i: int, n_samples: int = 1 << 16, seed: int = 0) -> float:
+        """Instance `i`'s plain loss (importance-weighted squared error, no penalty, no attack) on `n_samples`
+        fresh inputs of its own data, the same inputs for every instance of equal density and `seed`."""
+        c = self.configs[i]
+        model = self.model(i)
+        x_FxB = sample_structured(rng.key(seed), jnp.asarray(c.probability_F()), n_samples, kind=c.data,
+                                  set_size=c.set_size, signed=model.signed_inputs)
+        if c.normalize:
+            x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
+        return float(model.loss(x_FxB, jnp.asarray(c.importance_F())))
 
 
 def _tuples(config: dict) -> dict:

@@ -20,12 +20,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from superpose.toy.adversarial import attack_directions
 from superpose.toy.config import STATIC_FIELDS, ToyConfig
 from superpose.toy.data import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import ConfigError
+
+
+ATTACK_STREAM = 0x5EED_A77C
+"""Folded into a step's data key to draw which feature each input's attack targets."""
 
 
 class Hyper(NamedTuple):
@@ -35,6 +40,8 @@ class Hyper(NamedTuple):
     importance_F: jax.Array
     learning_rate: jax.Array
     weight_decay: jax.Array
+    hidden_l1: jax.Array
+    attack_fraction: jax.Array
 
 
 class Carry(NamedTuple):
@@ -49,6 +56,10 @@ class ToyLearner(Learner):
 
     config: ToyConfig
     """The group's static fields; per-instance fields are at their defaults."""
+    hidden_penalty: bool = False
+    """Some instance has `hidden_l1` > 0: the loss includes the penalty (off, the program is the plain one)."""
+    adversarial: bool = False
+    """Some instance has `attack_fraction` > 0: every step attacks its batch."""
 
     def model_class(self) -> type[ToyModel]:
         return MODELS.get(self.config.model)
@@ -82,12 +93,28 @@ class ToyLearner(Learner):
         return optax.adamw(lambda count: hyper.learning_rate * shape(count), weight_decay=hyper.weight_decay)
 
     def batch(self, carry: Carry, hyper: Hyper, data, t):
-        if self.config.n_train > 0:
-            return carry.train_x_FxT
-        return self.sample(jax.random.fold_in(carry.data_key, t), hyper.probability_F)
+        """x_FxB, and with `adversarial` also the key that picks each input's attacked feature."""
+        step_key = jax.random.fold_in(carry.data_key, t)
+        x_FxB = carry.train_x_FxT if self.config.n_train > 0 else self.sample(step_key, hyper.probability_F)
+        if self.adversarial:
+            return x_FxB, jax.random.fold_in(step_key, ATTACK_STREAM)
+        return x_FxB
 
-    def loss(self, model: ToyModel, x_FxB, hyper: Hyper, carry):
-        return model.loss(x_FxB, hyper.importance_F), None
+    def loss(self, model: ToyModel, batch, hyper: Hyper, carry):
+        if not (self.adversarial or self.hidden_penalty):
+            return model.loss(batch, hyper.importance_F), None
+        x_FxB, attack_key = batch if self.adversarial else (batch, None)
+        inputs_FxB = x_FxB
+        if self.adversarial:  # the attack is the optimum for the current weights, held fixed (Danskin)
+            direction_FxF = attack_directions(jax.lax.stop_gradient(model.W_FxH[...]))
+            feature_B = jax.random.randint(attack_key, (x_FxB.shape[1],), 0, x_FxB.shape[0])
+            eps_B = hyper.attack_fraction * jnp.linalg.norm(x_FxB, axis=0)
+            inputs_FxB = x_FxB + direction_FxF[feature_B].T * eps_B
+        h_HxB = model.hidden(inputs_FxB)
+        loss = jnp.mean(hyper.importance_F[:, None] * (model.target(x_FxB) - model.readout(h_HxB)) ** 2)
+        if self.hidden_penalty:
+            loss = loss + hyper.hidden_l1 * jnp.mean(jnp.sum(jnp.abs(h_HxB), axis=0))
+        return loss, None
 
     def bytes_per_instance(self) -> int:
         """Float32: parameters with their two Adam moments and gradient, about eight (F + H) x B activation
@@ -128,7 +155,8 @@ def static_config(configs: Sequence[ToyConfig]) -> ToyConfig:
 
 
 def learner(configs: Sequence[ToyConfig]) -> ToyLearner:
-    return ToyLearner(static_config(configs))
+    return ToyLearner(static_config(configs), hidden_penalty=any(c.hidden_l1 > 0 for c in configs),
+                      adversarial=any(c.attack_fraction > 0 for c in configs))
 
 
 def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
@@ -137,6 +165,8 @@ def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
         importance_F=jnp.asarray(np.stack([c.importance_F() for c in configs])),
         learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
         weight_decay=jnp.asarray([c.weight_decay for c in configs], jnp.float32),
+        hidden_l1=jnp.asarray([c.hidden_l1 for c in configs], jnp.float32),
+        attack_fraction=jnp.asarray([c.attack_fraction for c in configs], jnp.float32),
     )
 
 
