@@ -78,8 +78,9 @@ def removing_fraction(m: dict[str, np.ndarray]) -> float:
 
 def report(manifest: Manifest) -> str:
     m = measure(manifest)
-    lines = [f"{'attack':>7} {'represented':>12} {'superposed':>11} {'loss':>10} {'loss / a=0':>11} "
-             f"{'vulnerability':>14}"]
+    header = (f"{'attack':>7} {'represented':>12} {'superposed':>11} {'loss':>10} {'loss / a=0':>11} "
+              f"{'vulnerability':>14}")
+    lines = [header]
     for a, r, s, loss, v in zip(m["fraction"], m["represented"], m["superposed"], m["loss"], m["vulnerability"]):
         lines.append(f"{a:>7.2f} {r:>12d} {s:>11d} {loss:>10.3g} {loss / m['loss'][0]:>11.2f} {v:>14.3g}")
     lines.append(f"superposition removed from attack fraction {removing_fraction(m):.2g} "

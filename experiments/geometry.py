@@ -3,6 +3,14 @@
 Elhage et al. 2022, "The Geometry of Superposition"; REFERENCE.md section 3
 E4, E5 and checks 10, 11. Uniform importance, densities 20**-linspace(0, 1, 20),
 the notebook's recipe.
+
+Feature geometry graphs (E5): nodes are the represented features (‖W_i‖ > 0.5), edges join features
+whose directions overlap, |cos(W_i, W_j)| > 0.2. Polytopes that form a tegum product are orthogonal to
+each other, so each connected component is one polytope, named by its size and the dimensions it spans
+(the sum of its members' D_i): 2 in 1 a digon, 3 in 2 a triangle, 4 in 3 a tetrahedron, 5 in 2 a
+pentagon, 8 in 3 a square antiprism. The paper's non-uniform solutions are such products: a
+triangular bipyramid is a triangle and a digon in orthogonal subspaces, which is why the scatter shows
+its features on the 2/3 and 1/2 lines rather than at 3/5 ("split lines").
 """
 
 from __future__ import annotations
@@ -10,6 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from collections import Counter
+
+from scipy.sparse import csgraph
 
 from superpose import plotting
 from superpose.experiment import Experiment, Manifest
@@ -27,6 +39,12 @@ STICKY = {
     3 / 8: "square antiprism",
 }
 STICKY_TOL = 0.02
+EDGE_COS = 0.2
+POLYTOPES = {(2, 1): "digon", (3, 2): "triangle", (4, 3): "tetrahedron", (5, 2): "pentagon",
+             (8, 3): "square antiprism"}
+"""(features, dimensions spanned) -> polytope."""
+TANGLE = 9
+"""Components of at least this many features are drawn as one tangle (no clean polytope)."""
 
 
 def sweeps(quick: bool) -> list[Sweep]:
@@ -43,14 +61,68 @@ def sticky_counts(W_FxH: np.ndarray) -> dict[float, int]:
     return {v: int(np.sum(np.abs(D - v) <= STICKY_TOL)) for v in STICKY}
 
 
+def components(W_FxH: np.ndarray) -> list[np.ndarray]:
+    """The connected components of the feature geometry graph (represented features joined where
+    |cos| > EDGE_COS), largest first, as arrays of feature indices."""
+    norms = np.linalg.norm(W_FxH, axis=1)
+    represented = norms > metrics.REPRESENTED_NORM
+    unit = W_FxH / np.maximum(norms, 1e-6)[:, None]
+    edges = (np.abs(unit @ unit.T) > EDGE_COS) & represented[:, None] & represented[None, :]
+    _, label = csgraph.connected_components(edges, directed=False)
+    parts = [np.flatnonzero((label == c) & represented) for c in np.unique(label[represented])]
+    return sorted(parts, key=len, reverse=True)
+
+
+def polytope(W_FxH: np.ndarray, members: np.ndarray) -> str:
+    """The name of the component `members`: a polytope, a lone feature, a tangle or "k in d dims"."""
+    D = np.asarray(metrics.feature_dimensionality(W_FxH))
+    dims = int(np.round(D[members].sum()))
+    if len(members) == 1:
+        return "dedicated" if D[members[0]] > 0.9 else "lone feature"
+    if len(members) >= TANGLE:
+        return "tangle (no clean polytope)"
+    return POLYTOPES.get((len(members), dims), f"{len(members)} in {dims} dims")
+
+
+def polytope_counts(W_FxH: np.ndarray) -> Counter:
+    return Counter(polytope(W_FxH, c) for c in components(W_FxH))
+
+
+def draw_graph(ax, W_FxH: np.ndarray, title: str) -> None:
+    """Each component on its own small circle, edges as wide as |cos|, nodes coloured by D_i."""
+    D = np.asarray(metrics.feature_dimensionality(W_FxH))
+    unit = W_FxH / np.maximum(np.linalg.norm(W_FxH, axis=1, keepdims=True), 1e-6)
+    parts = components(W_FxH)
+    columns = max(1, int(np.ceil(np.sqrt(len(parts)))))
+    for k, members in enumerate(parts):
+        centre = np.array([k % columns, -(k // columns)], float) * 2.6
+        radius = 1.0 if len(members) < TANGLE else 1.0 * columns / 2
+        if len(members) >= TANGLE:  # the tangle gets the whole panel, the rest (if any) sit on its right
+            centre = np.array([-1.3 * columns - 1.5, -(columns - 1) * 1.3])
+        angle = 2 * np.pi * np.arange(len(members)) / len(members)
+        xy = centre + radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+        cos = np.abs(unit[members] @ unit[members].T)
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                if cos[a, b] > EDGE_COS:
+                    ax.plot(*xy[[a, b]].T, color="0.3", lw=2.5 * cos[a, b], alpha=0.7, zorder=1)
+        ax.scatter(*xy.T, c=D[members], cmap="viridis", vmin=0, vmax=1, s=28 if len(members) < TANGLE else 6,
+                   zorder=2, edgecolors="k", linewidths=0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=8)
+
+
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     run = manifest.group("geometry", "all")
     W = run.arrays["W"]
     inv_density = 1 / run.arrays["feature_probability"][:, 0]
     n_hidden = W.shape[-1]
-    fig, (ax_star, ax_scatter, ax_counts) = plotting.figure(
-        1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [1, 1.4, 1]}
-    )
+    fig = plotting.figure(figsize=(15, 8.6))[0]
+    fig.clf()
+    grid = fig.add_gridspec(2, 1, height_ratios=[1, 1], hspace=0.3)
+    top = grid[0].subgridspec(1, 3, width_ratios=[1, 1.4, 1], wspace=0.62)
+    ax_star, ax_scatter, ax_counts = (fig.add_subplot(top[k]) for k in range(3))
     ax_star.plot(inv_density, metrics.dimensions_per_feature(W), "o-", color="k", ms=3)
     for v in (1, 1 / 2):
         ax_star.axhline(v, color="0.7", lw=0.8, ls="--")
@@ -72,22 +144,49 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_scatter.set(xscale="log", ylim=(0, 1.05), xlabel="1 / (1 − S)", ylabel="feature dimensionality D_i",
                    title="per-feature dimensionality (features with ‖W_i‖ > 0.1)")
 
-    counts = np.array([[sticky_counts(W_i)[v] for v in STICKY] for W_i in W])
+    found = [polytope_counts(W_i) for W_i in W]
+    members = [Counter() for _ in W]
+    for i, W_i in enumerate(W):
+        for c in components(W_i):
+            members[i][polytope(W_i, c)] += len(c)
+    kinds = [k for k in ("dedicated", *POLYTOPES.values(), "tangle (no clean polytope)")
+             if any(k in f for f in found)]
+    kinds += sorted({k for f in found for k in f} - set(kinds))
     bottom = np.zeros(len(W))
-    colors = plotting.feature_colors(len(STICKY))
-    for k, (v, name) in enumerate(STICKY.items()):
-        ax_counts.bar(np.arange(len(W)), counts[:, k], bottom=bottom, color=colors[k], label=f"{name} ({_frac(v)})")
-        bottom += counts[:, k]
+    colors = plotting.plt.cm.tab10(np.arange(len(kinds)) % 10)
+    for k, name in enumerate(kinds):
+        n_features = np.array([m[name] for m in members], float)
+        ax_counts.bar(np.arange(len(W)), n_features, bottom=bottom, color=colors[k], label=name)
+        bottom += n_features
     ticks = np.arange(0, len(W), max(1, len(W) // 6))
     ax_counts.set_xticks(ticks, [f"{x:.3g}" for x in inv_density[ticks]])
-    ax_counts.set(xlabel="1 / (1 − S)", ylabel="number of features",
-                  title=f"polytopes found (D_i within {STICKY_TOL} of a sticky value)")
-    ax_counts.set_ylim(0, max(1, counts.sum(axis=1).max()) * 1.6)  # room for the legend
-    ax_counts.legend(fontsize=7, frameon=False, loc="upper right")
+    ax_counts.set(xlabel="1 / (1 − S)", ylabel="features, by the polytope they form",
+                  title=f"polytopes found (components of the graph, |cos| > {EDGE_COS})")
+    ax_counts.set_ylim(0, max(1, bottom.max()) * 1.7)  # room for the legend
+    ax_counts.legend(fontsize=7, frameon=False, loc="upper left")
+
+    shown = []
+    for name in ("triangle", "digon", "pentagon", "square antiprism", "tangle (no clean polytope)"):
+        best = int(np.argmax([f[name] for f in found]))
+        if found[best][name] and best not in shown:
+            shown.append(best)
+    shown = sorted(shown)[:4]
+    bottom_row = grid[1].subgridspec(1, len(shown), wspace=0.1)
+    for k, i in enumerate(shown):
+        summary = ", ".join(f"{n} {_plural(name.split(' (')[0], n)}" for name, n in found[i].most_common(3))
+        draw_graph(fig.add_subplot(bottom_row[k]), W[i], f"1/(1−S) = {inv_density[i]:.3g}\n{summary}")
+    fig.text(0.5, 0.05, "feature geometry graphs: nodes are features coloured by D_i (yellow 1, purple 0), "
+             f"edges join |cos| > {EDGE_COS}, as wide as |cos|; each component is one polytope", ha="center",
+             fontsize=8.5)
     fig.suptitle(f"{W.shape[1]} features of equal importance in {n_hidden} dimensions: features organise into "
-                 "polytopes whose dimensionalities sum to the number of dimensions", fontsize=10, y=1.02)
-    fig.subplots_adjust(wspace=0.62)
+                 "polytopes whose dimensionalities sum to the number of dimensions", fontsize=10, y=0.95)
     return plotting.save(fig, figure_path)
+
+
+def _plural(name: str, n: int) -> str:
+    if n == 1:
+        return name
+    return name.replace("lone feature", "lone features") if "lone" in name else f"{name}s"
 
 
 def _frac(v: float) -> str:

@@ -6,7 +6,7 @@ import pytest
 from experiments import absolute, correlated, privileged
 from superpose.experiment import Manifest
 from superpose.toy import metrics
-from superpose.toy.sweep import best_instances, run_sweep
+from superpose.toy.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,19 @@ def test_correlated_pairs_orthogonal_anticorrelated_antipodal(out):
     assert np.all(correlated.pair_cosines(W) <= -0.95)
 
 
+def test_sets_of_correlated_features_get_a_local_orthogonal_basis(out):
+    """Two sets of 10 correlated features in 10 dimensions: orthogonal within a set, superposed across."""
+    within, across = correlated.block_overlaps(correlated.two_tens_gram(out))
+    assert within < 0.02 and across > 0.1
+
+
+def test_correlated_pairs_collapse_as_density_rises(out):
+    """None collapsed at the sparsest density, one near 0.06, two near 0.16 (the paper: 0.05-0.15, 0.15-0.2)."""
+    c = correlated.collapse(out)
+    by_density = dict(zip(np.round(c["density"], 3).tolist(), c["best"].tolist()))
+    assert by_density[0.01] == 0 and by_density[0.063] == 1 and by_density[0.159] == 2
+
+
 def test_absolute_value_uses_two_opposite_neurons_per_feature(out):
     """Check 18: after rescaling, each feature has exactly two neurons > 0.5 of opposite signs,
     and no neuron carries two features."""
@@ -44,10 +57,28 @@ def test_absolute_value_uses_two_opposite_neurons_per_feature(out):
 
 def test_privileged_basis_monosemantic_when_dense_polysemantic_when_sparse(out):
     run = out.group("privileged", "all")
-    best = best_instances(run)
+    best = privileged.best_by_evaluation(run)
     W, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     dense, sparse = int(np.argmax(p)), int(np.argmin(p))
     assert int(metrics.n_represented(W[dense])) == 5
     assert np.all(privileged.features_per_neuron(W[dense]) == 1)
     assert int(metrics.n_represented(W[sparse])) > 5
     assert np.any(privileged.features_per_neuron(W[sparse]) > 1)
+
+
+def test_privileged_regimes_of_the_paper_at_both_ends(out):
+    """E10's regime list, at its ends: monosemantic when dense, three features in two neurons (beside three
+    monosemantic ones) at 0.35, every feature on a pair of neurons at 0.03."""
+    rows = {r["density"]: r for r in privileged.regimes(out.group("privileged", "all"))}
+    assert rows[0.75]["best"] == "all monosemantic"
+    assert rows[0.35]["best"] == "3 features in 2 neurons + 3 monosemantic"
+    assert rows[0.03]["neurons_per_feature"] >= 1.8
+
+
+def test_structure_reads_components_of_the_feature_neuron_graph():
+    W = np.zeros((10, 5))
+    W[[0, 1, 2], [0, 1, 2]] = 1  # three monosemantic neurons
+    W[3:6, 3:5] = [[1, 0], [0, 1], [0.8, 0.8]]  # three features in two neurons
+    assert privileged.structure(W) == ((3, 2), (1, 1), (1, 1), (1, 1))
+    assert privileged.describe(privileged.structure(W)) == "3 features in 2 neurons + 3 monosemantic"
+    assert privileged.describe(privileged.structure(np.eye(10, 5))) == "all monosemantic"

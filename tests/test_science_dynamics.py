@@ -21,10 +21,21 @@ def test_features_settle_into_digons_through_jumps(tmp_path):
     np.testing.assert_allclose(run.arrays["W_history"][0, -1], run.arrays["W"][0])
 
 
+def test_transitions_time_each_features_move():
+    steps = np.arange(1, 101) * 10
+    D = np.full((100, 2), 0.2)
+    D[50:, 0] = 0.5  # a jump at step 510
+    D[:, 1] = np.linspace(0.2, 0.5, 100)  # a steady rise over the whole run
+    moves = dynamics.transitions(steps, D)
+    assert moves["middle"][0] == 510 and moves["width"][0] == 0
+    assert 480 <= moves["middle"][1] <= 520 and 550 <= moves["width"][1] <= 650
+
+
 @pytest.fixture(scope="module")
 def dd(tmp_path_factory):
     root = tmp_path_factory.mktemp("dd")
-    return double_descent.analyse(double_descent.EXPERIMENT.train(root, quick=True, progress=False))
+    manifest = double_descent.EXPERIMENT.train(root, quick=True, progress=False)
+    return {**double_descent.analyse(manifest), "bumps": double_descent.weight_decay_bumps(manifest)}
 
 
 def test_small_training_sets_are_memorised_as_polygons(dd):
@@ -44,3 +55,11 @@ def test_large_training_sets_generalise_and_test_loss_peaks_in_between(dd):
     general = [t for t, W in zip(T, dd["W"]) if np.sum(np.asarray(metrics.feature_dimensionality(W)) > 0.2) >= 4]
     peak = T[np.argmax(loss)]
     assert max(polygon) < peak < min(general)
+
+
+def test_weight_decay_removes_the_bump_with_four_dimensions(dd):
+    """The paper's appendix, m = 4: at weight decay 0.01 the test loss at T = 150 is about twice the plateau;
+    at weight decay 1.0 the bump is gone."""
+    bumps = dd["bumps"]
+    assert bumps[0.01]["bump"] > 1.5
+    assert bumps[1.0]["bump"] < 1.2

@@ -36,6 +36,29 @@ def test_quick_geometry_sticks_at_one_half():
     assert plateau.any()
     np.testing.assert_allclose(d_star[plateau], 0.5, atol=0.03)
     assert np.all(d_star[inv >= 4.8] <= 0.45)
+    # the geometry graph: in the plateau every represented feature sits in a digon
+    for i in np.flatnonzero(plateau):
+        assert set(geometry.polytope_counts(W[i])) == {"digon"}
+
+
+def test_geometry_graph_names_the_polytopes_of_a_tegum_product():
+    """A pentagon, a triangular bipyramid (triangle ⊕ digon) and a tetrahedron in orthogonal subspaces,
+    rotated and rescaled: each is its own component, the bipyramid split into a triangle and a digon."""
+    def polygon(k):
+        angle = 2 * np.pi * np.arange(k) / k
+        return np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+    tetrahedron = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+    blocks = [polygon(5), polygon(3), np.array([[1.0], [-1.0]]), tetrahedron]
+    W = np.zeros((14, 8))
+    row = col = 0
+    for block in blocks:
+        W[row:row + len(block), col:col + block.shape[1]] = block
+        row, col = row + len(block), col + block.shape[1]
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
+    W = 1.05 * W @ q
+    assert geometry.polytope_counts(W) == {"pentagon": 1, "triangle": 1, "digon": 1, "tetrahedron": 1}
+    assert [len(c) for c in geometry.components(W)] == [5, 4, 3, 2]
 
 
 @pytest.mark.slow

@@ -28,7 +28,6 @@ from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import ConfigError
 
-
 ATTACK_STREAM = 0x5EED_A77C
 """Folded into a step's data key to draw which feature each input's attack targets."""
 
