@@ -103,7 +103,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     fig = plotting.figure(figsize=(11, 7.5))[0]
     fig.clf()
     grid = fig.add_gridspec(3, len(T), height_ratios=[1, 1, 0.8], hspace=0.55)
-    split = int(round(len(T) * 0.6))
+    split = round(len(T) * 0.6)
     ax_loss = fig.add_subplot(grid[0, :split])
     ax_m4 = fig.add_subplot(grid[0, split + 1:])
     bumps = weight_decay_bumps(manifest)

@@ -15,12 +15,10 @@ its features on the 2/3 and 1/2 lines rather than at 3/5 ("split lines").
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-from collections import Counter
-
 from scipy.sparse import csgraph
 
 from superpose import plotting
