@@ -1,6 +1,6 @@
 """E11: computation in superposition: computing |x| with a hidden ReLU layer.
 
-Elhage et al. 2022, "Computation in Superposition"; REFERENCE.md E11 and check 18.
+Elhage et al. 2022, "Computation in Superposition"; check 18 of docs/checks.md.
 Inputs are uniform on [-1, 1] when present, the target is |x|, and the model is
 ReLU(W₂ ReLU(W₁ x) + b) with untied weights. (a) 3 dense features, 6 neurons:
 each feature gets a ReLU(x) and a ReLU(-x) neuron. (b) 100 features of

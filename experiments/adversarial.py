@@ -1,7 +1,7 @@
 """E9: adversarial vulnerability grows with superposition.
 
-Elhage et al. 2022, "Superposition and adversarial examples"; REFERENCE.md E9,
-check 16. Reuses the E2 sweep (`basic`: 20 features in 5 dimensions,
+Elhage et al. 2022, "Superposition and adversarial examples"; check 16 of
+docs/checks.md. Reuses the E2 sweep (`basic`: 20 features in 5 dimensions,
 importance 0.7^i). Each ReLU model gets the analytic per-feature attack
 (superpose.toy.adversarial), of L2 norm 0.1 x each input's norm, on fresh data at
 its density. Vulnerability is the relative loss increase (L' − L) / L.

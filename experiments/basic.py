@@ -1,7 +1,7 @@
 """E2, basic results: linear vs ReLU output models, n=20 features in m=5 dimensions.
 
-Elhage et al. 2022, "Demonstrating Superposition"; REFERENCE.md section 3 E2 and
-checks 5-7. Importance 0.7**i, densities 1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001,
+Elhage et al. 2022, "Demonstrating Superposition"; checks 5-7 of
+docs/checks.md. Importance 0.7**i, densities 1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001,
 one seed each, the notebook's recipe.
 """
 

@@ -1,7 +1,7 @@
 """E7: correlated and anticorrelated features in two dimensions.
 
-Elhage et al. 2022, "Correlated and anticorrelated features"; REFERENCE.md E7 and
-check 17; densities as ARENA uses them. Correlated features (on and off together)
+Elhage et al. 2022, "Correlated and anticorrelated features"; check 17 of
+docs/checks.md; densities as ARENA uses them. Correlated features (on and off together)
 are placed orthogonally; anticorrelated features (never on together) are placed
 antipodally; with three correlated pairs, features of a pair sit side by side.
 

@@ -1,6 +1,6 @@
 """Double descent: memorisation vs generalisation with finite training sets (Henighan et al. 2023).
 
-REFERENCE.md section 4 and check 15, scaled down (as ARENA and Hobbhahn did) to
+Check 15 of docs/checks.md, scaled down (as ARENA and Hobbhahn did) to
 fit a laptop: 200 features of density 0.05, inputs rescaled to unit norm, 2
 hidden dimensions, full-batch AdamW (lr 1e-3, weight decay 1e-2), 2,500-step
 linear warm-up then cosine decay to 0, best of 4 seeds (each seed draws its own

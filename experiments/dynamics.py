@@ -1,6 +1,6 @@
 """E8: learning dynamics: feature dimensionalities jump between sticky values during training.
 
-Elhage et al. 2022, "Learning Dynamics"; REFERENCE.md E8. The uniform setup of
+Elhage et al. 2022, "Learning Dynamics". The uniform setup of
 E4 (200 equally important features in 20 dimensions) at density 0.3, inside
 the antipodal plateau, where the features end up in digons. W is kept every 50
 steps; each feature's dimensionality D_i is traced over training beside the loss, on a log axis and,

@@ -1,7 +1,7 @@
 """E4/E5: uniform superposition and feature geometry (n=200 features, m=20 dimensions).
 
-Elhage et al. 2022, "The Geometry of Superposition"; REFERENCE.md section 3
-E4, E5 and checks 10, 11. Uniform importance, densities 20**-linspace(0, 1, 20),
+Elhage et al. 2022, "The Geometry of Superposition"; checks 10 and 11
+of docs/checks.md. Uniform importance, densities 20**-linspace(0, 1, 20),
 the notebook's recipe.
 
 Feature geometry graphs (E5): nodes are the represented features (‖W_i‖ > 0.5), edges join features

@@ -1,6 +1,6 @@
 """E1, the introduction figure: five features in two dimensions.
 
-Elhage et al. 2022, figure 2; REFERENCE.md section 3 E1 and check 8. F=5,
+Elhage et al. 2022, figure 2; check 8 of docs/checks.md. F=5,
 H=2, importance 0.9**i, density swept from 1 down to 0.011; ReLU-output and
 linear models side by side, best of 4 seeds per density by final loss.
 """

@@ -1,6 +1,6 @@
 """E6: non-uniform superposition: perturbing the density of one feature of a pentagon.
 
-Elhage et al. 2022, "Non-uniform superposition"; REFERENCE.md E6. Five features
+Elhage et al. 2022, "Non-uniform superposition". Five features
 of equal importance in two dimensions, all at density 0.05 (a regular pentagon)
 except feature 4, whose density is scaled by a ratio from 0.1 to 10. 16 seeds per
 ratio (8 at quick size), since 2-D problems have local minima: the figure draws

@@ -1,6 +1,6 @@
 """E3: phase diagrams ("Superposition as a Phase Change"), n=2, m=1 and n=3, m=2.
 
-Elhage et al. 2022; REFERENCE.md section 3 E3, checks 4 and 12. The last
+Elhage et al. 2022; checks 4 and 12 of docs/checks.md. The last
 ("extra") feature has importance r, the others importance 1, and all have
 density p. Each cell is trained best-of-k, and its extra feature is
 classified as not learned, in (antipodal) superposition, or dedicated.

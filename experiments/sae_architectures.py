@@ -6,7 +6,7 @@ ReLU(N(1, 0.25)), a rank-8 Gaussian-copula correlation (scale 0.1) and a
 one-level hierarchy (16 parents with 3 children each) that provokes
 absorption. It is SynthSAEBench-16k (Chanin & Garriga-Alonso 2026) shrunk
 to run on two CPU cores, so its numbers are comparable in direction, not in
-value, with the published table (SAE_REFERENCE.md §3.7).
+value, with the published table (Chanin & Garriga-Alonso 2026, the SynthSAEBench-16k results).
 
 SAEs have as many latents as true features. The top-k family gets k = the
 measured true L0 (rounded; the hierarchy lowers it below the Zipf profile's 5);

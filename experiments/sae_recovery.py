@@ -1,6 +1,6 @@
 """Do SAEs recover the features of a toy model in superposition?
 
-Part 1 (REFERENCE.md §6 and check 13): 16 toy models (n=5, m=2, density
+Part 1 (check 13 of docs/checks.md): 16 toy models (n=5, m=2, density
 0.025: a pentagon), one L1 SAE each (5 latents, λ = 0.2, 20k steps, unit-norm
 decoder), with and without "simple" resampling of dead latents.
 

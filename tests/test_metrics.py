@@ -1,4 +1,4 @@
-"""Check 2 of REFERENCE.md section 9: dimensionality of fixed geometries."""
+"""Check 2 of docs/checks.md: dimensionality of fixed geometries."""
 
 import numpy as np
 import pytest

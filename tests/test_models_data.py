@@ -1,10 +1,12 @@
 """Model equations on hand-built weights and the structured data generators (check 1, structure)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.toy import models
+from superpose.toy import models, training
+from superpose.toy.config import ToyConfig
 from superpose.toy.data import sample_structured
 from superpose.train import rng
 
@@ -63,3 +65,23 @@ def test_signed_values_are_uniform_on_minus_one_one(kind):
     x = np.asarray(sample_structured(rng.key(3), jnp.full((4,), 0.5), N, kind=kind, set_size=2, signed=True))
     nz = x[x != 0]
     assert abs(nz.mean()) <= 0.01 and abs(nz.var() - 1 / 3) <= 0.005 and np.abs(nz).max() <= 1
+
+
+def test_recipe_parity_with_the_notebook():
+    """Check 14 of docs/checks.md: Xavier-normal W of std sqrt(2 / (F + H)), zero bias, and the notebook's
+    AdamW (lr 1e-3 constant, weight decay 0.01 on W and b), batch 1024, 10,000 steps."""
+    c = ToyConfig()
+    assert (c.learning_rate, c.weight_decay, c.batch_size, c.steps, c.schedule) == (1e-3, 0.01, 1024, 10_000,
+                                                                                      "constant")
+    model = models.MODELS.get("relu_output")(200, 50, jax.random.key(0))
+    std = float(np.std(np.asarray(model.W_FxH[...])))
+    assert abs(std / np.sqrt(2 / 250) - 1) <= 0.03
+    assert not np.any(np.asarray(model.b_F[...]))
+    # weight decay acts on W and b alike: with a zero gradient both shrink by lr * wd per step
+    toy = training.learner([c])
+    params = {"W": jnp.ones(3), "b": jnp.ones(2)}
+    optimizer = toy.optimizer(training.hyper_arrays([c])._replace(
+        learning_rate=jnp.float32(1e-3), weight_decay=jnp.float32(0.01)))
+    updates, _ = optimizer.update(jax.tree.map(jnp.zeros_like, params), optimizer.init(params), params)
+    for u in jax.tree.leaves(updates):
+        np.testing.assert_allclose(u, -1e-3 * 0.01, rtol=1e-5)

@@ -1,4 +1,4 @@
-"""Check 12 of REFERENCE.md section 9: the empirical n=2, m=1 phase diagram agrees with theory.
+"""Check 12 of docs/checks.md: the empirical n=2, m=1 phase diagram agrees with theory.
 
 The quick grid (9 x 9, r in [0.1, 10], density in [1, 0.01], 10,000 steps)
 with best-of-4 per cell instead of the check's >= 6 seeds with the worst dropped.

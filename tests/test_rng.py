@@ -1,4 +1,4 @@
-"""Check 1 of REFERENCE.md section 9 and the quality of the hash PRNG."""
+"""Check 1 of docs/checks.md and the quality of the hash PRNG."""
 
 import jax
 import jax.numpy as jnp

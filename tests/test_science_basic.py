@@ -1,4 +1,4 @@
-"""Checks 5, 6 and 7 of REFERENCE.md section 9 (E2: n=20, m=5, I=0.7^i, notebook recipe, 1 seed)."""
+"""Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, 1 seed)."""
 
 import numpy as np
 import pytest

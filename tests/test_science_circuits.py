@@ -1,4 +1,4 @@
-"""E7, E10, E11 at quick size: checks 17 and 18 of REFERENCE.md section 9, and E10's regimes."""
+"""E7, E10, E11 at quick size: checks 17 and 18 of docs/checks.md, and E10's regimes."""
 
 import numpy as np
 import pytest

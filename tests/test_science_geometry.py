@@ -1,4 +1,4 @@
-"""E4/E5 geometry: checks 10 and 11 of REFERENCE.md section 9.
+"""E4/E5 geometry: checks 10 and 11 of docs/checks.md.
 
 CI runs the quick size (100 features in 10 dimensions, 7 densities);
 `-m slow` runs the checks at the paper notebook's size (200 in 20, 20 densities).

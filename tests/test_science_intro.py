@@ -1,4 +1,4 @@
-"""The intro experiment's science: REFERENCE.md section 9, checks 8 and 9, and issue #2's claims.
+"""The intro experiment's science: checks 8 and 9 of docs/checks.md, and issue #2's claims.
 
 One sweep at the notebook's recipe (10,000 steps, batch 1024, AdamW 1e-3 wd 0.01),
 the notebook's densities 20**-linspace(0, 1, 10), best of 4 seeds, both models.

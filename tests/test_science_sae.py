@@ -1,4 +1,4 @@
-"""SAEs recover known features: REFERENCE.md check 13, the Sharkey preset, steering."""
+"""SAEs recover known features: check 13 of docs/checks.md, the Sharkey preset, steering."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Checks 3 and 4 of REFERENCE.md section 9: closed-form toy-of-toy losses and the phase boundary."""
+"""Checks 3 and 4 of docs/checks.md: closed-form toy-of-toy losses and the phase boundary."""
 
 import jax.numpy as jnp
 import pytest

@@ -15,7 +15,7 @@ Two kinds of source (both `FeatureSource`s):
     (`constant_probabilities`, `geometric_probabilities`, `zipf_probabilities`),
     e.g. the Sharkey et al. (2022) preset `sharkey_source`.
 
-Conventions (SAE_REFERENCE.md §1 lists the ones published):
+Conventions (the published generators differ on these; we choose):
   * correlation is per sample (SAELens' Gaussian copula: feature i fires when
     z_i < Φ⁻¹(p_i), z ~ N(0, C)), not Sharkey's one latent draw per batch, so
     that marginal rates are exactly p_i in every batch;

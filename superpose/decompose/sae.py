@@ -74,7 +74,7 @@ class SAEConfig:
     unit_norm_decoder: bool = True
     tied_init: bool = True
     """True: encoder = decoder transpose (Gao et al.); False: independent Kaiming-uniform encoder and decoder
-    (the ARENA toy SAE of REFERENCE.md §6)."""
+    (the ARENA toy SAE; check 13 of docs/checks.md)."""
     resample: str = "none"
     resample_every: int = 2500
     resample_window: int = 500

@@ -58,7 +58,7 @@ STATIC_FIELDS = (
 class ToyConfig:
     """One toy model of superposition and its training recipe.
 
-    Defaults follow the official notebook (REFERENCE.md section 2): AdamW with
+    Defaults follow the paper's official notebook (check 14 of docs/checks.md): AdamW with
     lr 1e-3 and PyTorch's weight decay 0.01, batch 1024, 10,000 steps, constant
     learning rate.
     """

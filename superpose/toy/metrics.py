@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 REPRESENTED_NORM = 0.5
-"""A feature counts as represented when its norm ||W_i|| exceeds this (REFERENCE.md section 9, checks 7, 10)."""
+"""A feature counts as represented when its norm ||W_i|| exceeds this (checks 7 and 10 of docs/checks.md)."""
 
 _EPS = 1e-6  # the notebook clamps norms at 1e-6 before normalising
 

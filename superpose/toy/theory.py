@@ -1,4 +1,4 @@
-"""Closed forms of the "toy model of the toy model" (Wattenberg; REFERENCE.md section 3 E3).
+"""Closed forms of the "toy model of the toy model" (Wattenberg, in Elhage et al. 2022, "Superposition as a Phase Change"; checks 3 and 4 of docs/checks.md).
 
 Expected loss (paper's sum over features) of the fixed n=2, m=1 configurations
 when each feature is present with density s and uniform on [0, 1], and the
