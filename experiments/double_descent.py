@@ -10,7 +10,8 @@ pentagon (generalisation); test loss peaks in between.
 
 The paper's appendix (m = 4): weight decay 1.0 removes the bump. The same setup with 4 hidden
 dimensions is trained at weight decay 0.01 and 1.0 and their test losses compared: the bump's height
-is the peak test loss over T divided by the test loss at the largest T (the plateau).
+is the peak test loss over T divided by the larger of the test losses at the smallest and largest T
+(measured: 1.86 at weight decay 0.01, peaking at T = 150; 1.00 at weight decay 1.0).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def sweeps(quick: bool) -> list[Sweep]:
 
 
 def weight_decay_bumps(manifest: Manifest) -> dict[float, dict[str, np.ndarray | float]]:
-    """m = 4, per weight decay: T, the mean test loss over seeds, and the bump (peak / largest-T test loss)."""
+    """m = 4, per weight decay: T, the mean test loss over seeds, and the bump: the peak test loss over the
+    larger of its two ends (smallest and largest T), 1 when there is no bump."""
     out: dict[float, dict] = {wd: {"T": [], "test_loss": []} for wd in WEIGHT_DECAYS}
     for run in sorted(manifest.under("double_descent_m4"), key=lambda run: run.configs[0].n_train):
         configs = run.configs
@@ -68,7 +70,8 @@ def weight_decay_bumps(manifest: Manifest) -> dict[float, dict[str, np.ndarray |
             out[wd]["test_loss"].append(np.mean([_test_loss(run, k, configs[k]) for k in members]))
     for curve in out.values():
         curve["T"], curve["test_loss"] = np.asarray(curve["T"]), np.asarray(curve["test_loss"])
-        curve["bump"] = float(curve["test_loss"].max() / curve["test_loss"][-1])
+        ends = max(curve["test_loss"][0], curve["test_loss"][-1])
+        curve["bump"] = float(curve["test_loss"].max() / ends)
     return out
 
 
@@ -113,6 +116,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_m4.set(xscale="log", yscale="log", xlabel="training set size T", ylabel="test loss",
               title="m = 4: weight decay 1.0 removes the bump")
     ax_m4.title.set_fontsize(8.5)
+    ax_m4.set_ylim(top=1.8 * max(c["test_loss"].max() for c in bumps.values()))
     ax_m4.legend(fontsize=7, frameon=False, loc="upper left")
     ax_loss.plot(T, a["test_loss"], "o-", color="k")
     ax_loss.set(xscale="log", yscale="log", ylabel="test loss (mean of 4 seeds)",

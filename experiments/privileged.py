@@ -84,7 +84,8 @@ def describe(parts: tuple[tuple[int, int], ...]) -> str:
     mono = parts.count((1, 1))
     if mono == len(parts):
         return "all monosemantic"
-    shared = [f"{f} features in {n} neuron{'s' if n > 1 else ''}" for f, n in parts if (f, n) != (1, 1)]
+    shared = [f"{f} feature{'s' if f != 1 else ''} in {n} neuron{'s' if n != 1 else ''}" for f, n in parts
+              if (f, n) != (1, 1)]
     return " + ".join(shared + ([f"{mono} monosemantic"] if mono else []))
 
 
@@ -146,7 +147,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     W_all, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     n_features, n_hidden = W_all.shape[1:]
     colors = plotting.feature_colors(n_features)
-    fig, axes = plotting.figure(1, len(best), figsize=(max(2.1 * len(best), 13), 3.6), sharey=True, squeeze=False)
+    fig, axes = plotting.figure(1, len(best), figsize=(max(2.1 * len(best), 13), 4.0), sharey=True, squeeze=False)
     for ax, W, density, row in zip(axes[0], W_all, p, rows):
         for neuron in range(n_hidden):
             up = down = 0.0
@@ -165,15 +166,16 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     handles = [
         plotting.plt.Rectangle((0, 0), 1, 1, color=c, label=f"feature {i}") for i, c in enumerate(colors)
     ]
-    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False, bbox_to_anchor=(1.06, 0.5))
+    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False, bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(
         f"Ten features in five ReLU neurons (importance 0.75^i, yellow = most important), the best of "
         f"{rows[0]['seeds']} seeds per density on one evaluation set: dense features are monosemantic;\n"
         "sparser ones share neurons. Above each model its structure (k features sharing j neurons: a feature uses "
         "a neuron where its weight exceeds half the neuron's largest); below, the paper's regime",
         fontsize=9.5,
-        y=1.14,
+        y=1.02,
     )
+    fig.subplots_adjust(top=0.72, bottom=0.2, right=0.94)
     return plotting.save(fig, figure_path)
 
 

@@ -58,8 +58,8 @@ def test_large_training_sets_generalise_and_test_loss_peaks_in_between(dd):
 
 
 def test_weight_decay_removes_the_bump_with_four_dimensions(dd):
-    """The paper's appendix, m = 4: at weight decay 0.01 the test loss at T = 150 is about twice the plateau;
+    """The paper's appendix, m = 4: at weight decay 0.01 the test loss at T = 150 is about twice the ends';
     at weight decay 1.0 the bump is gone."""
     bumps = dd["bumps"]
     assert bumps[0.01]["bump"] > 1.5
-    assert bumps[1.0]["bump"] < 1.2
+    assert bumps[1.0]["bump"] < 1.05
