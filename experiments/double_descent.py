@@ -54,7 +54,7 @@ def sweeps(quick: bool) -> list[Sweep]:
         Sweep(name="double_descent", base=base, axes={"n_train": T_QUICK if quick else T_FULL}, best_of=4),
         Sweep(name="double_descent_m4", base=dataclasses.replace(base, n_hidden=4, steps=15_000),
               axes={"n_train": T_M4_QUICK if quick else T_M4_FULL, "weight_decay": WEIGHT_DECAYS},
-              best_of=2 if quick else 4),
+              best_of=1 if quick else 4),
     ]
 
 

@@ -180,6 +180,9 @@ _NOTE = ("Each cell's best seed is the one with the lowest\nexpected loss, strat
 
 
 def report(manifest: Manifest) -> str:
+    """The agreement numbers behind the figure (not printed by `superpose run`, which would then draw too: the
+    free-parameter optimum takes about a minute at full size). From Python:
+    `print(phase.report(Manifest(Path("results"), (Path("results/phase_n2m1/all"), Path("results/phase_n3m2/all")))))`."""
     lines = []
     for name, (n, m) in SIZES.items():
         run = manifest.group(name, "all")
@@ -224,5 +227,4 @@ EXPERIMENT = Experiment(
     description="E3: phase diagrams (2 features in 1 dim, 3 in 2) over importance x density, with theory",
     sweeps=sweeps,
     plot=plot,
-    report=report,
 )

@@ -2,7 +2,7 @@
 
 Elhage et al. 2022, "Superposition in a Privileged Basis". Ten features of importance 0.75^i, five
 ReLU neurons, tied weights, x' = ReLU(Wᵀ ReLU(Wx) + b). Like the paper, each density trains 1000
-seeds (16 at quick size), all in one program, and shows the one with the lowest loss, here on one
+seeds (8 at quick size), all in one program, and shows the one with the lowest loss, here on one
 fixed evaluation set of 2^15 inputs (the last training chunk's loss is too noisy to rank 1000 models).
 
 The paper lists regimes by density 1 − S: all monosemantic above about 0.5; three features in two
@@ -37,7 +37,7 @@ EVAL_SAMPLES = 1 << 15
 
 
 def seeds(quick: bool) -> int:
-    return 16 if quick else 1000
+    return 8 if quick else 1000
 
 
 def sweeps(quick: bool) -> list[Sweep]:

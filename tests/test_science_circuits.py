@@ -39,7 +39,7 @@ def test_sets_of_correlated_features_get_a_local_orthogonal_basis(out):
 def test_correlated_pairs_collapse_as_density_rises(out):
     """None collapsed at the sparsest density, one near 0.06, two near 0.16 (the paper: 0.05-0.15, 0.15-0.2)."""
     c = correlated.collapse(out)
-    by_density = dict(zip(np.round(c["density"], 3).tolist(), c["best"].tolist()))
+    by_density = dict(zip(np.round(c["density"].astype(float), 3).tolist(), c["best"].tolist()))
     assert by_density[0.01] == 0 and by_density[0.063] == 1 and by_density[0.159] == 2
 
 
