@@ -21,16 +21,23 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from experiments._removal import (
+    DENSITY,
+    IMPORTANCE_DECAY,
+    N_FEATURES,
+    N_HIDDEN,
+    base,
+    draw_counts,
+    draw_norms,
+)
+from experiments._removal import measure as measure_best
 from superpose import plotting
 from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
 from superpose.toy.adversarial import relative_vulnerability
-from superpose.toy.config import ToyConfig
 from superpose.toy.data import sample_features
-from superpose.toy.sweep import Sweep, best_instances
+from superpose.toy.sweep import Sweep
 from superpose.train import rng
 
-N_FEATURES, N_HIDDEN, DENSITY, IMPORTANCE_DECAY = 20, 5, 0.05, 0.7
 PAPER_FRACTION = 0.8
 EVAL_ATTACK = 0.1
 EVAL_SAMPLES = 1 << 16
@@ -43,28 +50,19 @@ def fractions(quick: bool) -> tuple[float, ...]:
 
 
 def sweeps(quick: bool) -> list[Sweep]:
-    base = ToyConfig(n_features=N_FEATURES, n_hidden=N_HIDDEN, feature_probability=DENSITY,
-                     importance_decay=IMPORTANCE_DECAY, steps=10_000)
-    return [Sweep(name="adversarial_training", base=base, axes={"attack_fraction": fractions(quick)},
+    return [Sweep(name="adversarial_training", base=base(), axes={"attack_fraction": fractions(quick)},
                   best_of=2 if quick else 4)]
 
 
 def measure(manifest: Manifest) -> dict[str, np.ndarray]:
     """Per attack fraction (best seed): norms, represented / superposed counts, plain loss, vulnerability."""
     run = manifest.group("adversarial_training", "all")
-    best = best_instances(run)
-    W = run.arrays["W"][best]
+    m = measure_best(run, "attack_fraction", "fraction")
     x_FxB = sample_features(rng.key(0), jnp.full((N_FEATURES,), DENSITY), EVAL_SAMPLES)
     importance_F = jnp.asarray(IMPORTANCE_DECAY ** np.arange(N_FEATURES), jnp.float32)
-    return {
-        "fraction": np.asarray([run.configs[i].attack_fraction for i in best]),
-        "norms": np.asarray(metrics.feature_norms(W)),
-        "represented": np.asarray(metrics.n_represented(W)),
-        "superposed": np.asarray(metrics.n_superposed(W)),
-        "loss": np.asarray([run.evaluation_loss(i) for i in best]),
-        "vulnerability": np.asarray([float(relative_vulnerability(run.model(i), x_FxB, importance_F, EVAL_ATTACK))
-                                     for i in best]),
-    }
+    m["vulnerability"] = np.asarray([float(relative_vulnerability(run.model(i), x_FxB, importance_F, EVAL_ATTACK))
+                                     for i in m["best"]])
+    return m
 
 
 def removing_fraction(m: dict[str, np.ndarray]) -> float:
@@ -94,17 +92,9 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     removed = removing_fraction(m)
     fig, (ax_w, ax_n, ax_v) = plotting.figure(1, 3, figsize=(13, 3.9))
     edges = np.concatenate([[a[0] - (a[1] - a[0]) / 2], (a[:-1] + a[1:]) / 2, [a[-1] + (a[-1] - a[-2]) / 2]])
-    image = ax_w.pcolormesh(edges, np.arange(N_FEATURES + 1) - 0.5, m["norms"].T, cmap="viridis", vmin=0,
-                            vmax=max(1.0, m["norms"].max()))
-    fig.colorbar(image, ax=ax_w, label="‖W_i‖")
-    ax_w.set(xlabel="attack norm during training, × ‖x‖", ylabel="feature i (importance 0.7^i)",
-             title="feature norms", yticks=[0, 5, 10, 15, 19])
-    ax_w.invert_yaxis()
-    ax_n.plot(a, m["represented"], "o-", color="k", label="represented (‖W_i‖ > 0.5)")
-    ax_n.plot(a, m["superposed"], "s-", color="tab:red",
-              label=f"in superposition (interference > {metrics.SUPERPOSED_INTERFERENCE})")
-    ax_n.axhline(N_HIDDEN, color="0.5", ls=":", lw=0.9)
-    ax_n.annotate(f"m = {N_HIDDEN} dimensions", (a[0], N_HIDDEN + 0.25), fontsize=8, color="0.4")
+    draw_norms(fig, ax_w, edges, m["norms"])
+    ax_w.set(xlabel="attack norm during training, × ‖x‖", title="feature norms")
+    draw_counts(ax_n, a, m, label_right=False)
     ax_n.axvline(PAPER_FRACTION, color="tab:purple", ls="--", lw=0.9, label=f"the paper: {PAPER_FRACTION}")
     ax_n.set(xlabel="attack norm during training, × ‖x‖", ylabel="features",
              title="adversarial training removes superposition")

@@ -142,11 +142,13 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_scatter.set(xscale="log", ylim=(0, 1.05), xlabel="1 / (1 − S)", ylabel="feature dimensionality D_i",
                    title="per-feature dimensionality (features with ‖W_i‖ > 0.1)")
 
-    found = [polytope_counts(W_i) for W_i in W]
-    members = [Counter() for _ in W]
-    for i, W_i in enumerate(W):
-        for c in components(W_i):
-            members[i][polytope(W_i, c)] += len(c)
+    found, members = [], []
+    for W_i in W:
+        parts = [(polytope(W_i, c), len(c)) for c in components(W_i)]
+        found.append(Counter(name for name, _ in parts))
+        members.append(Counter())
+        for name, size in parts:
+            members[-1][name] += size
     kinds = [k for k in ("dedicated", *POLYTOPES.values(), "tangle (no clean polytope)")
              if any(k in f for f in found)]
     kinds += sorted({k for f in found for k in f} - set(kinds))

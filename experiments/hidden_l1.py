@@ -21,13 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments._removal import (
+    DENSITY,
+    IMPORTANCE_DECAY,
+    N_FEATURES,
+    N_HIDDEN,
+    base,
+    draw_counts,
+    draw_norms,
+)
+from experiments._removal import measure as measure_best
 from superpose import plotting
 from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
-from superpose.toy.config import ToyConfig
-from superpose.toy.sweep import Sweep, best_instances
-
-N_FEATURES, N_HIDDEN, DENSITY, IMPORTANCE_DECAY = 20, 5, 0.05, 0.7
+from superpose.toy.sweep import Sweep
 
 
 def penalties(quick: bool) -> tuple[float, ...]:
@@ -37,9 +43,7 @@ def penalties(quick: bool) -> tuple[float, ...]:
 
 
 def sweeps(quick: bool) -> list[Sweep]:
-    base = ToyConfig(n_features=N_FEATURES, n_hidden=N_HIDDEN, feature_probability=DENSITY,
-                     importance_decay=IMPORTANCE_DECAY, steps=10_000)
-    return [Sweep(name="hidden_l1", base=base, axes={"hidden_l1": penalties(quick)}, best_of=2 if quick else 4)]
+    return [Sweep(name="hidden_l1", base=base(), axes={"hidden_l1": penalties(quick)}, best_of=2 if quick else 4)]
 
 
 def no_superposition_loss() -> float:
@@ -50,16 +54,7 @@ def no_superposition_loss() -> float:
 
 def measure(manifest: Manifest) -> dict[str, np.ndarray]:
     """Per penalty (best seed): λ, ‖W_i‖, represented and superposed feature counts, plain loss on fresh inputs."""
-    run = manifest.group("hidden_l1", "all")
-    best = best_instances(run)
-    W = run.arrays["W"][best]
-    return {
-        "penalty": np.asarray([run.configs[i].hidden_l1 for i in best]),
-        "norms": np.asarray(metrics.feature_norms(W)),
-        "represented": np.asarray(metrics.n_represented(W)),
-        "superposed": np.asarray(metrics.n_superposed(W)),
-        "loss": np.asarray([run.evaluation_loss(i) for i in best]),
-    }
+    return measure_best(manifest.group("hidden_l1", "all"), "hidden_l1", "penalty")
 
 
 def report(manifest: Manifest) -> str:
@@ -92,18 +87,10 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     fig, (ax_w, ax_n, ax_l) = plotting.figure(1, 3, figsize=(13, 3.9))
     edges = np.sqrt(x[:-1] * x[1:])
     edges = np.concatenate([[x[0] ** 2 / edges[0]], edges, [x[-1] ** 2 / edges[-1]]])
-    image = ax_w.pcolormesh(edges, np.arange(N_FEATURES + 1) - 0.5, m["norms"].T, cmap="viridis", vmin=0,
-                            vmax=max(1.0, m["norms"].max()))
-    fig.colorbar(image, ax=ax_w, label="‖W_i‖")
-    ax_w.set(xscale="log", xlabel="L1 coefficient λ", ylabel="feature i (importance 0.7^i)",
-             title="feature norms: penalised features are dropped", yticks=[0, 5, 10, 15, 19])
+    draw_norms(fig, ax_w, edges, m["norms"])
+    ax_w.set(xscale="log", xlabel="L1 coefficient λ", title="feature norms: penalised features are dropped")
     _mark_zero(ax_w, x, (edges[0], edges[-1]))
-    ax_w.invert_yaxis()
-    ax_n.plot(x, m["represented"], "o-", color="k", label="represented (‖W_i‖ > 0.5)")
-    ax_n.plot(x, m["superposed"], "s-", color="tab:red", label=f"in superposition (interference > "
-                                                                f"{metrics.SUPERPOSED_INTERFERENCE})")
-    ax_n.axhline(N_HIDDEN, color="0.5", ls=":", lw=0.9)
-    ax_n.annotate(f"m = {N_HIDDEN} dimensions", (x[-1], N_HIDDEN + 0.25), ha="right", fontsize=8, color="0.4")
+    draw_counts(ax_n, x, m, label_right=True)
     ax_n.set(xscale="log", xlabel="L1 coefficient λ", ylabel="features", title="superposition goes first",
              ylim=(-0.5, 1.4 * max(m["represented"].max(), N_HIDDEN)))
     ax_n.legend(fontsize=8, frameon=False, loc="upper right")

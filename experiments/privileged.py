@@ -123,7 +123,7 @@ def regimes(run) -> list[dict]:
         counts = Counter(describe(structure(w)) for w in W[point == q])
         density = round(float(run.arrays["feature_probability"][i, 0]), 6)  # float32 0.35 -> 0.35
         found = describe(structure(W[i]))
-        out.append({"density": density, "paper": PAPER_REGIMES.get(density, "—"), "best": found,
+        out.append({"density": density, "instance": int(i), "paper": PAPER_REGIMES.get(density, "—"), "best": found,
                     "neurons_per_feature": neurons_per_feature(W[i]), "seeds": int(np.sum(point == q)),
                     "best_share": counts[found] / np.sum(point == q), "common": counts.most_common(3)})
     return out
@@ -142,8 +142,8 @@ def report(manifest: Manifest) -> str:
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     run = manifest.group("privileged", "all")
-    best = best_by_evaluation(run)
     rows = regimes(run)
+    best = np.asarray([r["instance"] for r in rows])
     W_all, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     n_features, n_hidden = W_all.shape[1:]
     colors = plotting.feature_colors(n_features)
