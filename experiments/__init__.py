@@ -4,8 +4,8 @@ Each module defines `EXPERIMENT` (superpose.experiment.Experiment); adding a stu
 module here. They come in the paper's order and then new ones by name: the order `superpose
 figures` draws them. pyproject.toml registers this package under the `superpose.experiments`
 entry point group, which is how the command line finds it: `experiments()` imports them,
-`describe()` reads each module's `Experiment(name=..., description=...)` from its source
-without importing it (so `superpose list` starts instantly; name and description must be
+`checks()` gives the scorecard's acceptance checks (`superpose check`), `describe()` reads each
+module's `Experiment(name=..., description=...)` from its source without importing it (so `superpose list` starts instantly; name and description must be
 string literals there).
 """
 
@@ -27,6 +27,13 @@ def modules() -> list[str]:
 def experiments() -> list:
     found = (importlib.import_module(f"{__name__}.{name}") for name in modules())
     return [module.EXPERIMENT for module in found if hasattr(module, "EXPERIMENT")]
+
+
+def checks() -> list:
+    """The acceptance checks of docs/checks.md (superpose.scorecard.Check), in order."""
+    from experiments._checks import CHECKS
+
+    return CHECKS
 
 
 def describe() -> list[tuple[str, str]]:

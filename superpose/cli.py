@@ -1,4 +1,4 @@
-"""The `superpose` command: list, run and draw the experiments.
+"""The `superpose` command: list, run and draw the experiments, and check them against the literature.
 
 Every user error (bad value, unknown key or experiment, unwritable folder)
 ends in one line on stderr and exit code 2, before any compute and without
@@ -38,11 +38,25 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train one experiment and write its result folders")
     run.add_argument("experiment", help="an experiment name (see `superpose list`) or a study file (.toml/.json)")
     figures = sub.add_parser("figures", help="draw every figure from result files, training what is missing")
-    for p in (run, figures):
+    check = sub.add_parser("check", help="the reproduction scorecard: evaluate the acceptance checks on the results "
+                                         "under --out, training what is missing (docs/checks.md)")
+    export = sub.add_parser("export", help="write the SAEs of a result folder in SAELens's format (one folder each)")
+    export.add_argument("folder", type=Path, help="a superpose SAE result folder")
+    export.add_argument("--out", type=Path, required=True, help="where the SAELens folders go (sae-I for SAE I)")
+    export.add_argument("--instance", type=int, action="append", metavar="I", help="export SAE I only (repeatable)")
+    evaluate = sub.add_parser("evaluate", help="score an SAE (SAELens folder) against a ground-truth source")
+    evaluate.add_argument("path", type=Path, help="a SAELens SAE folder (cfg.json + sae_weights.safetensors)")
+    evaluate.add_argument("--source", required=True, metavar="SOURCE",
+                          help="toy:FOLDER[:I] (the hidden activations of toy model I of a toy result folder) "
+                               "or sharkey (Sharkey et al.'s preset)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    for p in (run, figures, check):
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
         p.add_argument("--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
     figures.add_argument("--only", metavar="NAMES", help="comma-separated experiments to draw (default: all)")
+    check.add_argument("--only", metavar="CHECKS", help="comma-separated check numbers (default: all)")
+    check.add_argument("--markdown", action="store_true", help="print the table as markdown (as in the README)")
     run.add_argument("--seed", type=int, help="base seed of the sweep")
     run.add_argument("--overwrite", action="store_true",
                      help="retrain every group, replacing its folder (default: keep finished groups, resume the rest)")
@@ -171,11 +185,95 @@ def _figures(args) -> int:
     return 0
 
 
+def _selected_checks(args) -> list:
+    from superpose.experiment import checks
+
+    known = checks()
+    if not args.only:
+        return known
+    by_id = {c.id: c for c in known}
+    wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in by_id]
+    if unknown or not wanted:
+        raise UsageError(f"unknown check '{unknown[0] if unknown else args.only}' (known: {', '.join(by_id)})")
+    return [by_id[name] for name in wanted]
+
+
+def _check(args) -> int:
+    """Evaluate the checks, print the table, write check.json; exit 1 when a check fails."""
+    from superpose import scorecard
+
+    selected = _selected_checks(args)
+    root = _out_root(args)
+    rows = scorecard.evaluate(selected, root / "results", args.quick, progress=not args.no_progress)
+    print(scorecard.table(rows, markdown=args.markdown))
+    print(scorecard.summary(rows))
+    print(f"wrote {scorecard.write(rows, root / 'results' / 'check.json', quick=args.quick)}")
+    return 1 if any(row["passed"] is False for row in rows) else 0
+
+
+def _export(args) -> int:
+    from superpose.decompose import saelens
+    from superpose.decompose.bench import SAEGroup
+    from superpose.loading import load
+
+    run = load(args.folder)
+    if not isinstance(run, SAEGroup):
+        raise UsageError(f"{args.folder} holds toy models, not SAEs")
+    for folder in saelens.export(run, args.out, args.instance):
+        print(f"wrote {folder}")
+    return 0
+
+
+def _source(spec: str):
+    """(FeatureSource, the norm below which a true feature is left out) named by `--source`."""
+    from superpose.decompose import groundtruth
+
+    if spec == "sharkey":
+        return groundtruth.sharkey_source(), 0.0
+    kind, _, rest = spec.partition(":")
+    if kind != "toy" or not rest:
+        raise UsageError(f"unknown source '{spec}' (use toy:FOLDER[:I] or sharkey)")
+    from superpose.loading import load
+    from superpose.toy.sweep import ToyGroup
+
+    folder, index = rest, "0"
+    head, sep, tail = rest.rpartition(":")
+    if sep and tail.isdigit():
+        folder, index = head, tail
+    run = load(Path(folder))
+    if not isinstance(run, ToyGroup):
+        raise UsageError(f"{folder} holds SAEs, not toy models")
+    i = int(index)
+    if i >= len(run.arrays["W"]):
+        raise UsageError(f"{folder} has {len(run.arrays['W'])} toy models; there is no instance {i}")
+    return groundtruth.toy_model_source(run.arrays["W"][i], run.arrays["feature_probability"][i]), 0.5
+
+
+def _evaluate(args) -> int:
+    from superpose.decompose import bench, saelens
+
+    config, params = saelens.read(args.path)
+    source, min_norm = _source(args.source)
+    if source.n_dims != params["b_dec_D"].shape[-1]:
+        raise UsageError(f"the SAE reads {params['b_dec_D'].shape[-1]} dimensions; the source has {source.n_dims}")
+    metrics = bench.score(config, params, source, min_truth_norm=min_norm)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        width = max(map(len, metrics))
+        for name, value in metrics.items():
+            print(f"{name:{width}s}  {value:.4g}")
+    return 0
+
+
 def _check_arguments(args) -> None:
     """What argparse cannot check, before anything is trained or written."""
     from superpose.results import check_writable
 
-    check_writable(_out_root(args))
+    if args.command == "evaluate":
+        return
+    check_writable(args.out if args.command == "export" else _out_root(args))
 
 
 def _error(message: str) -> int:
@@ -197,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:{width}s}  {description}")
             return 0
         _check_arguments(args)
+        if args.command == "check":
+            _selected_checks(args)  # a bad --only fails before JAX starts
         start_jax()
-        return _run(args) if args.command == "run" else _figures(args)
+        return {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
+            args.command](args)
     except (UsageError, ConfigError, ResultError) as e:
         return _error(str(e))
     except OSError as e:  # a folder that cannot be created, a full disk, an unreadable file

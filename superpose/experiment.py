@@ -5,7 +5,7 @@ further training (the SAE studies), and the figure it draws from what it trained
 does not import any experiment by name: the command line finds them through the
 `superpose.experiments` entry point group. Each entry names a package with two functions:
 `experiments()`, the `Experiment`s in order, and `describe()`, their (name, description)
-pairs without importing them (this repository's `experiments` package is one; see
+pairs without importing them, and optionally `checks()`, the scorecard's checks on their results (this repository's `experiments` package is one; see
 pyproject.toml). A package of your own can add experiments the same way.
 """
 
@@ -99,6 +99,11 @@ def _packages():
 def registry() -> dict[str, Experiment]:
     """Every installed experiment by name, in the order its package lists them (imports them all)."""
     return {e.name: e for package in _packages() for e in package.experiments()}
+
+
+def checks() -> list:
+    """Every installed package's acceptance checks (superpose.scorecard.Check), for `superpose check`."""
+    return [c for package in _packages() if hasattr(package, "checks") for c in package.checks()]
 
 
 def catalogue() -> dict[str, str]:

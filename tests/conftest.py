@@ -15,3 +15,25 @@ jax.devices()
 @pytest.fixture(autouse=True)
 def _no_progress(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def quick_root(tmp_path_factory):
+    """One output root for the experiments' quick results, shared by every test that reads them (each
+    experiment is trained once per session) and by the scorecard test, which then only evaluates."""
+    return tmp_path_factory.mktemp("quick")
+
+
+@pytest.fixture(scope="session")
+def quick_results(quick_root):
+    """`quick_results(name)`: the experiment's quick results under quick_root, trained on first use."""
+    from superpose.experiment import registry
+
+    manifests = {}
+
+    def get(name: str):
+        if name not in manifests:
+            manifests[name] = registry()[name].train(quick_root / "results", quick=True, progress=False)
+        return manifests[name]
+
+    return get

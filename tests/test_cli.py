@@ -51,8 +51,10 @@ def test_list(capsys):
     assert "intro" in capsys.readouterr().out
 
 
-def test_run_and_figures_end_to_end(tmp_path, capsys):
-    out = tmp_path / "q"
+def test_run_and_figures_end_to_end(quick_root, quick_results, capsys):
+    """On the session's quick results (the intro sweep is trained once for all tests)."""
+    quick_results("intro")
+    out = quick_root
     assert main(["run", "intro", "--quick", "--out", str(out), "--no-progress"]) == 0
     folder = out / "results" / "intro" / "model=relu_output"
     run = load(folder)

@@ -1,37 +1,23 @@
 """Check 12 of docs/checks.md: the empirical n=2, m=1 phase diagram agrees with theory.
 
-The quick grid (9 x 9, r in [0.1, 10], density in [1, 0.01], 10,000 steps)
-with best-of-4 per cell instead of the check's >= 6 seeds with the worst dropped.
+The experiment's quick grid (9 x 9, r in [0.1, 10], density in [1, 0.01], 10,000 steps) with best-of-4 per
+cell (by expected loss) instead of the full run's 6, judged by the scorecard's check function.
 """
 
 import numpy as np
-import pytest
 
-from experiments import phase
-from superpose.results import load
-from superpose.toy.sweep import run_sweep
+from experiments import _checks, phase
+from superpose.scorecard import assert_holds
 
 
-@pytest.fixture(scope="module")
-def phases(tmp_path_factory):
-    sweep = phase.sweeps(quick=True)[0]  # n=2, m=1
-    out = tmp_path_factory.mktemp("phase")
-    (folder,) = run_sweep(sweep, out, progress=False)
-    ratios, densities = phase.grid(quick=True)
-    run = load(folder)
-    return phase.empirical_phases(run), phase.theory_phases(densities, ratios), densities
-
-
-def test_agrees_with_theory(phases):
-    empirical, theory, _ = phases
-    assert (empirical == theory).mean() >= 0.75
-
-
-def test_phases_in_the_right_corners(phases):
-    empirical, _, densities = phases
-    assert empirical[0, 0] == 0  # r = 0.1, dense: extra feature not learned
-    assert empirical[0, -1] == 2  # r = 10, dense: extra feature dedicated
-    assert (empirical[densities <= 0.1] == 1).mean() >= 0.8  # sparse: superposition
+def test_agrees_with_theory_in_the_right_corners(quick_results):
+    run = quick_results("phase").group("phase_n2m1", "all")
+    densities, ratios = phase.grid_of(run)
+    empirical = phase.empirical_phases(run)
+    assert_holds(_checks.phase_diagram(empirical, phase.theory_phases(densities, ratios), densities))
+    flipped = np.where(empirical == 1, 2, empirical)  # a diagram without superposition fails
+    assert [r.passed for r in _checks.phase_diagram(flipped, phase.theory_phases(densities, ratios), densities)
+            ].count(False) == 2
 
 
 def test_classification_of_hand_built_weights():

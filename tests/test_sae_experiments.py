@@ -34,8 +34,8 @@ def test_architecture_table_tells_recovery_from_reconstruction(tmp_path):
     assert sae_architectures.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
 
 
-def test_recovery_experiment_runs_and_resampling_helps(tmp_path):
-    manifest = sae_recovery.EXPERIMENT.train(tmp_path, quick=True, progress=False, skip_existing=False)
+def test_recovery_experiment_runs_and_resampling_helps(tmp_path, quick_results):
+    manifest = quick_results("sae-recovery")
     runs = {r: manifest.load(sae_recovery.NAME, f"check13-resample={r}") for r in ("random", "none")}
     with_resampling = bench.metric(runs["random"], "mmcs_true")
     without = bench.metric(runs["none"], "mmcs_true")

@@ -1,78 +1,47 @@
-"""Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, 1 seed)."""
+"""Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, 1 seed), on the basic
+experiment's results, by the scorecard's own check functions."""
 
 import numpy as np
 import pytest
 
-from experiments import basic
-from superpose.toy import metrics
-from superpose.toy.sweep import shape_groups
-from superpose.toy.training import train
-
-DENSITIES = np.asarray(basic.DENSITIES)
+from experiments import _checks, adversarial, basic
+from superpose.scorecard import assert_holds
 
 
 @pytest.fixture(scope="module")
-def runs():
-    out = {}
-    for label, instances in shape_groups(basic.sweeps(quick=False)[0]).items():
-        res = train([c for _, _, c in instances], progress=False)
-        out[label.removeprefix("model=")] = (res.W_IxFxH, res.b_IxF)
-    return out
-
-
-def _linear_like(W, b, density):
-    norms = np.asarray(metrics.feature_norms(W))
-    assert np.all((norms[:5] >= 0.95) & (norms[:5] <= 1.05))
-    assert np.all(norms[5:] <= 0.05)
-    assert np.sum(W**2) == pytest.approx(5, abs=0.1)
-    gram = W @ W.T
-    assert np.abs(gram - np.diag(np.diag(gram))).max() <= 0.05
-    np.testing.assert_allclose(b[5:], 0.5 * density, atol=0.02)
+def runs(quick_results):
+    manifest = quick_results("basic")
+    out = {m: (run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"][:, 0])
+           for m, run in basic.load_runs(manifest).items()}
+    return manifest, out
 
 
 @pytest.mark.parametrize("density", [1.0, 0.1, 0.01])
 def test_linear_model_learns_top_five_orthogonally(runs, density):
-    i = int(np.flatnonzero(DENSITIES == density)[0])
-    W, b = runs["linear"]
-    _linear_like(W[i], b[i], density)
+    W, b, p = runs[1]["linear"]
+    i = np.flatnonzero(np.isclose(p, density))
+    assert i.size == 1
+    assert_holds(_checks.linear_like(W[i], b[i], p[i], "linear"))
 
 
 def test_relu_equals_linear_when_dense(runs):
-    W, b = runs["relu_output"]
-    _linear_like(W[0], b[0], 1.0)
+    W, b, p = runs[1]["relu_output"]
+    assert p[0] == 1.0
+    assert_holds(_checks.linear_like(W[:1], b[:1], p[:1], "ReLU"))
 
 
 def test_relu_superposition_grows_with_sparsity(runs):
-    W, b = runs["relu_output"]
-    frob = np.sum(W**2, axis=(1, 2))
-    assert frob[DENSITIES == 0.3][0] >= 6.5
-    assert np.all(frob[DENSITIES <= 0.01] >= 10)
-    assert np.all(np.diff(frob) >= -0.5)  # non-decreasing with slack
-    i = int(np.flatnonzero(DENSITIES == 0.3)[0])
-    interf = np.asarray(metrics.interference(W[i]))
-    norms = np.asarray(metrics.feature_norms(W[i]))
-    assert np.all(interf[:3] <= 0.05)  # the most important stay orthogonal
-    assert np.sum((interf[3:] >= 0.8) & (norms[3:] > 0.5)) >= 2  # the least important superpose first
-    for j in np.flatnonzero(DENSITIES <= 0.01):
-        assert np.sum(b[j] < -0.05) >= 5  # negative biases at high sparsity
+    rules = _checks.relu_superposition(*runs[1]["relu_output"])
+    assert len(rules) == 6  # the density-0.3 rules are among them
+    assert_holds(rules)
 
 
 def test_adversarial_vulnerability_grows_with_superposition(runs):
     """Check 16 (E9), with the per-input attack norm and the relative loss increase (see experiments/adversarial)."""
-    import jax.numpy as jnp
-    from scipy.stats import spearmanr
+    v = adversarial.vulnerability(runs[0])
+    assert_holds(_checks.vulnerability_tracks_superposition(v["density"], v["vulnerability"], v["features_per_dim"]))
 
-    from superpose.toy import models
-    from superpose.toy.adversarial import relative_vulnerability
-    from superpose.toy.data import sample_features
-    from superpose.train import rng
 
-    W, b = runs["relu_output"]
-    vulnerability = []
-    for i, p in enumerate(DENSITIES):
-        x = sample_features(rng.key(i), jnp.full((20,), p), 50_000)
-        model = models.from_arrays("relu_output", {"W_FxH": jnp.asarray(W[i]), "b_F": jnp.asarray(b[i])})
-        vulnerability.append(float(relative_vulnerability(model, x, jnp.asarray(0.7 ** np.arange(20)), 0.1)))
-    assert vulnerability[-1] >= 3 * vulnerability[0]
-    features_per_dim = np.sum(W**2, axis=(1, 2)) / 5
-    assert spearmanr(vulnerability, features_per_dim).statistic >= 0.8
+def test_the_linear_model_fails_the_superposition_rules(runs):
+    """The rules can fail: the linear model passed off as the ReLU one fails check 7."""
+    assert [r.passed for r in _checks.relu_superposition(*runs[1]["linear"])].count(False) >= 4

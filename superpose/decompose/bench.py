@@ -63,6 +63,15 @@ def evaluate(
     return out
 
 
+def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource, *,
+          threshold: float = 0.0, min_truth_norm: float = 0.0) -> dict[str, float]:
+    """The metrics of `evaluate` for one SAE given by its parameters (no instance axis), e.g. one read from
+    another library's files (superpose.decompose.saelens)."""
+    result = sae_lib.SAEResult({k: np.asarray(v)[None] for k, v in params.items()}, np.asarray([threshold], np.float32),
+                               np.zeros((1, 1)), np.zeros(1), np.full(1, -1))
+    return evaluate([config], result, source, min_truth_norm=min_truth_norm)[0]
+
+
 def run_group(
     folder: Path,
     configs: Sequence[sae_lib.SAEConfig],

@@ -1,0 +1,142 @@
+"""Trade SAEs with SAELens: its on-disk format, written and read with numpy (no torch).
+
+A SAELens SAE (version 6) is a folder with `cfg.json` and `sae_weights.safetensors`. The weights are
+W_enc (d_in x d_sae), b_enc (d_sae), W_dec (d_sae x d_in), b_dec (d_in), plus what the architecture adds:
+`threshold` (d_sae) for "jumprelu"; b_gate, r_mag, b_mag for "gated" (b_gate in place of b_enc). cfg.json
+names the architecture and sizes; superpose writes:
+
+  {"architecture": ..., "d_in": D, "d_sae": L, "dtype": "float32", "device": "cpu",
+   "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
+   "k": K (topk only), "metadata": {"superpose": {...the SAE's config, source folder, instance...}}}
+
+superpose's encoder subtracts b_dec from its input, hence `apply_b_dec_to_input`. The architectures map
+at inference, where latents must agree exactly:
+
+  superpose l1                     -> SAELens "standard"  f = ReLU(h)
+  superpose topk                   -> "topk" with k       f = ReLU(TopK_k(h))
+  superpose batchtopk, matryoshka  -> "jumprelu"          f = h·H(h − θ), θ_l = the running threshold for all l
+  superpose jumprelu               -> "jumprelu"          θ_l = exp(log_threshold_l)
+  superpose gated                  -> "gated"             f = H(h_gate)·ReLU(h_mag)
+
+Reading maps back: "standard" -> l1, "topk" -> topk, "jumprelu" -> jumprelu, "gated" -> gated. (A batch
+top-k SAE comes back as the jumprelu it is at inference.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from superpose.decompose import sae as sae_lib
+from superpose.validate import ResultError
+
+CONFIG_FILE = "cfg.json"
+WEIGHTS_FILE = "sae_weights.safetensors"
+TO_SAELENS = {"l1": "standard", "topk": "topk", "batchtopk": "jumprelu", "matryoshka": "jumprelu",
+              "jumprelu": "jumprelu", "gated": "gated"}
+FROM_SAELENS = {"standard": "l1", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+
+
+def _safetensors():
+    try:
+        from safetensors import numpy as st
+    except ImportError as e:  # pragma: no cover - a dependency, named in the message if it is missing
+        raise ResultError("reading and writing SAELens files needs the 'safetensors' package "
+                          "(pip install safetensors)") from e
+    return st
+
+
+def weights(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], threshold: float | None = None
+            ) -> tuple[str, dict[str, np.ndarray]]:
+    """(SAELens architecture, its weights by name) of one superpose SAE (`params` without instance axis;
+    `threshold`: the running inference threshold of the batch top-k family)."""
+    arch = config.architecture
+    if arch not in TO_SAELENS:
+        raise ResultError(f"architecture '{arch}' has no SAELens counterpart (known: {', '.join(TO_SAELENS)})")
+    out = {"W_enc": params["W_enc_DxL"], "b_enc": params["b_enc_L"], "W_dec": params["W_dec_LxD"],
+           "b_dec": params["b_dec_D"]}
+    n_latents = out["b_enc"].shape[0]
+    if arch in ("batchtopk", "matryoshka"):
+        if threshold is None:
+            raise ResultError(f"a {arch} SAE needs its running threshold to become a JumpReLU")
+        out["threshold"] = np.full(n_latents, threshold)
+    elif arch == "jumprelu":
+        out["threshold"] = np.exp(params["log_threshold_L"])
+    elif arch == "gated":
+        out["b_gate"] = out.pop("b_enc")
+        out["r_mag"], out["b_mag"] = params["r_mag_L"], params["b_mag_L"]
+    return TO_SAELENS[arch], {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def write(folder: Path, config: sae_lib.SAEConfig, params: dict[str, np.ndarray], *,
+          threshold: float | None = None, metadata: dict | None = None) -> Path:
+    """One SAE as a SAELens folder."""
+    arch, tensors = weights(config, params, threshold)
+    d_sae, d_in = tensors["W_dec"].shape
+    cfg = {"architecture": arch, "d_in": int(d_in), "d_sae": int(d_sae), "dtype": "float32", "device": "cpu",
+           "apply_b_dec_to_input": True, "normalize_activations": "none", "reshape_activations": "none",
+           "metadata": {"superpose": {"config": config.to_dict(), **(metadata or {})}}}
+    if arch == "topk":
+        cfg["k"] = config.k
+    folder.mkdir(parents=True, exist_ok=True)
+    _safetensors().save_file(tensors, str(folder / WEIGHTS_FILE))
+    (folder / CONFIG_FILE).write_text(json.dumps(cfg, indent=1))
+    return folder
+
+
+def export(run, out: Path, instances: list[int] | None = None) -> list[Path]:
+    """The SAEs of a superpose SAE result folder (`superpose.load`ed), one SAELens folder each, named
+    sae-I under `out`."""
+    n = len(run.configs)
+    chosen = list(range(n)) if instances is None else instances
+    for i in chosen:
+        if not 0 <= i < n:
+            raise ResultError(f"instance {i} is not in {run.path} (it holds {n} SAEs: 0 to {n - 1})")
+    written = []
+    for i in chosen:
+        config = run.configs[i]
+        params = {name: np.asarray(a[i]) for name, a in run.arrays.items()
+                  if name.endswith(("_DxL", "_LxD", "_L", "_D"))}
+        threshold = float(run.arrays["threshold"][i]) if "threshold" in run.arrays else None
+        written.append(write(out / f"sae-{i}", config, params, threshold=threshold,
+                             metadata={"source_folder": str(run.path), "instance": i}))
+    return written
+
+
+def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
+    """A SAELens folder as (superpose SAEConfig, params by superpose name) for `superpose.decompose.sae.model`."""
+    folder = Path(folder)
+    try:
+        cfg = json.loads((folder / CONFIG_FILE).read_text())
+        tensors = _safetensors().load_file(str(folder / WEIGHTS_FILE))
+    except FileNotFoundError as e:
+        raise ResultError(f"{folder} is not a SAELens SAE folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})") from e
+    except (ValueError, OSError) as e:
+        raise ResultError(f"{folder}: cannot read the SAE ({e})") from e
+    arch = cfg.get("architecture", "standard")
+    if arch not in FROM_SAELENS:
+        raise ResultError(f"{folder}: SAELens architecture '{arch}' cannot be read (known: {', '.join(FROM_SAELENS)})")
+    if cfg.get("normalize_activations", "none") != "none":
+        raise ResultError(f"{folder}: normalize_activations = '{cfg['normalize_activations']}' is not supported")
+    if cfg.get("rescale_acts_by_decoder_norm", False):
+        raise ResultError(f"{folder}: rescale_acts_by_decoder_norm is not supported")
+    t = {k: np.asarray(v, np.float32) for k, v in tensors.items()}
+    # superpose always encodes x − b_dec; an SAE that encodes x gets b_dec·W_enc folded into its encoder biases
+    shift = 0.0 if cfg.get("apply_b_dec_to_input", False) else 1.0
+    b_enc = t["b_gate"] if arch == "gated" else t["b_enc"]
+    params = {"W_enc_DxL": t["W_enc"], "b_enc_L": b_enc + shift * t["b_dec"] @ t["W_enc"], "W_dec_LxD": t["W_dec"],
+              "b_dec_D": t["b_dec"]}
+    options = {"architecture": FROM_SAELENS[arch], "n_latents": int(t["W_dec"].shape[0]),
+               "unit_norm_decoder": False}
+    if arch == "topk":
+        options["k"] = int(cfg["k"])
+    if arch == "jumprelu":
+        if np.any(t["threshold"] <= 0):
+            raise ResultError(f"{folder}: a JumpReLU threshold ≤ 0 has no log (superpose stores log θ)")
+        params["log_threshold_L"] = np.log(t["threshold"])
+    if arch == "gated":
+        params["r_mag_L"] = t["r_mag"]
+        params["b_mag_L"] = t["b_mag"] + shift * t["b_dec"] @ (t["W_enc"] * np.exp(t["r_mag"]))
+    return sae_lib.SAEConfig(**options), params

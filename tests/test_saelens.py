@@ -1,0 +1,126 @@
+"""SAEs in SAELens's on-disk format: the written files follow the format, and every architecture reads back with
+identical latents (the batch top-k family as the JumpReLU it is at inference)."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from superpose.cli import main
+from superpose.decompose import sae as sae_lib
+from superpose.decompose import saelens
+
+N_DIMS, N_LATENTS = 6, 10
+EXTRA = {"jumprelu": ["threshold"], "batchtopk": ["threshold"], "matryoshka": ["threshold"],
+         "gated": ["b_gate", "r_mag", "b_mag"]}
+
+
+def _random_sae(architecture: str, seed: int = 0):
+    """An SAE of `architecture` with every parameter random (biases too), as arrays by name."""
+    config = sae_lib.SAEConfig(architecture=architecture, n_latents=N_LATENTS, k=3)
+    shapes = {"W_enc_DxL": (N_DIMS, N_LATENTS), "b_enc_L": (N_LATENTS,), "W_dec_LxD": (N_LATENTS, N_DIMS),
+              "b_dec_D": (N_DIMS,)}
+    shapes |= {"jumprelu": {"log_threshold_L": (N_LATENTS,)},
+               "gated": {"r_mag_L": (N_LATENTS,), "b_mag_L": (N_LATENTS,)}}.get(architecture, {})
+    rng = np.random.default_rng(seed)
+    params = {name: (0.6 * rng.normal(size=shape)).astype(np.float32) for name, shape in shapes.items()}
+    if "log_threshold_L" in params:
+        params["log_threshold_L"] -= 1.5
+    return config, params
+
+
+@pytest.mark.parametrize("architecture", ["l1", "topk", "batchtopk", "matryoshka", "jumprelu", "gated"])
+def test_round_trip_keeps_every_latent(tmp_path, architecture):
+    config, params = _random_sae(architecture)
+    x = jax.random.normal(jax.random.key(7), (256, N_DIMS))
+    original = sae_lib.model(config, params)
+    threshold = 0.2 if architecture in ("batchtopk", "matryoshka") else None
+    f, _ = original.encode(x, training=False, threshold=threshold)
+    assert 0 < np.mean(np.asarray(f) > 0) < 0.9  # a test that can tell supports apart
+
+    folder = saelens.write(tmp_path / "sae", config, params, threshold=threshold)
+    cfg = json.loads((folder / "cfg.json").read_text())
+    tensors = load_file(str(folder / "sae_weights.safetensors"))
+    assert cfg["architecture"] == saelens.TO_SAELENS[architecture]
+    assert (cfg["d_in"], cfg["d_sae"], cfg["apply_b_dec_to_input"], cfg["normalize_activations"]) == (
+        N_DIMS, N_LATENTS, True, "none")
+    assert cfg.get("k") == (3 if architecture == "topk" else None)
+    expected = {"W_enc": (N_DIMS, N_LATENTS), "b_enc": (N_LATENTS,), "W_dec": (N_LATENTS, N_DIMS), "b_dec": (N_DIMS,),
+                **{name: (N_LATENTS,) for name in EXTRA.get(architecture, [])}}
+    if architecture == "gated":
+        del expected["b_enc"]
+    assert {k: v.shape for k, v in tensors.items()} == expected
+    assert all(v.dtype == np.float32 for v in tensors.values())
+
+    read_config, read_params = saelens.read(folder)
+    assert read_config.architecture == saelens.FROM_SAELENS[cfg["architecture"]]
+    g, _ = sae_lib.model(read_config, read_params).encode(x, training=False)
+    np.testing.assert_array_equal(np.asarray(g) > 0, np.asarray(f) > 0)  # the same support
+    np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)
+
+
+def test_an_sae_that_encodes_x_itself_gets_its_decoder_bias_folded_in(tmp_path):
+    """SAELens SAEs with apply_b_dec_to_input = false encode x, not x − b_dec: same latents after reading."""
+    config, params = _random_sae("l1")
+    folder = saelens.write(tmp_path / "sae", config, params)
+    cfg = json.loads((folder / "cfg.json").read_text())
+    cfg["apply_b_dec_to_input"] = False
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    x = jax.random.normal(jax.random.key(3), (64, N_DIMS))
+    t = load_file(str(folder / "sae_weights.safetensors"))
+    expected = np.maximum(np.asarray(x) @ t["W_enc"] + t["b_enc"], 0)  # SAELens "standard" without b_dec
+    g, _ = sae_lib.model(*saelens.read(folder)).encode(x, training=False)
+    np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, capsys):
+    """`superpose export` writes a result folder's SAEs; `superpose evaluate` scores one against its toy model as
+    the bench did; bad input ends in one line."""
+    manifest = quick_results("sae-recovery")
+    run = manifest.load("sae_recovery", "check13-resample=random")
+    toys = manifest.group("sae_recovery_toys", "all")
+    assert main(["export", str(run.path), "--out", str(tmp_path), "--instance", "2"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "sae-2"), "--source", f"toy:{toys.path}:2", "--json"]) == 0
+    scored, stored = json.loads(capsys.readouterr().out), run.summary["metrics"][2]
+    for name in ("mmcs_true", "mcc", "dead_latents", "n_true_features"):
+        assert scored[name] == pytest.approx(stored[name], abs=1e-6), name
+    assert scored["f1"] == pytest.approx(stored["f1"], abs=0.05)  # a different evaluation sample
+    for argv in (["evaluate", str(tmp_path / "sae-2"), "--source", "toy"],
+                 ["evaluate", str(tmp_path / "nothing"), "--source", "sharkey"],
+                 ["export", str(toys.path), "--out", str(tmp_path / "x")]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_exported_result_folder_and_bad_folders(tmp_path, quick_results):
+    manifest = quick_results("sae-recovery")
+    run = manifest.load("sae_recovery", "grid-n_features=5-topk-k=5")
+    (folder,) = saelens.export(run, tmp_path, instances=[0])
+    meta = json.loads((folder / "cfg.json").read_text())["metadata"]["superpose"]
+    assert meta["instance"] == 0 and meta["config"]["architecture"] == "topk"
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(32, run.arrays["b_dec_D"].shape[-1])), jnp.float32)
+    f, _ = run.model(0).encode(x, training=False)
+    g, _ = sae_lib.model(*saelens.read(folder)).encode(x, training=False)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)
+    with pytest.raises(saelens.ResultError, match="instance 9"):
+        saelens.export(run, tmp_path, instances=[9])
+    with pytest.raises(saelens.ResultError, match="not a SAELens SAE folder"):
+        saelens.read(tmp_path / "nothing")
+
+
+def test_saelens_itself_loads_the_files_with_identical_latents(tmp_path):
+    sae_lens = pytest.importorskip("sae_lens")
+    import torch
+
+    for architecture in ("l1", "topk", "batchtopk", "jumprelu", "gated"):
+        config, params = _random_sae(architecture)
+        threshold = 0.2 if architecture == "batchtopk" else None
+        folder = saelens.write(tmp_path / architecture, config, params, threshold=threshold)
+        x = np.random.default_rng(1).normal(size=(128, N_DIMS)).astype(np.float32)
+        f, _ = sae_lib.model(config, params).encode(jnp.asarray(x), training=False, threshold=threshold)
+        theirs = sae_lens.SAE.load_from_disk(str(folder), device="cpu").encode(torch.from_numpy(x))
+        np.testing.assert_allclose(theirs.detach().numpy(), np.asarray(f), rtol=1e-4, atol=1e-5)
