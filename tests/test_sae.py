@@ -98,6 +98,33 @@ def test_permuted_flipped_rescaled_truth_scores_one():
         assert m[key] == pytest.approx(1.0, abs=1e-5), key
 
 
+def test_both_conventions_of_mcc_f1_uniqueness_and_shrinkage():
+    """superpose's conventions and SAELens's (synthetic evals), named apart. Two perfect latents, one dead
+    latent pointing at a feature the others cover, on 4 true features; the SAE halves its input."""
+    true = np.eye(4)
+    learned = np.eye(4)[[0, 1, 0]] * 0.5
+    cos = recovery.cosine_matrix(true, learned)
+    assert recovery.mcc(cos[:, :2]) == pytest.approx(0.5) and recovery.mcc_matched_pairs(cos[:, :2]) == 1.0
+    assert recovery.mcc_matched_pairs(cos) == pytest.approx(2 / 3)  # 3 pairs; the duplicate gets a cos-0 partner
+    assert recovery.mcc_matched_pairs(cos[:2]) == recovery.mcc(cos[:2]) == 1.0  # L >= G: the same number
+
+    x = jnp.asarray(np.abs(np.random.default_rng(0).normal(size=(512, 4))) * (np.random.default_rng(1).random(
+        (512, 4)) < 0.3), jnp.float32)
+    config = sae_lib.SAEConfig(architecture="l1", n_latents=3)
+    params = {"W_enc_DxL": jnp.asarray(learned.T * 2), "b_enc_L": jnp.asarray([0.0, 0.0, -100.0]),
+              "W_dec_LxD": jnp.asarray(learned), "b_dec_D": jnp.zeros(4)}
+    stats = recovery._stats_one(config, params, 0.0, (x > 0).T.astype(jnp.float32), x)
+    m = recovery.activation_metrics(jax.tree.map(np.asarray, stats), cos)
+    assert m["dead_latents"] == 1 and m["f1"] == pytest.approx(1.0) and m["uniqueness"] == 1.0
+    assert m["f1_all_latents"] == pytest.approx(2 / 3) and m["precision_all_latents"] == pytest.approx(2 / 3)
+    assert m["uniqueness_all_latents"] == pytest.approx(2 / 3)  # features 0 and 1 over 3 latents
+    on_01 = np.asarray(x)[:, :2]
+    keep = np.linalg.norm(np.asarray(x), axis=1) > 1e-6
+    expected = np.mean(0.5 * np.linalg.norm(on_01[keep], axis=1) / np.linalg.norm(np.asarray(x)[keep], axis=1))
+    assert m["norm_ratio"] == pytest.approx(expected, rel=1e-5)  # SAELens: mean ‖x̂‖/‖x‖
+    assert m["shrinkage"] == pytest.approx(0.5, rel=1e-5)  # γ = E‖x̂‖²/E[x·x̂] = 0.25/0.5 on the kept part
+
+
 def test_random_dictionary_scores_low():
     true = groundtruth.random_directions(64, 64, seed=5)
     learned = groundtruth.random_directions(64, 64, seed=6)
@@ -130,7 +157,7 @@ def test_absorption_rate_counts_silent_parent_latents():
     cos = np.eye(3)
     both = np.asarray([[50.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
     stats = recovery.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
-                                     0.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+                                     0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     assert recovery.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
     both[0, 1:] = 10.0
     assert recovery.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0

@@ -124,3 +124,43 @@ def test_saelens_itself_loads_the_files_with_identical_latents(tmp_path):
         f, _ = sae_lib.model(config, params).encode(jnp.asarray(x), training=False, threshold=threshold)
         theirs = sae_lens.SAE.load_from_disk(str(folder), device="cpu").encode(torch.from_numpy(x))
         np.testing.assert_allclose(theirs.detach().numpy(), np.asarray(f), rtol=1e-4, atol=1e-5)
+
+
+def test_saelens_conventions_of_the_metrics_match_saelens():
+    """On identical arrays, superpose's SAELens-convention metrics equal SAELens's synthetic evaluation."""
+    pytest.importorskip("sae_lens")
+    import torch
+    from sae_lens.synthetic import evals
+
+    from superpose.decompose import recovery
+
+    config, params = _random_sae("l1")
+    params["b_enc_L"][:3] = -100.0  # three dead latents
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=(8, N_DIMS)).astype(np.float32)
+    codes = (rng.random((4096, 8)) < 0.2) * rng.random((4096, 8)).astype(np.float32)
+    x = (codes @ truth).astype(np.float32)
+    stats = recovery._stats_one(config, {k: jnp.asarray(v) for k, v in params.items()}, 0.0,
+                                jnp.asarray(codes.T), jnp.asarray(x))
+    cos = recovery.cosine_matrix(truth, params["W_dec_LxD"])
+    ours = recovery.activation_metrics(jax.tree.map(np.asarray, stats), cos) | recovery.direction_metrics(
+        truth, params["W_dec_LxD"])
+
+    f, _ = sae_lib.model(config, params).encode(jnp.asarray(x), training=False)
+    f = np.array(f)  # writable, for torch
+    latents, x_hat = torch.from_numpy(f), torch.from_numpy(f @ params["W_dec_LxD"] + params["b_dec_D"])
+    classification = evals.ClassificationMetricsCalculator(torch.from_numpy(params["W_dec_LxD"]),
+                                                           torch.from_numpy(truth))
+    classification.add_batch(latents, torch.from_numpy(codes))
+    theirs = classification.compute()
+    shrinkage = evals.ShrinkageCalculator()
+    shrinkage.add_batch(x_hat, torch.from_numpy(x))
+    assert ours["dead_latents"] >= 3  # where the two conventions differ
+    assert ours["mcc_matched_pairs"] == pytest.approx(
+        evals.mean_correlation_coefficient(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)), abs=1e-6)
+    assert ours["uniqueness_all_latents"] == pytest.approx(
+        evals.feature_uniqueness(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)), abs=1e-9)
+    assert ours["precision_all_latents"] == pytest.approx(theirs.precision, abs=1e-6)
+    assert ours["recall_all_latents"] == pytest.approx(theirs.recall, abs=1e-6)
+    assert ours["f1_all_latents"] == pytest.approx(theirs.f1_score, abs=1e-6)
+    assert ours["norm_ratio"] == pytest.approx(shrinkage.compute(), rel=1e-5)

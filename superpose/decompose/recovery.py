@@ -8,9 +8,10 @@ differ in sign or scale are the same feature). With C the G x L matrix of
                  ("recall"; Sharkey et al. 2022's MMCS)
   mmcs_learned   mean over learned directions of their best |cos| with any true feature ("precision")
   mcc            Hungarian (one-to-one) matching; the mean over true features of their partner's |cos|,
-                 0 for a true feature left without a partner when L < G. (SAELens' synthetic `mcc`
-                 averages over the min(G, L) matched pairs instead, so 32 ICA directions could score
-                 0.9 on 128 features; here they cannot.)
+                 0 for a true feature left without a partner when L < G (32 ICA directions cannot score
+                 0.9 on 128 features)
+  mcc_matched_pairs  the same matching averaged over the min(G, L) matched pairs instead: SAELens's and
+                 SynthSAEBench's `mcc`. Equal to mcc when L ≥ G.
   recovered_90/99  fraction of true features whose best |cos| exceeds 0.9 / 0.99
 
 Activation metrics come from `activation_stats` (an evaluation batch, on the
@@ -20,6 +21,16 @@ uniqueness (distinct true features among the alive latents' best matches, per
 alive latent), L0, dead latents, fraction of variance unexplained, shrinkage
 γ = E‖x̂‖² / E[x·x̂] (γ < 1: the SAE shrinks its reconstructions) and the
 absorption rate on hierarchical data.
+
+SAELens's synthetic evaluation (`eval_sae_on_synthetic_data`, as SynthSAEBench reports it) defines three of
+them differently; superpose reports both, under different names:
+
+  precision / recall / f1 / uniqueness   over the alive latents (a dead latent has no precision)
+  *_all_latents                          over every latent, a dead one scoring 0, and uniqueness = distinct
+                                         best-matched true features over all latents (SAELens)
+  shrinkage                              γ = E‖x̂‖² / E[x·x̂]
+  norm_ratio                             the mean over samples (‖x‖ > 1e-6) of ‖x̂‖ / ‖x‖ (SAELens's
+                                         `shrinkage`)
 """
 
 from __future__ import annotations
@@ -62,6 +73,11 @@ def mcc(cos_GxL: np.ndarray) -> float:
     return float(cos_GxL[rows, cols].sum() / cos_GxL.shape[0])
 
 
+def mcc_matched_pairs(cos_GxL: np.ndarray) -> float:
+    rows, cols = matching(cos_GxL)
+    return float(cos_GxL[rows, cols].mean())
+
+
 def fraction_recovered(cos_GxL: np.ndarray, threshold: float) -> float:
     return float((cos_GxL.max(axis=1) > threshold).mean())
 
@@ -72,6 +88,7 @@ def direction_metrics(true_GxD: np.ndarray, learned_LxD: np.ndarray) -> dict[str
         "mmcs_true": mmcs_true(cos),
         "mmcs_learned": mmcs_learned(cos),
         "mcc": mcc(cos),
+        "mcc_matched_pairs": mcc_matched_pairs(cos),
         "recovered_90": fraction_recovered(cos, 0.9),
         "recovered_99": fraction_recovered(cos, 0.99),
     }
@@ -107,6 +124,10 @@ class ActivationStats(NamedTuple):
     """Σ x·x̂."""
     latent_l0: jax.Array
     true_l0: jax.Array
+    norm_ratio: jax.Array
+    """Σ ‖x̂‖/‖x‖ over samples with ‖x‖ > 1e-6."""
+    nonzero_inputs: jax.Array
+    """Samples with ‖x‖ > 1e-6."""
 
 
 def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -> ActivationStats:
@@ -115,6 +136,7 @@ def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -
     x_hat = sae.decode(f)
     fired = (f > 0).astype(jnp.float32)
     active = (codes_GxN > 0).astype(jnp.float32)
+    norms = jnp.linalg.norm(x_NxD, axis=1)
     return ActivationStats(
         n=jnp.asarray(x_NxD.shape[0], jnp.float32),
         fired_L=fired.sum(0),
@@ -126,6 +148,8 @@ def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -
         reconstruction_dot=jnp.sum(x_NxD * x_hat),
         latent_l0=fired.sum(1).mean(),
         true_l0=active.sum(0).mean(),
+        norm_ratio=jnp.sum(jnp.where(norms > 1e-6, jnp.linalg.norm(x_hat, axis=1) / jnp.maximum(norms, 1e-6), 0.0)),
+        nonzero_inputs=jnp.sum(norms > 1e-6).astype(jnp.float32),
     )
 
 
@@ -176,11 +200,16 @@ def activation_metrics(
         "recall": float(recall[alive].mean()) if n_alive else 0.0,
         "f1": float(f1[alive].mean()) if n_alive else 0.0,
         "uniqueness": len(set(best_G_L[alive].tolist())) / n_alive if n_alive else 0.0,
+        "precision_all_latents": float(precision.mean()),
+        "recall_all_latents": float(recall.mean()),  # a dead latent has no true positives: 0
+        "f1_all_latents": float(f1.mean()),
+        "uniqueness_all_latents": len(set(best_G_L.tolist())) / len(best_G_L),
         "dead_latents": int((~alive).sum()),
         "l0": float(stats.latent_l0),
         "true_l0": float(stats.true_l0),
         "explained_variance": float(1 - stats.squared_error / stats.total_variance),
         "shrinkage": float(stats.reconstruction_norm / stats.reconstruction_dot),
+        "norm_ratio": float(stats.norm_ratio / max(float(stats.nonzero_inputs), 1.0)),
     }
     if parent_G is not None:
         out["absorption"] = absorption_rate(stats, cos_GxL, parent_G)
