@@ -203,7 +203,7 @@ def _check(args) -> int:
     """Evaluate the checks, print the table, write check.json; exit 1 when a check fails."""
     from superpose import scorecard
 
-    selected = _selected_checks(args)
+    selected = args.checks
     root = _out_root(args)
     rows = scorecard.evaluate(selected, root / "results", args.quick, progress=not args.no_progress)
     print(scorecard.table(rows, markdown=args.markdown))
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         _check_arguments(args)
         if args.command == "check":
-            _selected_checks(args)  # a bad --only fails before JAX starts
+            args.checks = _selected_checks(args)  # a bad --only fails before JAX starts
         start_jax()
         return {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
             args.command](args)

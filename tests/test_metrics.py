@@ -3,38 +3,13 @@
 import numpy as np
 import pytest
 
+from experiments import _checks
 from superpose.toy import metrics
 
-
-def polygon(k):
-    a = 2 * np.pi * np.arange(k) / k
-    return np.stack([np.cos(a), np.sin(a)], axis=1)
+GEOMETRIES = _checks.known_geometries()  # check 2's geometries: one definition, shared with `superpose check`
 
 
-def tetrahedron():
-    return np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
-
-
-def square_antiprism():
-    z = 1 / np.sqrt(3)
-    r = np.sqrt(1 - z**2)
-    a = np.pi / 2 * np.arange(4)
-    top = np.stack([r * np.cos(a), r * np.sin(a), np.full(4, z)], 1)
-    bottom = np.stack([r * np.cos(a + np.pi / 4), r * np.sin(a + np.pi / 4), np.full(4, -z)], 1)
-    return np.concatenate([top, bottom])
-
-
-@pytest.mark.parametrize(
-    "W, expected",
-    [
-        (np.eye(3), 1.0),
-        (np.array([[1.0], [-1.0]]), 1 / 2),
-        (polygon(3), 2 / 3),
-        (polygon(5), 2 / 5),
-        (tetrahedron(), 3 / 4),
-        (square_antiprism(), 3 / 8),
-    ],
-)
+@pytest.mark.parametrize("W, expected", list(GEOMETRIES.values()), ids=list(GEOMETRIES))
 def test_dimensionality_of_known_geometries(W, expected):
     D = np.asarray(metrics.feature_dimensionality(W))
     np.testing.assert_allclose(D, expected, atol=1e-6)
@@ -51,7 +26,7 @@ def test_interference_and_dimensions_per_feature():
     pair = np.array([[1.0], [-1.0], [0.0]])
     np.testing.assert_allclose(metrics.interference(pair), [1, 1, 0], atol=1e-6)
     np.testing.assert_allclose(metrics.interference(np.eye(2)), [0, 0], atol=1e-6)
-    assert float(metrics.dimensions_per_feature(polygon(5))) == pytest.approx(2 / 5)
+    assert float(metrics.dimensions_per_feature(GEOMETRIES["pentagon"][0])) == pytest.approx(2 / 5)
 
 
 def test_metrics_vectorise_over_instances():
