@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from experiments import intro
 from superpose import results
 from superpose.cli import main, parse_override
 from superpose.decompose import groundtruth
@@ -176,7 +177,7 @@ def test_random_overrides_run_or_fail_cleanly(tmp_path, capsys, overrides):
         args += ["--set", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     out = tmp_path / "h"
     try:
-        sweep = Sweep(name="h", base=SMALL)
+        (sweep,) = intro.sweeps(quick=True)  # the sweep the command below validates (5 features, not SMALL's 3)
         sweep.with_overrides(dict(parse_override(a) for a in args[1::2])).instances()
     except Exception as e:  # noqa: BLE001 - what the CLI would see
         assert type(e).__name__ in ("ConfigError", "UsageError"), repr(e)
