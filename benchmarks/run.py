@@ -1,6 +1,6 @@
 """Speed of superpose's workloads, each against its baselines in the same run.
 
-    python benchmarks/run.py [--only a,b,c,d,e,f,g] [--scale 1.0] [--torch-python PYTHON]
+    python benchmarks/run.py [--only a,b,c,d,e,f,g,h] [--scale 1.0] [--torch-python PYTHON]
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
@@ -11,6 +11,9 @@
     same decompositions trained one at a time (the authors' code trains one per process)
 (g) a transcoder sweep: 16 cross-layer transcoders on the planted two-hop circuit (4 sparsity coefficients x
     Jacobian matching on/off x 2 seeds), batch 512, against the same transcoders one at a time
+(h) 8 TopK SAEs (k=4, 256 latents) on 256 Zipf-firing features in 64 dimensions, batch 1024, 5M samples each,
+    end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped without
+    sae-lens), with the trainer's floor and the matrix-multiply floor
 (e) the 10-instance study as a whole process (cold and warm compilation cache) against a PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
@@ -23,6 +26,8 @@ Rows per workload:
              step per iteration): the "straightforward baseline" a researcher would write
   floor      the trainer's step without drawing data, scanned, on one fixed pre-generated batch, blocked like
              the engine
+  (h) also: matmul floor, the two products no top-k trick avoids (encoder forward x·W_enc and its weight
+             gradient xᵀ·g, 2·B·D·L multiply-adds each), scanned and sharded like the engine
   (d) also: the engine on one device (no sharding), as SAE groups ran before they went through the trainer
   (f), (g) also: one-at-a-time, the engine on a single decomposition (transcoder), once per run
 Ratios: engine speed over per-step speed, and engine time over floor time. Compile time is
@@ -54,6 +59,7 @@ from superpose.toy import training
 from superpose.toy.config import ToyConfig
 from superpose.toy.data import density_sweep
 from superpose.train import trainer
+from superpose.train.learner import INSTANCES
 from superpose.train.sharding import use_every_cpu_core
 
 
@@ -104,7 +110,8 @@ def engine(learner, hyper, steps, data=None, blocks=True):
 
 def per_step(learner, hyper, steps, data=None):
     definition, hyper, data, state = _group(learner, hyper, data)
-    step = jax.jit(jax.vmap(functools.partial(trainer._step_one, learner, definition), in_axes=(0, 0, None, None)))
+    step = jax.jit(jax.vmap(functools.partial(trainer._step_one, learner, definition), in_axes=(0, 0, None, None),
+                            axis_name=INSTANCES))
     return _seconds(lambda s, t: step(s, hyper, data, jnp.int32(t)), state, range(steps))
 
 
@@ -131,11 +138,14 @@ def floor(learner, hyper, steps, data=None):
     def chunk(state, hyper, batch_I):  # blocked and sharded like the engine (trainer.compiled_chunk)
         n = jax.tree.leaves(hyper)[0].shape[0]
         block = trainer.block_size(learner) or n
-        return jax.lax.map(instance, (state, hyper, None if shared else batch_I), batch_size=min(block, n))
+        if block >= n:  # one vmap, its axis named as the trainer names it (learner.any_instance)
+            return jax.vmap(instance, axis_name=INSTANCES)((state, hyper, None if shared else batch_I))
+        return jax.lax.map(instance, (state, hyper, None if shared else batch_I), batch_size=block)
 
     sharding = trainer.instance_sharding()
     if sharding is not None:
-        chunk = jax.shard_map(chunk, mesh=sharding.mesh, in_specs=sharding.spec, out_specs=sharding.spec)
+        chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False, in_specs=sharding.spec,
+                              out_specs=sharding.spec)
     chunk = jax.jit(chunk)
     return _seconds(lambda s, _: chunk(s, hyper, None if shared else batch), state,
                     range(0, steps, learner.log_every))
@@ -181,6 +191,97 @@ def sae_group(n_saes=16):
                           jnp.asarray([c.learning_rate for c in configs], jnp.float32))
     learner = sae_lib.SAELearner(sae_lib.static_config(configs), 256)
     return learner, hyper, (groundtruth.sharkey_source(), np.uint32(0))
+
+
+TOPK_STEPS = 4883
+"""5M samples per SAE at batch 1024."""
+
+
+def topk_sweep(steps=TOPK_STEPS, n_saes=8):
+    """(configs, source) of workload (h): 8 seeds of a TopK SAE on a Zipf world, magnitudes U(0, 1]."""
+    configs = [sae_lib.SAEConfig(architecture="topk", n_latents=256, k=4, batch_size=1024, learning_rate=3e-4,
+                                 steps=steps, log_every=100, seed=i) for i in range(n_saes)]
+    world = groundtruth.synthetic_source(groundtruth.random_directions(256, 64, 0),
+                                         groundtruth.zipf_probabilities(256, expected_l0=4.0))
+    return configs, world
+
+
+def _learner_and_hyper(configs, n_dims):
+    hyper = sae_lib.Hyper(jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
+                          jnp.asarray([c.learning_rate for c in configs], jnp.float32))
+    return sae_lib.SAELearner(sae_lib.static_config(configs), n_dims), hyper
+
+
+def matmul_floor(configs, n_dims, steps):
+    """Seconds for `steps` steps of only x·W_enc and xᵀ·g per SAE (the encoder's forward product and its weight
+    gradient), one shared batch, vmapped over the SAEs and sharded like the engine."""
+    c = configs[0]
+    x = jax.random.normal(jax.random.key(0), (c.batch_size, n_dims))
+    W = jax.random.normal(jax.random.key(1), (len(configs), n_dims, c.n_latents)) * 0.1
+
+    def one(W):
+        def step(W, _):
+            g = x @ W
+            return W - 1e-9 * (x.T @ g), None
+        return jax.lax.scan(step, W, None, length=100)[0]
+
+    chunk = jax.vmap(one)
+    sharding = trainer.instance_sharding()
+    if sharding is not None:
+        W = jax.device_put(W, sharding)
+        chunk = jax.shard_map(chunk, mesh=sharding.mesh, in_specs=sharding.spec, out_specs=sharding.spec)
+    chunk = jax.jit(chunk)
+
+    def advance(W, _):
+        W = chunk(W)
+        return W, W
+
+    return _seconds(advance, W, range(0, steps, 100))
+
+
+def topk_peer(torch_python: str, world, configs) -> tuple[float, np.ndarray] | None:
+    """(training seconds, decoders) of SAELens's MultiSAETrainer on the same world, or None without sae-lens."""
+    probe = subprocess.run([torch_python, "-c", "import sae_lens"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(f"{tmp}/world.npz", directions=np.asarray(world.directions_GxD),
+                 probability=np.asarray(world.probability_G))
+        out = subprocess.run(
+            [torch_python, str(Path(__file__).with_name("saelens_sweep.py")), f"{tmp}/world.npz", f"{tmp}/out.npz",
+             "--saes", str(len(configs)), "--samples", str(configs[0].steps * configs[0].batch_size)],
+            capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        return float(out.stdout.split()[-1]), np.load(f"{tmp}/out.npz")["W_dec"]
+
+
+def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
+    from superpose.decompose import recovery
+
+    configs, world = topk_sweep(steps)
+    learner, hyper = _learner_and_hyper(configs, 64)
+    data = (world, np.uint32(0))
+    rows = [("engine", engine(learner, hyper, timed, data=data), timed, steps),
+            ("per-step", per_step(learner, hyper, timed // 5, data=data), timed // 5, steps),
+            ("floor", floor(learner, hyper, timed, data=data), timed, steps),
+            ("matmul floor", matmul_floor(configs, 64, timed), timed, steps)]
+    report(f"(h) 8 TopK SAEs (k=4, 256 latents), 256 Zipf features in 64 dims, batch 1024, {steps:,} steps", 8, rows)
+    rates = {name: timed_steps / seconds for name, seconds, timed_steps, _ in rows}
+    print(f"  engine time / matmul floor time: {rates['matmul floor'] / rates['engine']:.2f}")
+    start = time.perf_counter()
+    trained = sae_lib.train(configs, world, progress=False)
+    wall = time.perf_counter() - start
+    truth = np.asarray(world.directions_GxD)
+    mcc = [recovery.mcc(recovery.cosine_matrix(truth, W)) for W in trained.params["W_dec_LxD"]]
+    print(f"  end to end, {len(configs)} SAEs x {steps * 1024:,} samples (sae.train, compile included): "
+          f"{wall:.1f} s, MCC {np.mean(mcc):.3f} ± {np.std(mcc):.3f}")
+    peer = topk_peer(torch_python, world, configs)
+    if peer is None:
+        print(f"  SAELens row skipped: {torch_python} cannot import sae_lens (pass --torch-python)")
+        return
+    seconds, W_dec = peer
+    mcc = [recovery.mcc(recovery.cosine_matrix(truth, W)) for W in W_dec]
+    print(f"  SAELens MultiSAETrainer, same samples (training only): {seconds:.1f} s, MCC {np.mean(mcc):.3f} ± "
+          f"{np.std(mcc):.3f}; superpose is {seconds / wall:.2f}x faster")
 
 
 def spd_sweep():
@@ -277,9 +378,10 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f,g")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h")
     parser.add_argument("--torch-python", default=sys.executable,
-                        help="a Python with torch installed, for (e)'s PyTorch row (default: this one)")
+                        help="a Python with torch (and sae-lens, for (h)) installed, for the PyTorch rows "
+                             "(default: this one)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
     args = parser.parse_args()
     use_every_cpu_core()  # as the command line does
@@ -349,6 +451,8 @@ def main() -> None:
                    ("one at a time", one_at_a_time, s(1_000), 10_000),
                    ("floor", floor(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
                ])
+    if "h" in args.only:
+        topk_benchmark(max(100, int(TOPK_STEPS * args.scale)), s(1_000), args.torch_python)
     if "e" in args.only:
         whole_process(args.torch_python)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

@@ -47,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="score an SAE (SAELens folder) against a ground-truth source")
     evaluate.add_argument("path", type=Path, help="a SAELens SAE folder (cfg.json + sae_weights.safetensors)")
     evaluate.add_argument("--source", required=True, metavar="SOURCE",
-                          help="toy:FOLDER[:I] (the hidden activations of toy model I of a toy result folder) "
-                               "or sharkey (Sharkey et al.'s preset)")
+                          help="toy:FOLDER[:I] (the hidden activations of toy model I of a toy result folder), "
+                               "file:PATH (your activations: .npy, or .npz / .safetensors with 'activations' and "
+                               "optionally 'directions' and 'codes') or sharkey (Sharkey et al.'s preset)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     for p in (run, figures, check):
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
@@ -226,14 +227,18 @@ def _export(args) -> int:
 
 
 def _source(spec: str):
-    """(FeatureSource, the norm below which a true feature is left out) named by `--source`."""
+    """(source, the norm below which a true feature is left out) named by `--source`."""
     from superpose.decompose import groundtruth
 
     if spec == "sharkey":
         return groundtruth.sharkey_source(), 0.0
     kind, _, rest = spec.partition(":")
+    if kind == "file" and rest:
+        from superpose.decompose import arrays
+
+        return arrays.open_source(rest), 0.0
     if kind != "toy" or not rest:
-        raise UsageError(f"unknown source '{spec}' (use toy:FOLDER[:I] or sharkey)")
+        raise UsageError(f"unknown source '{spec}' (use toy:FOLDER[:I], file:PATH or sharkey)")
     from superpose.loading import load
     from superpose.toy.sweep import ToyGroup
 

@@ -3,6 +3,10 @@
 golden.npz was written before the trainer moved to flax NNX definitions (tests/golden/make.py):
 the intro experiment's quick sweep (1,000 steps), every toy model kind and data option, and
 every SAE architecture (with resampling, shared and per-SAE sources).
+
+One exception, by design: the `topk` SAE decodes sparsely since the sparse top-k change (the sum over a
+sample's k decoder rows instead of a dense product), which reorders float additions; its arrays equal
+the golden ones to round-off (max difference 4e-7 after 1,000 steps), not bit for bit.
 """
 
 from pathlib import Path
@@ -14,12 +18,21 @@ from golden import cases
 GOLDEN = np.load(Path(__file__).parent / "golden" / "golden.npz")
 
 
+ROUND_OFF_ONLY = {"sae/topk": 2e-6}
+"""Cases whose arithmetic changed order on purpose (module doc), with their absolute tolerance."""
+
+
 def _compare(kind: str, trained: dict[str, dict[str, np.ndarray]]):
     for name, arrays in trained.items():
         expected = {k.split("/")[-1] for k in GOLDEN.files if k.startswith(f"{kind}/{name}/")}
         assert set(arrays) == expected, name
         for key, value in arrays.items():
-            np.testing.assert_array_equal(value, GOLDEN[f"{kind}/{name}/{key}"], err_msg=f"{name}/{key}")
+            golden = GOLDEN[f"{kind}/{name}/{key}"]
+            if f"{kind}/{name}" in ROUND_OFF_ONLY:
+                np.testing.assert_allclose(value, golden, rtol=0, atol=ROUND_OFF_ONLY[f"{kind}/{name}"],
+                                           err_msg=f"{name}/{key}")
+            else:
+                np.testing.assert_array_equal(value, golden, err_msg=f"{name}/{key}")
 
 
 @pytest.mark.parametrize("kind", ["toy", "sae"])

@@ -26,6 +26,69 @@ def test_topk_keeps_exactly_k_per_sample():
     assert np.all(np.sum(np.asarray(f) > 0, axis=1) == np.minimum(3, np.sum(np.asarray(h) > 0, axis=1)))
 
 
+def test_sparse_decoding_equals_dense_decoding_in_values_and_gradients():
+    """Decoding only each sample's k rows is `densify(values, indices) @ W_dec`, and so are the gradients of
+    a loss through it (for W_dec: a scatter-add into the used rows), as is the whole TopK training loss."""
+    from superpose.decompose.activations import densify, sparse_decode, top_k, top_k_mask
+    from superpose.decompose.sae import SAE
+
+    h = jax.random.normal(jax.random.key(3), (64, 20))
+    W = jax.random.normal(jax.random.key(4), (20, 6))
+    target = jax.random.normal(jax.random.key(5), (64, 6))
+    values, indices = top_k(h, 4)
+    np.testing.assert_array_equal(densify(values, indices, 20) > 0, top_k_mask(h, 4))
+    rank = np.argsort(np.argsort(-np.asarray(h), axis=1), axis=1)
+    np.testing.assert_array_equal(top_k_mask(h, 4), (rank < 4) & (np.asarray(h) > 0))
+    np.testing.assert_array_equal(top_k_mask(h, 17), (rank < 17) & (np.asarray(h) > 0))  # by bisection
+
+    def loss(decode, h, W):
+        values, indices = top_k(h, 4)
+        return jnp.sum((decode(values, indices, W) - target) ** 2)
+
+    sparse = lambda v, i, W: sparse_decode(v, i, W)
+    dense = lambda v, i, W: densify(v, i, 20) @ W
+    np.testing.assert_allclose(sparse(values, indices, W), dense(values, indices, W), rtol=1e-5, atol=1e-6)
+    for g_sparse, g_dense in zip(jax.grad(loss, (1, 2))(sparse, h, W), jax.grad(loss, (1, 2))(dense, h, W)):
+        assert np.abs(g_dense).max() > 0.1
+        np.testing.assert_allclose(g_sparse, g_dense, rtol=1e-5, atol=1e-5)
+
+    config = sae_lib.SAEConfig(architecture="topk", n_latents=20, k=4, dead_window=1)
+    x = jax.random.normal(jax.random.key(6), (64, 6))
+    dead = jnp.arange(20) % 3 == 0  # with the AuxK term
+
+    def total(module_loss, W_enc):
+        sae = _sae(config, 6)
+        sae.W_enc_DxL[...] = W_enc
+        return module_loss(sae, x, 0.0, dead)[0]
+
+    W_enc = _sae(config, 6).W_enc_DxL[...]
+    sparse_loss, dense_loss = type(_sae(config, 6)).loss, SAE.loss
+    assert sparse_loss is not dense_loss
+    value_sparse, grad_sparse = jax.jit(jax.value_and_grad(lambda w: total(sparse_loss, w)))(W_enc)
+    value_dense, grad_dense = jax.jit(jax.value_and_grad(lambda w: total(dense_loss, w)))(W_enc)
+    np.testing.assert_allclose(value_sparse, value_dense, rtol=1e-6)
+    np.testing.assert_allclose(grad_sparse, grad_dense, rtol=1e-4, atol=1e-7)
+
+
+def test_aux_k_is_skipped_only_when_no_sae_of_the_group_has_a_dead_latent():
+    """Under the trainer's named vmap the AuxK branch is decided for the group: an SAE without dead latents
+    gets 0 from it either way, one with dead latents gets the same value as alone."""
+    from superpose.train.learner import INSTANCES
+
+    config = sae_lib.SAEConfig(architecture="topk", n_latents=20, k=4)
+    sae = _sae(config, 6)
+    x = jax.random.normal(jax.random.key(7), (64, 6))
+    h = sae.pre_activations(x)
+    x_hat = sae.decode(sae.encode(x)[0])
+    dead = jnp.stack([jnp.zeros(20, bool), jnp.arange(20) % 2 == 0])
+    alone = [float(sae.aux_k_loss(x, x_hat, h, d)) for d in dead]
+    grouped = jax.vmap(lambda d: sae.aux_k_loss(x, x_hat, h, d), axis_name=INSTANCES)(dead)
+    assert alone[0] == 0 and alone[1] > 1e-3
+    np.testing.assert_allclose(grouped, alone, rtol=1e-6)
+    jaxpr = str(jax.make_jaxpr(jax.vmap(lambda d: sae.aux_k_loss(x, x_hat, h, d), axis_name=INSTANCES))(dead))
+    assert "cond[" in jaxpr  # a real branch, not both sides selected per instance
+
+
 def test_batch_topk_keeps_batch_times_k_values():
     config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=12, k=3)
     sae = _sae(config, 6)
@@ -157,7 +220,7 @@ def test_absorption_rate_counts_silent_parent_latents():
     cos = np.eye(3)
     both = np.asarray([[50.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
     stats = recovery.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
-                                     0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+                                     0.0, np.zeros(3), 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     assert recovery.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
     both[0, 1:] = 10.0
     assert recovery.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0

@@ -1,8 +1,9 @@
 """Activation functions of the SAE architectures, with their straight-through gradients.
 
 Pure functions of arrays, no parameters: JumpReLU and its step function with the
-rectangle-kernel pseudo-derivatives of Rajamanoharan et al. (2024), and the top-k masks
-(per sample and per batch) found by bisection.
+rectangle-kernel pseudo-derivatives of Rajamanoharan et al. (2024), the top-k masks
+(per sample and per batch) found by bisection, and, for small k, the top-k latents as
+(values, indices) with sparse decoding.
 """
 
 from __future__ import annotations
@@ -73,10 +74,38 @@ def kth_largest(a, k: int, axis):
     return jax.lax.fori_loop(0, 32, halve, (lo, hi))[0]
 
 
+SPARSE_MAX_K = 16
+"""Up to this k a sample's top k are found with `lax.top_k` (a partial sort) and decoded sparsely; above it
+by bisection (`top_k_mask`), whose cost does not grow with k. On 2 CPU cores, B = 1024, L = 256 (benchmarks
+(h)): lax.top_k takes 0.3x the bisection's time at k = 4 and about the same at k = 16."""
+
+
 def top_k_mask(h_BxL: jax.Array, k: int) -> jax.Array:
     """True at each row's k largest positive entries (what survives ReLU(TopK(h)))."""
+    if k <= SPARSE_MAX_K:
+        values_BxK, indices_BxK = top_k(h_BxL, k)
+        return densify(values_BxK, indices_BxK, h_BxL.shape[-1]) > 0
     a = jax.nn.relu(h_BxL)
     return (a >= kth_largest(a, k, axis=-1)) & (a > 0)
+
+
+def top_k(h_BxL: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """Each row's k largest entries after ReLU (zeros where fewer than k are positive) and their latent
+    indices. Differentiable in h: the gradient reaches the k chosen entries only."""
+    values_BxK, indices_BxK = jax.lax.top_k(h_BxL, k)
+    return jax.nn.relu(values_BxK), indices_BxK
+
+
+def densify(values_BxK: jax.Array, indices_BxK: jax.Array, n_latents: int) -> jax.Array:
+    """The B x L latent matrix holding `values` at `indices` and zeros elsewhere."""
+    rows = jnp.arange(values_BxK.shape[0])[:, None]
+    return jnp.zeros((values_BxK.shape[0], n_latents), values_BxK.dtype).at[rows, indices_BxK].set(values_BxK)
+
+
+def sparse_decode(values_BxK: jax.Array, indices_BxK: jax.Array, W_dec_LxD: jax.Array) -> jax.Array:
+    """Σ_j values[b, j] · W_dec[indices[b, j]]: `densify(...) @ W_dec` reading only the k decoder rows each
+    sample uses (B·k·D instead of B·L·D multiply-adds; the gradient scatter-adds into those rows)."""
+    return jnp.einsum("bk,bkd->bd", values_BxK, W_dec_LxD[indices_BxK])
 
 
 def batch_top_k_mask(a_BxL: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:

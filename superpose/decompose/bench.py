@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from superpose import results
-from superpose.decompose import groundtruth, recovery
+from superpose.decompose import arrays, groundtruth, recovery
 from superpose.decompose import sae as sae_lib
 from superpose.train import checkpoint as checkpoint_lib
 
@@ -41,13 +41,17 @@ def holds(folder: Path, job: dict) -> bool:
 def evaluate(
     configs: Sequence[sae_lib.SAEConfig],
     trained: sae_lib.SAEResult,
-    source: groundtruth.FeatureSource,
+    source: groundtruth.FeatureSource | arrays.ArraySource,
     *,
     min_truth_norm: float = 0.0,
 ) -> list[dict[str, float]]:
     """Metrics of every SAE. True features with norm ≤ `min_truth_norm` (a toy model's dropped features)
-    are left out of the direction metrics and can match no latent."""
+    are left out of the direction metrics and can match no latent. On an array source without a true
+    dictionary (superpose.decompose.arrays) only the reconstruction metrics; without true codes, no
+    activation-matching ones."""
     stats = recovery.activation_stats(configs[0], trained, source)
+    if isinstance(source, arrays.ArraySource):
+        return _evaluate_arrays(configs, trained, source, stats)
     truth = np.asarray(source.directions_GxD)
     parent = None if source.parent_G is None else np.asarray(source.parent_G)
     out = []
@@ -63,7 +67,29 @@ def evaluate(
     return out
 
 
-def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource, *,
+MATCHING_METRICS = ("precision", "recall", "f1", "uniqueness", "precision_all_latents", "recall_all_latents",
+                    "f1_all_latents", "uniqueness_all_latents", "true_l0")
+"""Activation metrics that need the true codes."""
+
+
+def _evaluate_arrays(configs, trained, source: arrays.ArraySource, stats) -> list[dict[str, float]]:
+    out = []
+    for i in range(len(configs)):
+        decoder = trained.params["W_dec_LxD"][i]
+        truth = source.directions if source.directions is not None else np.zeros((1, decoder.shape[1]), np.float32)
+        metrics = recovery.direction_metrics(truth, decoder) if source.directions is not None else {}
+        found = recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats),
+                                            recovery.cosine_matrix(truth, decoder))
+        keep = [k for k in found if source.codes is not None and source.directions is not None
+                or k not in MATCHING_METRICS]
+        metrics |= {k: found[k] for k in keep}
+        if source.directions is not None:
+            metrics["n_true_features"] = int(truth.shape[0])
+        out.append(metrics)
+    return out
+
+
+def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource | arrays.ArraySource, *,
           threshold: float = 0.0, min_truth_norm: float = 0.0) -> dict[str, float]:
     """The metrics of `evaluate` for one SAE given by its parameters (no instance axis), e.g. one read from
     another library's files (superpose.decompose.saelens)."""
@@ -75,7 +101,7 @@ def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: grou
 def run_group(
     folder: Path,
     configs: Sequence[sae_lib.SAEConfig],
-    source: groundtruth.FeatureSource,
+    source: groundtruth.FeatureSource | arrays.ArraySource,
     *,
     labels: Sequence[dict],
     source_spec: dict,
@@ -83,29 +109,34 @@ def run_group(
     data_seed: int = 0,
     progress: bool = True,
     skip_existing: bool = False,
+    train_on=None,
 ) -> results.Run:
-    """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job)."""
+    """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job).
+    `train_on`: a function returning the training data when it is needed (e.g. `arrays.record`ed batches of
+    `source`); by default the group trains on `source`. Evaluation is always on `source`."""
     job = _job(configs, labels, source_spec)
     if skip_existing and holds(folder, job):
         return results.load(folder)
     results.check_writable(folder.parent)
     checkpoint = checkpoint_lib.beside(folder)
-    trained = sae_lib.train(configs, source, data_seed=data_seed, progress=progress, desc=folder.name,
-                            checkpoint=checkpoint)
+    trained = sae_lib.train(configs, source if train_on is None else train_on(), data_seed=data_seed,
+                            progress=progress, desc=folder.name, checkpoint=checkpoint)
     metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
-    arrays = dict(trained.params)
-    arrays |= {
+    saved = dict(trained.params)
+    saved |= {
         "threshold": trained.threshold_I,
         "loss": trained.loss_IxC,
         "loss_step": trained.loss_steps_C,
-        "truth": np.asarray(source.directions_GxD),
     }
+    truth = source.directions if isinstance(source, arrays.ArraySource) else np.asarray(source.directions_GxD)
+    if truth is not None:
+        saved["truth"] = truth
     summary = {
         "metrics": metrics,
         "diverged_step": trained.diverged_step_I.tolist(),
     }
     if jax.process_index() == 0:
-        results.save(folder, config={"job": job, "environment": results.environment()}, arrays=arrays,
+        results.save(folder, config={"job": job, "environment": results.environment()}, arrays=saved,
                      summary=summary)
         checkpoint_lib.remove(checkpoint)
     return results.load(folder)

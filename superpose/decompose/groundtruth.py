@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from superpose.decompose import synthsaebench
 from superpose.toy.data import sample_features
 from superpose.validate import ConfigError
 
@@ -65,8 +66,11 @@ class FeatureSource(NamedTuple):
         return self.directions_GxD.shape[-1]
 
 
-def sample(source: FeatureSource, key: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
-    """A batch (codes c_GxB, activations x_BxD) from one source."""
+def sample(source: FeatureSource | synthsaebench.World, key: jax.Array, batch_size: int
+           ) -> tuple[jax.Array, jax.Array]:
+    """A batch (codes c_GxB, activations x_BxD) from one source (or SynthSAEBench world)."""
+    if isinstance(source, synthsaebench.World):
+        return synthsaebench.sample(source, key, batch_size)
     p_G = source.probability_G
     if source.copula_cholesky_GxG is None and source.magnitude_mean_G is None:
         codes_GxB = sample_features(key, p_G, batch_size)  # one uniform: mask and U(0, 1] value

@@ -38,7 +38,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.decompose import groundtruth
+from superpose.decompose import arrays, groundtruth
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -180,7 +180,7 @@ class SAE(nnx.Module, Registered):
         return jnp.asarray(0.0)
 
     def loss(self, x_BxD, coefficient, dead_L):
-        """Training loss on one batch, and (f, x̂, `batch_threshold`). With `unit_norm_decoder` the decoder
+        """Training loss on one batch, and (which latents fired in it, x̂, `batch_threshold`). With `unit_norm_decoder` the decoder
         rows are normalised first, so the gradient has no component along them (the projection SAELens and
         sparsify apply by hand)."""
         if self.config.unit_norm_decoder:
@@ -190,7 +190,7 @@ class SAE(nnx.Module, Registered):
         total = mse(x_BxD, x_hat)
         for term in self.penalties(x_BxD, h, f, x_hat, coefficient, dead_L):
             total = total + term
-        return total, (f, x_hat, self.batch_threshold(h))
+        return total, (jnp.any(f > 0, axis=0), x_hat, self.batch_threshold(h))
 
 
 def model(config: SAEConfig, params: Mapping[str, Any] | Callable[[str], Any]) -> SAE:
@@ -224,11 +224,12 @@ class SAELearner(Learner):
 
     Data: `(source, data_seed)` shared by every SAE (one batch per step for all, from `data_seed`), or,
     with `data_per_instance`, one `FeatureSource` per SAE stacked on a leading axis, each SAE drawing
-    its batches from its own seed."""
+    its batches from its own seed, or, `streamed`, a chunk's batches read on the host (`BatchStream`)."""
 
     config: SAEConfig
     n_dims: int
     data_per_instance: bool = False
+    streamed: bool = False
 
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed, "hash"))
@@ -239,6 +240,9 @@ class SAELearner(Learner):
         return optax.adam(hyper.learning_rate)
 
     def batch(self, carry: Carry, hyper: Hyper, data, t):
+        if self.streamed:
+            batches_TxBxD, t0 = data
+            return batches_TxBxD[t - t0]
         if self.data_per_instance:
             source, key = data, jax.random.fold_in(carry.data_key, t)
         else:
@@ -250,11 +254,10 @@ class SAELearner(Learner):
         return sae.loss(x_BxD, hyper.sparsity_coefficient, carry.silent_steps_L >= self.config.dead_window)
 
     def after_update(self, sae: SAE, opt_state, carry: Carry, aux, x_BxD, hyper: Hyper, t):
-        f, x_hat, smallest = aux
+        fired, x_hat, smallest = aux
         c = self.config
         if c.unit_norm_decoder:
             sae.W_dec_LxD[...] = unit_rows(sae.W_dec_LxD[...])
-        fired = jnp.any(f > 0, axis=0)
         carry = carry._replace(
             silent_steps_L=jnp.where(fired, 0, carry.silent_steps_L + 1),
             threshold=jnp.where(t == 0, smallest, 0.99 * carry.threshold + 0.01 * smallest),
@@ -335,9 +338,23 @@ def static_config(configs: Sequence[SAEConfig]) -> SAEConfig:
     return dataclasses.replace(configs[0], sparsity_coefficient=0.0, learning_rate=1.0, seed=0)
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchStream(trainer.Stream):
+    """The batches of an array source (superpose.decompose.arrays), read on the host one chunk at a time."""
+
+    source: Any
+    batch_size: int
+
+    def chunk(self, t0: int, n_steps: int):
+        return self.source.chunk(t0, n_steps, self.batch_size), np.int32(t0)
+
+    def fingerprint(self):
+        return self.source.fingerprint()
+
+
 def train(
     configs: Sequence[SAEConfig],
-    source: groundtruth.FeatureSource,
+    source: groundtruth.FeatureSource | Any,
     *,
     data_seed: int = 0,
     progress: bool = True,
@@ -349,18 +366,25 @@ def train(
     Args:
       configs: one `SAEConfig` per SAE; all fields but the per-instance ones agree.
       source: the data. Unstacked, all SAEs see the same batches (drawn from `data_seed`);
-        stacked with `groundtruth.stack`, SAE i trains on source i with batches from its own seed.
+        stacked with `groundtruth.stack`, SAE i trains on source i with batches from its own seed;
+        an `arrays.ArraySource`: all SAEs see the same batches of its rows, streamed from the host.
       checkpoint: where to keep a mid-run checkpoint; a usable one is resumed from.
         The caller removes it once the result is saved.
     """
-    per_instance = source.directions_GxD.ndim == 3
-    learner = SAELearner(static_config(configs), source.n_dims, per_instance)
+    static = static_config(configs)
+    streamed = isinstance(source, arrays.ArraySource)
+    per_instance = not streamed and source.directions_GxD.ndim == 3
+    learner = SAELearner(static, source.n_dims, per_instance, streamed)
+    if streamed:
+        data = BatchStream(source, static.batch_size)
+    else:
+        data = source if per_instance else (source, np.uint32(data_seed))
     hyper = Hyper(
         sparsity_coefficient=jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
         learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
     )
     trained = trainer.train(
-        learner, hyper, [c.seed for c in configs], data=source if per_instance else (source, np.uint32(data_seed)),
+        learner, hyper, [c.seed for c in configs], data=data,
         configs=[c.to_dict() for c in configs], progress=progress, desc=desc, checkpoint=checkpoint,
     )
     return SAEResult(

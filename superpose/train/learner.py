@@ -23,6 +23,22 @@ import jax
 import optax
 from flax import nnx
 
+INSTANCES = "vmapped_instances"
+"""The name of the axis the trainer vmaps the step over (a device's share of the instances)."""
+
+
+def any_instance(flag: jax.Array) -> jax.Array:
+    """True when `flag` holds for any instance stepped together with this one (in one vmap over `INSTANCES`
+    on one device); `flag` itself outside such a vmap.
+
+    A `lax.cond` on a per-instance flag under vmap runs both branches for every instance. On this group-wide
+    flag it stays a real branch, so a step can skip work no instance of its group needs (the AuxK loss while
+    no latent is dead); instances that do not need it must then get the same result from the branch."""
+    try:
+        return jax.lax.pmax(flag, INSTANCES)
+    except NameError:  # not under the trainer's named vmap: decide per instance
+        return flag
+
 
 class Learner(abc.ABC):
     """How to train one instance (module doc). Subclasses are frozen dataclasses."""

@@ -25,7 +25,8 @@ numbers depend only on its own seed and step, so blocks, devices and pieces chan
 nothing but float round-off.
 
 The host sees the program once per chunk of `log_every` steps (superpose.train.loop):
-progress bar, loss curve, divergence check, snapshots and checkpoints.
+progress bar, loss curve, divergence check, snapshots and checkpoints. Shared data too large
+for memory comes as a `Stream`: the host hands the program one chunk's data at a time.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from jax.sharding import PartitionSpec
 
 from superpose.train import checkpoint as checkpoint_lib
 from superpose.train import loop
-from superpose.train.learner import Learner
+from superpose.train.learner import INSTANCES, Learner
 from superpose.train.sharding import instance_sharding, padded_size, to_host
 from superpose.validate import ConfigError, env_number
 
@@ -84,6 +85,18 @@ CACHE_BYTES = 16 * 2**20
 """A block's working set on CPU: half the 32 MiB L3 of the machines this was tuned on."""
 MIN_BLOCK = 8
 """Fewer instances per block than this: each is big enough that XLA's own loops use the cache well."""
+
+
+class Stream:
+    """Shared data read on the host one chunk at a time (e.g. activations from disk): `train` calls
+    `chunk(t0, n_steps)` before each chunk and hands its result to the program as `data`."""
+
+    def chunk(self, t0: int, n_steps: int) -> Any:
+        raise NotImplementedError
+
+    def fingerprint(self) -> list[np.ndarray]:
+        """Arrays a checkpoint trained on this stream must match."""
+        raise NotImplementedError
 
 
 def block_size(learner: Learner) -> int | None:
@@ -173,7 +186,7 @@ def compiled_chunk(learner: Learner, definition: nnx.GraphDef, n_steps: int, blo
     """
     step = functools.partial(_step_one, learner, definition)
     per_instance = learner.data_per_instance
-    step_I = jax.vmap(step, in_axes=(0, 0, 0 if per_instance else None, None))
+    step_I = jax.vmap(step, in_axes=(0, 0, 0 if per_instance else None, None), axis_name=INSTANCES)
 
     def chunk(state_I: TrainState, hyper_I, data, t0: jax.Array):
         steps_T = t0 + jnp.arange(n_steps)
@@ -193,7 +206,9 @@ def compiled_chunk(learner: Learner, definition: nnx.GraphDef, n_steps: int, blo
     sharding = instance_sharding()
     if sharding is not None:
         spec = sharding.spec
-        chunk = jax.shard_map(chunk, mesh=sharding.mesh,
+        # check_vma=False: JAX 0.10's varying-axes check asserts on a collective over the vmap axis inside
+        # shard_map (learner.any_instance); no collective here spans devices.
+        chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False,
                               in_specs=(spec, spec, spec if per_instance else PartitionSpec(), PartitionSpec()),
                               out_specs=(spec, spec))
     return jax.jit(chunk, donate_argnums=0)
@@ -218,7 +233,8 @@ def train(
       hyper: per-instance hyperparameters, a pytree of arrays with the instance axis first.
       seeds: one seed per instance; every random number of an instance derives from it.
       data: input handed to every step (e.g. a feature source): one for all instances, or one per
-        instance stacked on a leading axis when `learner.data_per_instance`.
+        instance stacked on a leading axis when `learner.data_per_instance`, or a `Stream` of shared
+        data read one chunk at a time.
       configs: the instances' configs as dicts, for the checkpoint's fingerprint.
       snapshot: `snapshot(params)` is kept at the end of every chunk (e.g. a weight matrix).
       checkpoint: where to keep a mid-run checkpoint (superpose.train.checkpoint); a usable one is
@@ -289,11 +305,12 @@ def _train_program(learner, hyper, seeds, data, configs, snapshot, progress, des
     block = block_size(learner)
     stamp = ""
     if checkpoint:
-        stamp = checkpoint_lib.fingerprint([dict(c) for c in configs] + [learner.fingerprint()],
-                                           arrays=jax.tree.leaves(data))
+        stamp = checkpoint_lib.fingerprint(
+            [dict(c) for c in configs] + [learner.fingerprint()],
+            arrays=data.fingerprint() if isinstance(data, Stream) else jax.tree.leaves(data))
     state, history = loop.run_chunks(
-        lambda state, t, n: compiled_chunk(learner, definition, n, block)(state, hyper, data,
-                                                                          jnp.asarray(t, jnp.int32)),
+        lambda state, t, n: compiled_chunk(learner, definition, n, block)(
+            state, hyper, data.chunk(t, n) if isinstance(data, Stream) else data, jnp.asarray(t, jnp.int32)),
         state,
         total_steps=learner.steps,
         chunk_steps=min(learner.log_every, learner.steps),
