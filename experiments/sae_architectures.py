@@ -37,7 +37,7 @@ from superpose.validate import ConfigError
 NAME = "sae_architectures"
 COEFFICIENTS = {  # λ·d, log-spaced over the range where L0 passes the true L0
     "l1": (1.0, 2.0, 4.0, 8.0, 16.0),
-    "jumprelu": (0.3, 1.0, 3.0, 10.0, 30.0),
+    "jumprelu": (1.0, 1.5, 2.0, 2.5, 3.0),
     "gated": (1.0, 2.0, 4.0, 8.0, 16.0),
 }
 JUMPRELU = {"bandwidth": 0.5, "initial_threshold": 1.0}
@@ -58,6 +58,8 @@ PUBLISHED = {  # SynthSAEBench-16k, L0 = 25, width 4,096, 200M samples (Chanin &
     "l1": (0.5562, 0.6039, 0.8976, 0.7654),
     "jumprelu": (0.7317, 0.7527, 0.9885, 0.7951),
 }
+LASSO_ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0)
+"""The lasso baselines' α, in units of the median true code (the one whose L0 is closest to the true L0 is kept)."""
 QUICK_WORLD = synthsaebench.WorldConfig(n_features=256, n_dims=32, roots=2, correlation_rank=8, orthogonalize_steps=100)
 
 
@@ -123,7 +125,8 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
     """Baselines against the best SAE among the `trained` ones."""
     folder = trained.root / NAME / "baselines"
     arch, i = _best_sae(trained)
-    job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None}
+    job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None,
+           "lasso_alphas": list(LASSO_ALPHAS)}
     if skip_existing and bench.holds(folder, job):
         return folder
     codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
@@ -150,7 +153,7 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
                                    ("lasso on true dictionary", truth, np.asarray(src.bias_D))):
         feature_of = recovery.cosine_matrix(truth, dictionary).argmax(axis=0)
         tried = [baselines.sparse_codes(x[:n_code] - bias, dictionary, alpha=a * scale)
-                 for a in (0.003, 0.01, 0.03, 0.1, 0.3)]
+                 for a in LASSO_ALPHAS]
         sparse = min(tried, key=lambda c: abs(np.log(max((c > 1e-6).sum(1).mean(), 1e-3) / target)))
         metrics[name] = {"f1": baselines.support_f1(sparse, codes[:n_code], feature_of),
                          "l0": float((sparse > 1e-6).sum(1).mean()),
@@ -184,8 +187,8 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     rows = table(manifest)
     base_run = manifest.load(NAME, "baselines")
     base = base_run.summary["metrics"]
-    fig = plt.figure(figsize=(14, 8.6))
-    ax = fig.add_axes([0.02, 0.47, 0.96, 0.44])
+    fig = plt.figure(figsize=(14, 9))
+    ax = fig.add_axes([0.02, 0.45, 0.96, 0.41])
     ax.axis("off")
     header = ["", "setting", "L0", "F1", "MCC", "uniqueness", "expl. var.", "shrinkage γ", "dead", "absorption",
               "published F1 / MCC / uniq. / expl. var."]
@@ -236,7 +239,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     world, true = spec["world"], rows["l1"]["true_l0"]
     fig.suptitle(f"Which SAE recovers what? The SynthSAEBench world: {world['n_features']:,} known features in "
                  f"{world['n_dims']} dimensions, {spec['n_latents']} latents (Zipf firing, correlations, hierarchies "
-                 f"of depth {world['depth']}), true L0 = {true:.2f}", fontsize=11)
+                 f"of depth {world['depth']}), true L0 = {true:.2f}", fontsize=11, y=0.995)
     return plotting.save(fig, figure_path)
 
 

@@ -29,12 +29,17 @@ def drawn(tmp_path_factory):
     return folder, codes_GxN, x_NxD
 
 
-def test_training_on_drawn_arrays_matches_training_on_the_source(drawn):
+@pytest.fixture(scope="module")
+def trained_on_source():
+    return sae_lib.train(CONFIGS, SOURCE, progress=False)
+
+
+def test_training_on_drawn_arrays_matches_training_on_the_source(drawn, trained_on_source):
     """Same SAEs, same seeds; only the batches differ (rows of the file vs fresh draws). 1,500 steps x 256
     samples is 1.9 epochs of the 200,000 rows. True codes misaligned with their rows by one fail this
     (F1 0.08 instead of 0.35-0.47); the order of the rows is tested below."""
     folder = drawn[0]
-    on_source = bench.evaluate(CONFIGS, sae_lib.train(CONFIGS, SOURCE, progress=False), SOURCE)
+    on_source = bench.evaluate(CONFIGS, trained_on_source, SOURCE)
     source = arrays.open_source(folder / "all.npz")
     on_arrays = bench.evaluate(CONFIGS, sae_lib.train(CONFIGS, source, progress=False), source)
     for a, b in zip(on_source, on_arrays):
@@ -101,12 +106,10 @@ def test_superpose_evaluate_scores_an_sae_on_an_array_file(drawn, tmp_path, caps
     assert main(["evaluate", str(tmp_path / "sae"), "--source", f"file:{tmp_path / 'none.npy'}"]) == 2
 
 
-def test_recorded_batches_train_bit_for_bit_like_the_source(tmp_path):
+def test_recorded_batches_train_bit_for_bit_like_the_source(tmp_path, trained_on_source):
     """`arrays.record` writes exactly the batches a group draws from its source, so SAEs trained on the
     recording equal SAEs trained on the source."""
-    configs = [sae_lib.sae_replace(c, steps=300, log_every=100) for c in CONFIGS]
-    recorded = arrays.record(SOURCE, 300, 256, tmp_path / "batches.npy")
-    on_source = sae_lib.train(configs, SOURCE, progress=False)
-    on_record = sae_lib.train(configs, recorded, progress=False)
-    for name, value in on_source.params.items():
+    recorded = arrays.record(SOURCE, CONFIGS[0].steps, CONFIGS[0].batch_size, tmp_path / "batches.npy")
+    on_record = sae_lib.train(CONFIGS, recorded, progress=False)
+    for name, value in trained_on_source.params.items():
         np.testing.assert_array_equal(on_record.params[name], value, err_msg=name)
