@@ -37,7 +37,7 @@ from superpose.validate import ConfigError
 NAME = "sae_architectures"
 COEFFICIENTS = {  # λ·d, log-spaced over the range where L0 passes the true L0
     "l1": (1.0, 2.0, 4.0, 8.0, 16.0),
-    "jumprelu": (1.0, 1.5, 2.0, 2.5, 3.0),
+    "jumprelu": (1.0, 1.5, 1.75, 2.0, 2.5),
     "gated": (1.0, 2.0, 4.0, 8.0, 16.0),
 }
 JUMPRELU = {"bandwidth": 0.5, "initial_threshold": 1.0}
