@@ -73,17 +73,17 @@ MATCHING_METRICS = ("precision", "recall", "f1", "uniqueness", "precision_all_la
 
 
 def _evaluate_arrays(configs, trained, source: arrays.ArraySource, stats) -> list[dict[str, float]]:
+    has_dictionary = source.directions is not None
+    can_match = has_dictionary and source.codes is not None
     out = []
     for i in range(len(configs)):
         decoder = trained.params["W_dec_LxD"][i]
-        truth = source.directions if source.directions is not None else np.zeros((1, decoder.shape[1]), np.float32)
-        metrics = recovery.direction_metrics(truth, decoder) if source.directions is not None else {}
+        truth = source.directions if has_dictionary else np.zeros((1, decoder.shape[1]), np.float32)
+        metrics = recovery.direction_metrics(truth, decoder) if has_dictionary else {}
         found = recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats),
                                             recovery.cosine_matrix(truth, decoder))
-        keep = [k for k in found if source.codes is not None and source.directions is not None
-                or k not in MATCHING_METRICS]
-        metrics |= {k: found[k] for k in keep}
-        if source.directions is not None:
+        metrics |= {k: v for k, v in found.items() if can_match or k not in MATCHING_METRICS}
+        if has_dictionary:
             metrics["n_true_features"] = int(truth.shape[0])
         out.append(metrics)
     return out
