@@ -194,6 +194,29 @@ def test_vmapped_decompositions_equal_separate_runs(tms):
     assert not np.allclose(together.params["layers/W/V"][0], together.params["layers/W/V"][1])
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="an XLA CPU option")
+def test_spd_batch_reductions_compile_without_ynnpack_on_cpu(tms, monkeypatch):
+    """spd.YNN_DOTS_ONLY reaches the compiled chunk: XLA's CPU default fuses the importance MLPs' batch
+    reductions into YNNPACK calls, which made a one-instance step 5.6x slower."""
+    from superpose.train import trainer
+
+    compiled, chunk = [], trainer.compiled_chunk
+
+    def spy(*args):
+        run = chunk(*args)
+
+        def call(*a):
+            compiled.append(run.lower(*a).compile().as_text())
+            return run(*a)
+        return call
+
+    monkeypatch.setattr(trainer, "compiled_chunk", spy)
+    spd.train([dataclasses.replace(spd.PRESETS["tms_5-2"], steps=2, batch_size=64, log_every=2)], [TMS], [tms],
+              progress=False)
+    reductions = [line for line in compiled[0].splitlines() if "reduce_sum" in line and " fusion(" in line]
+    assert reductions and not [line for line in reductions if "__ynn_fusion" in line]
+
+
 def test_apd_at_the_truth_is_faithful_and_keeps_top_k(tms):
     """APD with one component per feature at the truth: L_faith = 0; batch top-k keeps ⌊k·B⌋ pairs."""
     config = apd.APDConfig()

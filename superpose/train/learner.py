@@ -17,6 +17,7 @@ new value never recompiles.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -47,6 +48,8 @@ class Learner(abc.ABC):
     """The group's static config: whatever fixes the program's shape, with at least `steps` and `log_every`."""
     data_per_instance: bool = False
     """True: the `data` handed to `train` has a leading instance axis (one source per instance); False: shared."""
+    cpu_compiler_options: Mapping[str, str] = {}
+    """XLA options for this learner's compiled chunks on CPU (none by default)."""
 
     @property
     def steps(self) -> int:

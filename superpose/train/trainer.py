@@ -211,7 +211,8 @@ def compiled_chunk(learner: Learner, definition: nnx.GraphDef, n_steps: int, blo
         chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False,
                               in_specs=(spec, spec, spec if per_instance else PartitionSpec(), PartitionSpec()),
                               out_specs=(spec, spec))
-    return jax.jit(chunk, donate_argnums=0)
+    options = dict(learner.cpu_compiler_options) if jax.default_backend() == "cpu" else {}
+    return jax.jit(chunk, donate_argnums=0, compiler_options=options or None)
 
 
 def train(
