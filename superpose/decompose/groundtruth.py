@@ -35,7 +35,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from superpose.decompose import synthsaebench
 from superpose.toy.data import sample_features
@@ -100,10 +99,9 @@ def sample(source: FeatureSource | synthsaebench.World, key: jax.Array, batch_si
 # --- building sources (host side, numpy) -------------------------------------------------------------------
 
 
-def random_directions(n_features: int, n_dims: int, seed: int, *, orthogonalize_steps: int = 0) -> np.ndarray:
-    """Unit directions G x D: Gaussian rows normalised (Sharkey et al.), exactly orthonormal when G <= D,
-    and otherwise optionally pushed apart by `orthogonalize_steps` Adam steps on the squared overlaps
-    (as SynthSAEBench does)."""
+def random_directions(n_features: int, n_dims: int, seed: int) -> np.ndarray:
+    """Unit directions G x D: Gaussian rows normalised (Sharkey et al.), exactly orthonormal when G <= D
+    (`synthsaebench.orthogonalize` pushes an overcomplete dictionary apart as SynthSAEBench does)."""
     if n_features < 1 or n_dims < 1:
         raise ConfigError(f"a dictionary needs at least one feature and one dimension, got {n_features}x{n_dims}")
     rng = np.random.default_rng(seed)
@@ -111,29 +109,7 @@ def random_directions(n_features: int, n_dims: int, seed: int, *, orthogonalize_
     if n_features <= n_dims:
         q, _ = np.linalg.qr(gaussian.T)
         return q.T.astype(np.float32)
-    directions = gaussian / np.linalg.norm(gaussian, axis=1, keepdims=True)
-    if orthogonalize_steps > 0:
-        directions = _push_apart(directions, orthogonalize_steps)
-    return directions.astype(np.float32)
-
-
-def _push_apart(directions: np.ndarray, steps: int) -> np.ndarray:
-    def overlap(d):
-        u = d / jnp.linalg.norm(d, axis=1, keepdims=True)
-        gram = u @ u.T
-        return jnp.sum((gram - jnp.eye(gram.shape[0])) ** 2)
-
-    tx = optax.adam(3e-4)
-
-    def step(carry, _):
-        d, state = carry
-        updates, state = tx.update(jax.grad(overlap)(d), state)
-        return (optax.apply_updates(d, updates), state), None
-
-    d = jnp.asarray(directions, jnp.float32)
-    (d, _), _ = jax.jit(lambda d: jax.lax.scan(step, (d, tx.init(d)), None, length=steps))(d)
-    d = np.asarray(d)
-    return d / np.linalg.norm(d, axis=1, keepdims=True)
+    return (gaussian / np.linalg.norm(gaussian, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _scaled(weights: np.ndarray, expected_l0: float) -> np.ndarray:
