@@ -22,33 +22,27 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.sae_architectures import JUMPRELU, PUBLISHED, matched_instance
 from superpose.decompose import bench, synthsaebench
 from superpose.decompose import sae as sae_lib
 
 NAME = "synthsaebench_16k"
 TARGET_L0 = 25
-PUBLISHED = {  # F1, MCC, uniqueness, explained variance at L0 = 25, 200M samples
-    "l1": (0.5562, 0.6039, 0.8976, 0.7654),
-    "batchtopk": (0.7316, 0.7574, 0.9837, 0.7923),
-    "jumprelu": (0.7317, 0.7527, 0.9885, 0.7951),
-    "matryoshka": (0.8793, 0.7927, 0.9987, 0.7792),
-}
 COEFFICIENTS = {"l1": (1.0, 2.0, 4.0, 8.0), "jumprelu": (0.5, 1.0, 1.5, 2.5)}
 """λ·d grids; the top-k family has none (k = 25)."""
-JUMPRELU = {"bandwidth": 0.5, "initial_threshold": 1.0}  # as in sae-architectures: magnitudes ≈ 5
 
 
 def configs(arch: str, steps: int, aux_coefficient: float = 1 / 32) -> tuple[list[sae_lib.SAEConfig], list[float]]:
     d = synthsaebench.PRESETS["synthsaebench-16k"].n_dims
     base = sae_lib.SAEConfig(architecture=arch, n_latents=4096, k=TARGET_L0, steps=steps, batch_size=1024,
-                             learning_rate=3e-4, log_every=1000, aux_coefficient=aux_coefficient, **(JUMPRELU if arch == "jumprelu" else {}))
+                             learning_rate=3e-4, log_every=1000, aux_coefficient=aux_coefficient,
+                             **(JUMPRELU if arch == "jumprelu" else {}))
     grid = COEFFICIENTS.get(arch, (0.0,))
     return [sae_lib.sae_replace(base, sparsity_coefficient=c / d, seed=i) for i, c in enumerate(grid)], list(grid)
 
 
 def row(run) -> dict:
-    l0 = bench.metric(run, "l0")
-    i = int(np.nanargmin(np.abs(np.log(np.maximum(l0, 1e-3) / TARGET_L0))))
+    i = matched_instance(bench.metric(run, "l0"), TARGET_L0)
     return {**run.summary["metrics"][i], "instance": i, "coefficient": bench.labels(run, "coefficient_times_d")[i]}
 
 

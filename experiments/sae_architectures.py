@@ -170,13 +170,18 @@ def _best_sae(manifest: Manifest) -> tuple[str, int]:
     return arch, rows[arch]["instance"]
 
 
+def matched_instance(l0: np.ndarray, target: float) -> int:
+    """The SAE whose L0 is closest to `target` in log scale ("matched L0")."""
+    return int(np.nanargmin(np.abs(np.log(np.maximum(l0, 1e-3) / target))))
+
+
 def table(manifest: Manifest) -> dict[str, dict]:
     """Per architecture, the metrics of its SAE at matched L0 (closest to the true L0 in log scale)."""
     rows = {}
     for arch in ARCHITECTURES:
         run = manifest.load(NAME, arch)
         l0, true_l0 = bench.metric(run, "l0"), bench.metric(run, "true_l0")
-        i = int(np.nanargmin(np.abs(np.log(np.maximum(l0, 1e-3) / true_l0))))
+        i = matched_instance(l0, true_l0)
         rows[arch] = {**run.summary["metrics"][i], "instance": i,
                       "setting": (f"k={bench.config(run, i).k}" if arch not in COEFFICIENTS
                                   else f"λd={bench.labels(run, 'coefficient_times_d')[i]:g}")}
