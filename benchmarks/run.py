@@ -14,7 +14,7 @@
 (h) 8 TopK SAEs (k=4, 256 latents) on 256 Zipf-firing features in 64 dimensions, batch 1024, 5M samples each,
     end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped without
     sae-lens), with the trainer's floor and the matrix-multiply floor
-(e) the 10-instance study as a whole process (cold and warm compilation cache) against a PyTorch
+(e) the 10-instance study as a whole process (cold and warm compilation cache, and without figures) against a PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
 Rows per workload:
@@ -111,7 +111,7 @@ def engine(learner, hyper, steps, data=None, blocks=True):
 def per_step(learner, hyper, steps, data=None):
     definition, hyper, data, state = _group(learner, hyper, data)
     step = jax.jit(jax.vmap(functools.partial(trainer._step_one, learner, definition), in_axes=(0, 0, None, None),
-                            axis_name=INSTANCES))
+                            axis_name=INSTANCES), compiler_options=trainer.compiler_options(learner))
     return _seconds(lambda s, t: step(s, hyper, data, jnp.int32(t)), state, range(steps))
 
 
@@ -146,7 +146,7 @@ def floor(learner, hyper, steps, data=None):
     if sharding is not None:
         chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False, in_specs=sharding.spec,
                               out_specs=sharding.spec)
-    chunk = jax.jit(chunk)
+    chunk = jax.jit(chunk, compiler_options=trainer.compiler_options(learner))
     return _seconds(lambda s, _: chunk(s, hyper, None if shared else batch), state,
                     range(0, steps, learner.log_every))
 
@@ -349,18 +349,22 @@ def whole_process(torch_python: str) -> None:
         listing = [_process_seconds([*superpose, "list"], env) for _ in range(3)]
         cold = _process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/cold", "--no-progress"], env)
         warm = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/warm{i}", "--no-progress"], env)
-                for i in range(2)]
+                for i in range(3)]
+        same_work = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/bare{i}", "--no-progress",
+                                       "--no-figures"], env) for i in range(3)]
         has_torch = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, check=False).returncode == 0
         peer = (_process_seconds([torch_python, str(Path(__file__).with_name("torch_study.py")), f"{tmp}/t.npz"])
                 if has_torch else None)
     print("\n(e) the 10-instance study (F=5, H=2, batch 1024, 10k steps) as a whole process")
     print(f"  superpose list: {listing[0]:.2f} s first, {min(listing[1:]):.2f} s after")
-    rows = [("superpose run, empty compilation cache", cold), ("superpose run, warm cache", min(warm))]
+    rows = [("superpose run, empty compilation cache", cold), ("superpose run, warm cache", min(warm)),
+            ("superpose run --no-figures, warm cache", min(same_work))]
     if peer is not None:
         rows.append(("PyTorch eager loop (train and save only)", peer))
     for name, seconds in rows:
         ratio = f"{peer / seconds:6.1f}x faster than PyTorch" if peer is not None and seconds != peer else ""
         print(f"  {name:42s} {seconds:6.2f} s  {ratio}")
+    print("  (each run: train, save and, without --no-figures, draw PNG and PDF; the PyTorch loop trains and saves)")
     if peer is None:
         print(f"  PyTorch row skipped: {torch_python} cannot import torch (pass --torch-python)")
 

@@ -63,8 +63,8 @@ def _options():
         st.tuples(st.just("--seed"), value),
         st.tuples(st.just("--set"), st.builds(lambda k, v: f"{k}={v}", key, value) | st.text(max_size=10)),
         st.tuples(st.just("--only"), st.sampled_from(["intro", "intro,basic", "nope", ",", "intro,,nope"])),
-        st.sampled_from([("--quick",), ("--strict",), ("--overwrite",), ("--no-progress",), ("--only",),
-                         ("--seed",), ("--out",), ("-q",), ("--",)]),
+        st.sampled_from([("--quick",), ("--strict",), ("--overwrite",), ("--no-progress",), ("--no-figures",),
+                         ("--only",), ("--seed",), ("--out",), ("-q",), ("--",)]),
         st.text(min_size=1, max_size=8).map(lambda t: (f"--{t}",)),
     )
     return st.lists(option, max_size=3)

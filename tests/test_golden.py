@@ -6,7 +6,9 @@ every SAE architecture (with resampling, shared and per-SAE sources).
 
 One exception, by design: the `topk` SAE decodes sparsely since the sparse top-k change (the sum over a
 sample's k decoder rows instead of a dense product), which reorders float additions; its arrays equal
-the golden ones to round-off (max difference 4e-7 after 1,000 steps), not bit for bit.
+the golden ones to round-off (max difference 4e-7 after 1,000 steps), not bit for bit. Likewise the intro sweep's
+two groups since toy models compile with `trainer.YNN_DOTS_ONLY` (XLA's own reductions instead of YNNPACK's,
+1.35x faster): max difference 1.2e-7; the other toy cases stayed bit for bit.
 """
 
 from pathlib import Path
@@ -18,7 +20,7 @@ from golden import cases
 GOLDEN = np.load(Path(__file__).parent / "golden" / "golden.npz")
 
 
-ROUND_OFF_ONLY = {"sae/topk": 2e-6}
+ROUND_OFF_ONLY = {"sae/topk": 2e-6, "toy/intro_relu_output": 1e-6, "toy/intro_linear": 1e-6}
 """Cases whose arithmetic changed order on purpose (module doc), with their absolute tolerance."""
 
 

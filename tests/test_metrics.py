@@ -33,3 +33,18 @@ def test_metrics_vectorise_over_instances():
     W = np.stack([np.eye(2), np.array([[1.0, 0], [-1.0, 0]])])
     np.testing.assert_allclose(metrics.feature_dimensionality(W), [[1, 1], [0.5, 0.5]], atol=1e-6)
     np.testing.assert_allclose(metrics.dimensions_per_feature(W), [1.0, 1.0])
+
+
+def test_numpy_in_numpy_out_equal_to_jax():
+    """Saved results (numpy) are measured on the host without compiling anything; the values are JAX's."""
+    import jax
+    import jax.numpy as jnp
+
+    W = np.asarray(np.random.default_rng(0).normal(size=(3, 6, 2)), np.float32)
+    W[1, 4] = 0.0
+    for name in ("feature_norms", "interference", "feature_dimensionality", "dimensions_per_feature",
+                 "n_represented", "n_superposed"):
+        on_host, on_device = getattr(metrics, name)(W), getattr(metrics, name)(jnp.asarray(W))
+        assert isinstance(on_host, np.ndarray) and isinstance(on_device, jax.Array), name
+        assert on_host.dtype.kind == on_device.dtype.kind, name
+        np.testing.assert_allclose(on_host, on_device, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -196,7 +196,7 @@ def test_vmapped_decompositions_equal_separate_runs(tms):
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="an XLA CPU option")
 def test_spd_batch_reductions_compile_without_ynnpack_on_cpu(tms, monkeypatch):
-    """spd.YNN_DOTS_ONLY reaches the compiled chunk: XLA's CPU default fuses the importance MLPs' batch
+    """trainer.YNN_DOTS_ONLY reaches the compiled chunk: XLA's CPU default fuses the importance MLPs' batch
     reductions into YNNPACK calls, which made a one-instance step 5.6x slower."""
     from superpose.train import trainer
 

@@ -48,12 +48,6 @@ from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 RECIPES = ("paper", "main")
-YNN_DOTS_ONLY = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
-"""XLA CPU options for decompositions: YNNPACK for single matrix products only, XLA's own code for the rest.
-The causal-importance MLPs' weight gradients reduce B x C x d_gate arrays over the batch; as YNNPACK fusions
-(XLA's CPU default) those reductions took 4.6 of the 6.4 ms of a one-instance TMS 5-2 step (batch 512); without
-them the step takes 1.15 ms, and four instances 4.35 instead of 5.1 ms (JAX 0.10, 2 cores). Results differ from
-the default's in the last bits (another summation order)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -284,7 +278,7 @@ class SPDLearner(Learner):
     config: SPDConfig
     target: TargetConfig
     data_per_instance = True
-    cpu_compiler_options = YNN_DOTS_ONLY
+    cpu_compiler_options = trainer.YNN_DOTS_ONLY  # see there: a one-instance TMS 5-2 step 6.4 -> 1.15 ms
 
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed))

@@ -59,6 +59,7 @@ class ToyLearner(Learner):
     """Some instance has `hidden_l1` > 0: the loss includes the penalty (off, the program is the plain one)."""
     adversarial: bool = False
     """Some instance has `attack_fraction` > 0: every step attacks its batch."""
+    cpu_compiler_options = trainer.YNN_DOTS_ONLY
 
     def model_class(self) -> type[ToyModel]:
         return MODELS.get(self.config.model)
@@ -159,13 +160,17 @@ def learner(configs: Sequence[ToyConfig]) -> ToyLearner:
 
 
 def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
+    """The instances' hyperparameters, stacked (float32 numpy arrays: the trainer puts them on the devices)."""
+    def stack(values):
+        return np.asarray(np.stack(values), np.float32)
+
     return Hyper(
-        probability_F=jnp.asarray(np.stack([c.probability_F() for c in configs])),
-        importance_F=jnp.asarray(np.stack([c.importance_F() for c in configs])),
-        learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
-        weight_decay=jnp.asarray([c.weight_decay for c in configs], jnp.float32),
-        hidden_l1=jnp.asarray([c.hidden_l1 for c in configs], jnp.float32),
-        attack_fraction=jnp.asarray([c.attack_fraction for c in configs], jnp.float32),
+        probability_F=stack([c.probability_F() for c in configs]),
+        importance_F=stack([c.importance_F() for c in configs]),
+        learning_rate=stack([c.learning_rate for c in configs]),
+        weight_decay=stack([c.weight_decay for c in configs]),
+        hidden_l1=stack([c.hidden_l1 for c in configs]),
+        attack_fraction=stack([c.attack_fraction for c in configs]),
     )
 
 

@@ -49,7 +49,7 @@ class Learner(abc.ABC):
     data_per_instance: bool = False
     """True: the `data` handed to `train` has a leading instance axis (one source per instance); False: shared."""
     cpu_compiler_options: Mapping[str, str] = {}
-    """XLA options for this learner's compiled chunks on CPU (none by default)."""
+    """XLA options for this learner's compiled chunks on CPU, over `trainer.CPU_COMPILER_OPTIONS`."""
 
     @property
     def steps(self) -> int:
