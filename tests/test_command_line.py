@@ -177,3 +177,15 @@ def test_list_and_help_start_without_jax_or_matplotlib():
             "assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "intro" in out and "sae-steering" in out
+
+
+def test_the_command_flushes_its_output_before_it_exits_at_once():
+    """`superpose` (cli.entry) leaves without Python's shutdown: what it printed to a pipe (block-buffered) must
+    still arrive whole, and its exit status must be main's."""
+    command = [sys.executable, "-m", "superpose.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is then block-buffered
+    listed = subprocess.run([*command, "list"], capture_output=True, text=True, env=env, check=False)
+    assert listed.returncode == 0 and listed.stdout.count("\n") == len(experiment.catalogue())
+    bad = subprocess.run([*command, "run", "intro", "--nope"], capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("superpose: error:") and bad.stderr.count("\n") == 1
