@@ -28,10 +28,13 @@ class WouldTrain(Exception):
 TRAINED = []
 
 
-def _no_steps(advance, state, *, total_steps, n_instances, **kwargs):
-    """The trainer's host loop without the steps: toy sweeps initialise, "train" and save for real."""
+def _no_steps(advance, state, *, total_steps, n_instances, snapshot=None, **kwargs):
+    """The trainer's host loop without the steps: toy sweeps initialise, "train" and save for real (with one
+    snapshot of the initial weights where the sweep keeps them, as `transformations` does)."""
     TRAINED.append(n_instances)
-    return state, loop.History(np.zeros((n_instances, 1)), np.asarray([total_steps]), np.full(n_instances, -1), None)
+    snapshots = None if snapshot is None else np.asarray(snapshot(state))[:n_instances, None]
+    return state, loop.History(np.ones((n_instances, 1)), np.asarray([total_steps]), np.full(n_instances, -1),
+                               snapshots)
 
 
 def _mostly(common, rare):
