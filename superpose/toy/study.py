@@ -113,6 +113,8 @@ def _draw(ax, values: np.ndarray, swept: dict[str, list], label: str) -> None:
         ax.figure.colorbar(im, ax=ax).set_label(label)
         return
     ax.plot(np.arange(values.size), values, "o-")
+    if np.issubdtype(values.dtype, np.integer):  # a count: whole-number ticks
+        ax.yaxis.get_major_locator().set_params(integer=True)
     if len(names) == 1:
         ax.set_xticks(np.arange(values.size), [_short(v) for v in swept[names[0]]], rotation=60)
     ax.set(xlabel=names[0] if len(names) == 1 else "point (axes in order: " + ", ".join(names) + ")", ylabel=label)
