@@ -186,8 +186,9 @@ def _run(args) -> int:
     if experiment is not None and experiment.report is not None:
         manifest = Manifest(root, tuple(trained))
         print(experiment.report(manifest))
-        for path in [] if args.no_figures else experiment.plot(manifest, _out_root(args) / "figures" / experiment.name):
-            print(f"wrote {path}")
+        if not args.no_figures:
+            for path in experiment.plot(manifest, _out_root(args) / "figures" / experiment.name):
+                print(f"wrote {path}")
     if n_diverged:
         print(f"superpose: {n_diverged} instance(s) diverged", file=sys.stderr)
         if args.strict:

@@ -266,6 +266,7 @@ def train(
     concatenated and equal the one-program run up to float round-off.
     """
     seeds = np.asarray(seeds, np.uint32)
+    hyper = jax.tree.map(np.asarray, hyper)  # on the host until placed: slicing device arrays compiles each slice
     n = seeds.shape[0]
     if n == 0:
         raise ConfigError("a training group needs at least one instance")
