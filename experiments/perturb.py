@@ -20,6 +20,7 @@ from superpose.experiment import Experiment, Manifest
 from superpose.toy import metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
+from superpose.train import rng
 
 BASE_DENSITY = 0.05
 EVAL_SAMPLES = 1 << 18
@@ -50,7 +51,7 @@ def sweeps(quick: bool) -> list[Sweep]:
 def eval_losses(run) -> np.ndarray:
     """Every instance's loss on one fixed evaluation set of its own densities (mean over features of
     (x − ReLU(WᵀWx + b))², as in training), which resolves the gaps the training loss cannot."""
-    generator = np.random.default_rng(0)
+    generator = rng.generator(0)
     u_active, u_value = generator.random((2, EVAL_SAMPLES, 5))
     out = []
     for W, b, p in zip(run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"]):

@@ -26,6 +26,7 @@ from superpose.experiment import Experiment, Manifest
 from superpose.toy import metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
+from superpose.train import rng
 
 DENSITIES = (0.75, 0.35, 0.2, 0.15, 0.12, 0.08, 0.05, 0.03, 0.01)
 QUICK_DENSITIES = (0.75, 0.35, 0.12, 0.03)
@@ -98,7 +99,7 @@ def neurons_per_feature(W_FxH: np.ndarray) -> float:
 
 def evaluation_losses(run) -> np.ndarray:
     """Every instance's loss on one fixed evaluation set of its density (the same inputs for every seed)."""
-    generator = np.random.default_rng(0)
+    generator = rng.generator(0)
     u_active, u_value = generator.random((2, EVAL_SAMPLES, run.arrays["W"].shape[1]), dtype=np.float32)
     out = np.empty(len(run.arrays["W"]))
     for i, (W, b, p, imp) in enumerate(zip(run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"],

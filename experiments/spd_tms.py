@@ -103,24 +103,24 @@ def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: b
     """Train (or find) everything the table needs at `size`, under `root`/spd-tms."""
     from superpose.circuits.targets import PRESETS
     from superpose.decompose import apd, bench, groundtruth
-    from superpose.decompose.parameter_bench import run_decomposition, run_targets
+    from superpose.decompose.parameter_bench import run_decomposition, run_target
 
     root = Path(root) / NAME
     folders = []
     for name in SIZES[size].targets:
-        targets = run_targets(root / f"target-{name}", [PRESETS[name]], progress=progress, skip_existing=skip_existing)
+        targets, t = run_target(root / f"target-{name}", PRESETS[name], progress=progress, skip_existing=skip_existing)
         folders.append(targets.path)
         n = n_seeds(size, name)
         labels = [{"target": name, "seed": s} for s in range(n)]
         methods = SIZES[size].methods
         if "spd" in methods:
-            folders.append(run_decomposition(root / f"spd-{name}", "spd", spd_configs(name, size), targets, [0] * n,
+            folders.append(run_decomposition(root / f"spd-{name}", "spd", spd_configs(name, size), targets, [t] * n,
                                              labels=labels, progress=progress, skip_existing=skip_existing).path)
         if "apd" in methods and name in apd.PRESETS:
-            folders.append(run_decomposition(root / f"apd-{name}", "apd", apd_configs(name, size), targets, [0] * n,
+            folders.append(run_decomposition(root / f"apd-{name}", "apd", apd_configs(name, size), targets, [t] * n,
                                              labels=labels, progress=progress, skip_existing=skip_existing).path)
         if "sae" in methods and not PRESETS[name].identity:  # the SAE reads the hidden layer h = W x (what W does to x)
-            W_FxH = targets.arrays["W"][0].T
+            W_FxH = targets.arrays["W"][t].T
             source = groundtruth.toy_model_source(W_FxH, np.full(W_FxH.shape[0], PRESETS[name].feature_probability))
             folder = root / f"sae-{name}"
             bench.run_group(folder, sae_configs(name, W_FxH.shape[0], size), source, labels=labels,

@@ -44,8 +44,12 @@ class Run:
 
 
 def environment() -> dict[str, Any]:
-    """What is needed to reproduce a run: versions, commit, device, XLA flags."""
+    """What is needed to reproduce a run: versions, commit, device, processor (its vector ISA sets the last bits),
+    XLA flags and the seed offset ($SUPERPOSE_SEED_OFFSET, added to every seed)."""
     import jax
+
+    from superpose import processor
+    from superpose.train import rng
 
     versions = {"python": platform.python_version()}
     for pkg in ("superpose", "jax", "jaxlib", "optax", "numpy"):
@@ -58,7 +62,9 @@ def environment() -> dict[str, Any]:
         "git_commit": _git_commit(),
         "platform": platform.platform(),
         "devices": [d.device_kind for d in jax.devices()],
+        "processor": processor.record(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "seed_offset": rng.seed_offset(),
     }
 
 

@@ -12,6 +12,37 @@ jax.config.update("jax_debug_key_reuse", True)
 jax.devices()
 
 
+TRAINING_MODULES = {
+    "test_circuits_experiments", "test_sae_experiments", "test_spd_experiments", "test_science_basic",
+    "test_science_circuits", "test_science_dynamics", "test_science_geometry", "test_science_intro",
+    "test_science_panels", "test_science_perturb", "test_science_sae", "test_scorecard", "test_notebook",
+    "test_command_line", "test_reliability", "test_sharding", "test_golden", "test_cli", "test_phase",
+}
+"""Test files that train experiments, goldens or whole command runs: marked `trains`. Every other test (oracles,
+units, small trainings of a few hundred steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in TRAINING_MODULES:
+            item.add_marker(pytest.mark.trains)
+        elif "slow" not in item.keywords:
+            item.add_marker(pytest.mark.fast)
+
+
+def pytest_report_header(config):
+    """Where the suite runs: float results' last bits depend on it (superpose.processor)."""
+    import platform
+
+    from superpose import processor
+    from superpose.train import rng
+
+    return [f"processor: {processor.describe()}; python {platform.python_version()}",
+            f"vector flags: {' '.join(processor.vector_flags()) or 'unknown'}",
+            f"seed offset: {rng.seed_offset()} (${rng.SEED_OFFSET_VARIABLE})"]
+
+
 @pytest.fixture(autouse=True)
 def _no_progress(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")

@@ -21,36 +21,42 @@ def _rows(manifest, **match):
 
 
 def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
+    """Each fact holds at seed offsets 0, 1000 and 2000 (quick size: one seed per λ; the measured values are
+    listed in that order)."""
     paths = circuits_faithfulness.plot(faithfulness_run, tmp_path / "circuits-faithfulness")
     assert len(paths) == 4 and all(p.stat().st_size > 10_000 for p in paths)
     assert "through B" in circuits_faithfulness.report(faithfulness_run)
     # per-layer transcoders find the planted B features at every λ (measured 0.92-0.97)
     assert all(r["recovery"][0] > 0.85 for r in _rows(faithfulness_run, target="two_hop", kind="plt"))
-    # CLTs write part of C straight from layer 0 (A→C); per-layer transcoders cannot
-    clt = _rows(faithfulness_run, target="two_hop", kind="clt", jacobian=0.0)
-    assert max(r["direct_share"] for r in clt) > 0.2
+    # CLTs write most of C straight from layer 0 (A→C) at the larger λ (0.87, 0.71, 0.86); per-layer
+    # transcoders cannot
+    clt = {r["lambda"]: r for r in _rows(faithfulness_run, target="two_hop", kind="clt", jacobian=0.0)}
+    assert clt[max(clt)]["direct_share"] > 0.5
     assert all(r["direct_share"] == 0 for r in _rows(faithfulness_run, target="two_hop", kind="plt"))
-    # Jacobian matching makes the per-layer transcoder compute C from B exactly as the model does (measured: through
-    # B 1.00, mediation 0.99-1.00; without it 0.44-0.64 and 0.72-0.90), and helps on average (mean mediation over
-    # every replacement 0.83 with, 0.66 without) ...
-    for r in _rows(faithfulness_run, target="two_hop", kind="plt", jacobian=1.0):
-        assert r["through_b"] > 0.95 and r["mediation"] > 0.95
+    # Jacobian matching makes the per-layer transcoder compute C through B as the model does (through B
+    # 0.975-1.00 in all six runs; mediation 0.98-1.00 in five, 0.83 in one), and helps on average (mean mediation
+    # over every replacement with / without: 0.83 / 0.65, 0.86 / 0.80, 0.67 / 0.54) ...
+    matched = _rows(faithfulness_run, target="two_hop", kind="plt", jacobian=1.0)
+    assert all(r["through_b"] > 0.95 for r in matched) and min(r["mediation"] for r in matched) > 0.75
     without = [r["mediation"] for r in _rows(faithfulness_run, target="two_hop", jacobian=0.0)]
     with_j = [r["mediation"] for r in _rows(faithfulness_run, target="two_hop", jacobian=1.0)]
-    assert np.mean(with_j) > np.mean(without) + 0.1
-    # ... but the CLT still writes C straight from layer 0 (measured A→C share 0.38 and 0.79 with it)
-    assert all(r["direct_share"] > 0.2 for r in _rows(faithfulness_run, target="two_hop", kind="clt", jacobian=1.0))
+    assert np.mean(with_j) > np.mean(without)
+    # ... but at the larger λ the CLT still writes C straight from layer 0 with it (0.79, 0.79, 0.86). At the
+    # smaller λ it depends on the seed (0.39, 0.01, 0.006): no claim.
+    clt_j = {r["lambda"]: r for r in _rows(faithfulness_run, target="two_hop", kind="clt", jacobian=1.0)}
+    assert clt_j[max(clt_j)]["direct_share"] > 0.5
 
 
 def test_repeated_point_datapoint_feature_and_jacobian_matching(faithfulness_run):
-    """Without Jacobian matching the per-layer transcoder memorises the repeated point at the larger λ; with it,
-    no datapoint latent forms."""
+    """Without Jacobian matching the per-layer transcoder memorises the repeated point at the larger λ (seed
+    offsets 0, 1000, 2000: 3 of 3); with it, fewer datapoint latents form (in total over both λ 0, 1, 0 against
+    1, 2, 1 without)."""
     plain = {r["lambda"]: r["datapoint_latents"]
              for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=0.0)}
     matched = {r["lambda"]: r["datapoint_latents"]
                for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=1.0)}
     assert plain[max(plain)] >= 1
-    assert all(v == 0 for v in matched.values())
+    assert sum(matched.values()) < sum(plain.values())
 
 
 def test_compressed_computation_needs_the_mixing_matrix(tmp_path):

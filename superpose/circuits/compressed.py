@@ -22,13 +22,15 @@ import warnings
 
 import numpy as np
 
+from superpose.train import rng
+
 EVAL_SAMPLES = 1 << 16
 EVAL_SEED = 777
 
 
 def eval_inputs(n_features: int, probability: float, n: int = EVAL_SAMPLES, seed: int = EVAL_SEED) -> np.ndarray:
     """Each feature active with `probability`, value U[−1, 1] when active."""
-    generator = np.random.default_rng(seed)
+    generator = rng.generator(seed)
     active = generator.random((n, n_features)) < probability
     return np.where(active, generator.uniform(-1, 1, (n, n_features)), 0.0).astype(np.float32)
 
@@ -57,7 +59,7 @@ def semi_nmf(target_FxF: np.ndarray, rank: int, *, rounds: int = 500, pg_steps: 
     not convex and neither start always wins: at M = 0 the NMF start finds the 50 exact features, at
     σ = 0.024 it stops at ‖UV − (I + M)‖_F = 7.2 where random starts reach 5.7."""
     target = target_FxF.astype(np.float64)
-    starts = [np.random.default_rng(seed).random((target.shape[0], rank))]
+    starts = [rng.generator(seed).random((target.shape[0], rank))]
     try:
         from sklearn.decomposition import NMF
         from sklearn.exceptions import ConvergenceWarning

@@ -45,6 +45,7 @@ from superpose.decompose.transcoders import (
     residual_shape,
     target_model_output,
 )
+from superpose.train import rng
 
 EVAL_SAMPLES = 8192
 EVAL_SEED = 4242
@@ -56,7 +57,7 @@ def inputs(target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, se
     """A fixed evaluation batch: the training distribution (`train`), 3x denser (`dense`) or other values
     (`values`: non-binary two-hop inputs, absolute-value inputs of twice the range)."""
     cls = targets_lib.TARGETS.get(target.kind)
-    key = jax.random.key(seed)
+    key = rng.key(seed, "threefry")
     p = min(3 * target.feature_probability, 1.0) if which == "dense" else target.feature_probability
     x = np.asarray(cls.draw(target, key, p, n))
     if which == "values":

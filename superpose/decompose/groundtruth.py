@@ -38,6 +38,7 @@ import numpy as np
 
 from superpose.decompose import synthsaebench
 from superpose.toy.data import sample_features
+from superpose.train import rng
 from superpose.validate import ConfigError
 
 
@@ -104,8 +105,7 @@ def random_directions(n_features: int, n_dims: int, seed: int) -> np.ndarray:
     (`synthsaebench.orthogonalize` pushes an overcomplete dictionary apart as SynthSAEBench does)."""
     if n_features < 1 or n_dims < 1:
         raise ConfigError(f"a dictionary needs at least one feature and one dimension, got {n_features}x{n_dims}")
-    rng = np.random.default_rng(seed)
-    gaussian = rng.standard_normal((n_features, n_dims))
+    gaussian = rng.generator(seed).standard_normal((n_features, n_dims))
     if n_features <= n_dims:
         q, _ = np.linalg.qr(gaussian.T)
         return q.T.astype(np.float32)
@@ -140,7 +140,7 @@ def low_rank_correlation(n_features: int, rank: int, scale: float, seed: int) ->
     in `rank` dimensions (SynthSAEBench's low-rank correlation, rank 25, scale 0.1)."""
     if not 0 <= scale < 1:
         raise ConfigError(f"correlation scale must be in [0, 1), got {scale}")
-    u = np.random.default_rng(seed).standard_normal((n_features, rank))
+    u = rng.generator(seed).standard_normal((n_features, rank))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     corr = scale * (u @ u.T)
     np.fill_diagonal(corr, 1.0)

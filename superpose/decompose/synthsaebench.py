@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from superpose.train import rng
 from superpose.validate import ConfigError, check_choice, check_float, check_int
 
 FIRING = ("zipf", "linear", "constant")
@@ -230,7 +231,7 @@ def build(config: WorldConfig) -> World:
     import scipy.stats
 
     g, d = config.n_features, config.n_dims
-    parts = np.random.SeedSequence(config.seed).spawn(5)
+    parts = rng.seed_sequence(config.seed).spawn(5)
     directions = np.random.default_rng(parts[0]).standard_normal((g, d))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     if config.orthogonalize_steps:

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from superpose.train import rng
 from superpose.validate import ConfigError
 
 MAX_FEATURES = 12
@@ -38,7 +39,7 @@ def active_sets(n_features: int) -> np.ndarray:
 
 def draws(n_features: int, samples: int, seed: int = 0) -> np.ndarray:
     """The values of the active features, (samples, F), shared by every active set and every model."""
-    return np.random.default_rng(seed).random((samples, n_features), dtype=np.float32)
+    return rng.generator(seed).random((samples, n_features), dtype=np.float32)
 
 
 def stratified(W_FxH, b_F, probability_F, importance_F, masks_AxF, u_MxF, relu: bool = True):

@@ -1,4 +1,4 @@
-"""The golden cases: what tests/test_golden.py trains and compares with golden.npz, bit for bit."""
+"""The golden cases: what tests/test_golden.py trains and compares with golden.npz."""
 
 import dataclasses
 
@@ -22,20 +22,27 @@ def toy_cases() -> dict[str, dict[str, np.ndarray]]:
     for model in intro.MODELS:
         configs = [c for _, _, c in sweep.instances() if c.model == model]
         out[f"intro_{model}"] = _toy(training.train(configs, progress=False))
-    base = ToyConfig(n_features=6, n_hidden=3, steps=300, batch_size=128, log_every=100, feature_probability=0.2)
-    variants = {
-        "abs": {"model": "abs"},
-        "relu_hidden": {"model": "relu_hidden"},
-        "finite_normalised": {"n_train": 64, "normalize": True, "weight_decay": 0.5},
-        "correlated_cosine_snapshots": {"data": "correlated", "set_size": 3, "schedule": "warmup_cosine",
-                                            "warmup_steps": 30, "snapshots": True},
-        "threefry": {"prng": "threefry"},
-    }
-    for name, changes in variants.items():
-        c = dataclasses.replace(base, **changes)
-        configs = [dataclasses.replace(c, seed=s, feature_probability=p) for s, p in ((0, 0.2), (1, 0.05))]
-        out[name] = _toy(training.train(configs, progress=False))
+    for name in TOY_VARIANTS:
+        out[name] = toy_case(name)
     return out
+
+
+TOY_VARIANTS = {
+    "abs": {"model": "abs"},
+    "relu_hidden": {"model": "relu_hidden"},
+    "finite_normalised": {"n_train": 64, "normalize": True, "weight_decay": 0.5},
+    "correlated_cosine_snapshots": {"data": "correlated", "set_size": 3, "schedule": "warmup_cosine",
+                                    "warmup_steps": 30, "snapshots": True},
+    "threefry": {"prng": "threefry"},
+}
+
+
+def toy_case(name: str, **changes) -> dict[str, np.ndarray]:
+    """One model-kind / data-option group, two instances; `changes` alter its config (the mutation tests)."""
+    base = ToyConfig(n_features=6, n_hidden=3, steps=300, batch_size=128, log_every=100, feature_probability=0.2)
+    c = dataclasses.replace(base, **{**TOY_VARIANTS[name], **changes})
+    configs = [dataclasses.replace(c, seed=s, feature_probability=p) for s, p in ((0, 0.2), (1, 0.05))]
+    return _toy(training.train(configs, progress=False))
 
 
 def _toy(r) -> dict[str, np.ndarray]:
@@ -68,18 +75,22 @@ SAE_CASES = {
 def sae_cases() -> dict[str, dict[str, np.ndarray]]:
     """Every SAE architecture, two SAEs each (shared source), and one stacked-source group."""
     source = sae_source()
-    out = {}
-    for name, changes in SAE_CASES.items():
-        base = sae_lib.SAEConfig(n_latents=16, steps=300, batch_size=128, log_every=100, **changes)
-        configs = [sae_lib.sae_replace(base, seed=s, sparsity_coefficient=base.sparsity_coefficient * (1 + s))
-                   for s in range(2)]
-        out[name] = _sae(sae_lib.train(configs, source, data_seed=1, progress=False))
+    out = {name: sae_case(name, source) for name in SAE_CASES}
     stacked = groundtruth.stack([source, groundtruth.synthetic_source(
         groundtruth.random_directions(12, 6, 4), groundtruth.constant_probabilities(12, 0.1))])
     base = sae_lib.SAEConfig(n_latents=16, steps=300, batch_size=128, log_every=100)
     configs = [sae_lib.sae_replace(base, seed=s) for s in range(2)]
     out["l1_stacked"] = _sae(sae_lib.train(configs, stacked, progress=False))
     return out
+
+
+def sae_case(name: str, source=None, data_seed: int = 1, **changes) -> dict[str, np.ndarray]:
+    """One architecture's two SAEs on the shared source; `data_seed` and `changes` (config fields) alter it."""
+    base = sae_lib.SAEConfig(n_latents=16, steps=300, batch_size=128, log_every=100, **{**SAE_CASES[name], **changes})
+    configs = [sae_lib.sae_replace(base, seed=s, sparsity_coefficient=base.sparsity_coefficient * (1 + s))
+               for s in range(2)]
+    return _sae(sae_lib.train(configs, sae_source() if source is None else source, data_seed=data_seed,
+                              progress=False))
 
 
 def _sae(r) -> dict[str, np.ndarray]:
