@@ -1,11 +1,10 @@
 """The parameter-decomposition experiments at quick size, end to end: each asserts its figure's fact.
 
 Calibration (2-core CPU, quick sizes, the TMS target the first clean one of parameter_bench.TMS_CANDIDATES seeds):
-SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 2 of 4 seeds at seed offset 0 and 1 of 4 at
-1000 (MMCS ≥ 0.99 in 4 and 1 of 4, the best 1.00 at both), so only the best run is asserted; APD reached
-MMCS ≥ 0.99 in 3 and 2 of 4 with ML2R 0.89 (published 0.893); the identity of TMS 5-2+ID was covered by 2
-dense pieces at both; at offset 2000 SPD succeeded in 2 of 4, APD in 3 of 4. At quick size one SPD seed in two or three fails: the paper's recipe (40k steps of batch
-4096) is not what CI can afford.
+SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 2, 1 and 2 of 4 seeds at seed offsets 0, 1000
+and 2000 (its best run MMCS 1.00 at each), so only the best run is asserted; APD reached MMCS ≥ 0.99 in 3, 2 and
+3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at each.
+At quick size about half the SPD seeds fail: the paper's recipe (40k steps of batch 4096) is not what CI affords.
 """
 
 import numpy as np
@@ -75,5 +74,6 @@ def test_decomposition_folders_load_as_what_was_trained(out):
     targets = superpose.load(root / "results" / "spd-tms" / "target-tms_5-2-id")
     assert isinstance(targets, TargetGroup)
     np.testing.assert_array_equal(targets.model(0).I[...], np.eye(2))  # frozen through training and saving
+    decomposed = run.config["decomposition"]["target"]["instances"][0]  # the first clean one of the candidates
     np.testing.assert_array_equal(run.target_params(0)["W"], superpose.load(
-        root / "results" / "spd-tms" / "target-tms_5-2").arrays["W"][0])
+        root / "results" / "spd-tms" / "target-tms_5-2").arrays["W"][decomposed])
