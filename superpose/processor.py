@@ -51,10 +51,9 @@ def max_isa_flag(xla_flags: str | None = None) -> str | None:
 def isa(flags: set[str] | None = None, xla_flags: str | None = None) -> str:
     """The vector ISA XLA compiles for here: the processor's widest, capped by --xla_cpu_max_isa.
     Arm processors report NEON (SVE where present); an unknown x86 processor reports 'unknown'."""
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64"):
-        return "SVE" if flags and "sve" in flags else "NEON"
     flags = _cpuinfo()[1] if flags is None else flags
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "SVE" if "sve" in flags else "NEON"
     widest = next((level for level in reversed(ISA_ORDER) if _FLAG_FOR_ISA[level] in flags), None)
     if widest is None:
         return "unknown"

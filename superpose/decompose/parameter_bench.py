@@ -123,16 +123,17 @@ TMS_CANDIDATES = 32
 """TMS targets trained at most per decomposition target. The recipe lands in a clean polytope only in some seeds
 (TMS 5-2: all five features come back within 0.1 on one-hot inputs in 6 of seeds 0-31), and the SPD and APD
 papers decompose a model that represents every feature; 32 candidates hold a clean one but with probability
-~0.1%. They train TMS_BLOCK at a time (one program), stopping at the first block that holds a clean one."""
+~0.1%. The first TMS_BLOCK train in one program, then the first 2 x TMS_BLOCK (again from the start), and so on,
+until one is clean: at offset 0 the first program holds seed 0, which is."""
 
 TMS_BLOCK = 8
 
 
 def run_target(folder: Path, config: TargetConfig, *, progress: bool = True, skip_existing: bool = False
                ) -> tuple[TargetGroup, int]:
-    """(targets, instance to decompose). A TMS target trains seeds seed, seed + 1, ... (TMS_BLOCK more at a time,
-    up to TMS_CANDIDATES, until one passes the one-hot check for every feature) and the first that passes for
-    the most features is decomposed; other kinds train `config` alone (instance 0)."""
+    """(targets, instance to decompose). A TMS target trains seeds seed .. seed + n - 1 for n = TMS_BLOCK,
+    2 x TMS_BLOCK, ... up to TMS_CANDIDATES, until one passes the one-hot check for every feature; the first that
+    passes for the most features is decomposed. Other kinds train `config` alone (instance 0)."""
     import dataclasses
 
     if config.kind != "tms" or config.init == "truth":

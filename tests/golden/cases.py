@@ -96,3 +96,12 @@ def sae_case(name: str, source=None, data_seed: int = 1, **changes) -> dict[str,
 def _sae(r) -> dict[str, np.ndarray]:
     out = {f"param_{k}": v for k, v in r.params.items()}
     return {**out, "threshold": r.threshold_I, "loss": r.loss_IxC, "diverged": r.diverged_step_I}
+
+
+def all_arrays() -> dict[str, np.ndarray]:
+    """Every case's arrays under "kind/case/array", as golden.npz holds them."""
+    arrays = {}
+    for kind, trained in (("toy", toy_cases()), ("sae", sae_cases())):
+        for name, result in trained.items():
+            arrays.update({f"{kind}/{name}/{k}": v for k, v in result.items()})
+    return arrays

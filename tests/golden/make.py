@@ -5,7 +5,6 @@ come from (superpose.processor.record()): tests/test_golden.py trains the same c
 where its platform matches, within the measured cross-platform tolerance elsewhere (tests/golden/spread.py)."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -16,14 +15,11 @@ import cases
 
 if __name__ == "__main__":
     from superpose import processor
+    from superpose.train import rng
 
-    if os.environ.get("SUPERPOSE_SEED_OFFSET", "0").strip() not in ("", "0"):
-        sys.exit("the golden cases are at fixed seeds: unset SUPERPOSE_SEED_OFFSET")
-    arrays = {}
-    for name, result in cases.toy_cases().items():
-        arrays.update({f"toy/{name}/{k}": v for k, v in result.items()})
-    for name, result in cases.sae_cases().items():
-        arrays.update({f"sae/{name}/{k}": v for k, v in result.items()})
+    if rng.seed_offset():
+        sys.exit(f"the golden cases are at fixed seeds: unset {rng.SEED_OFFSET_VARIABLE}")
+    arrays = cases.all_arrays()
     np.savez_compressed(Path(__file__).with_name("golden.npz"), **arrays)
     Path(__file__).with_name("platform.json").write_text(json.dumps(processor.record(), indent=2) + "\n")
     print(f"{len(arrays)} arrays, written on {processor.describe()}")

@@ -14,22 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
+from superpose.train import rng
+
 HERE = Path(__file__).parent
 TRAIN = """
 import sys
 import numpy as np
 sys.path.insert(0, sys.argv[2])
 import cases
-arrays = {}
-for kind, trained in (("toy", cases.toy_cases()), ("sae", cases.sae_cases())):
-    for name, result in trained.items():
-        arrays.update({f"{kind}/{name}/{k}": v for k, v in result.items()})
-np.savez(sys.argv[1], **arrays)
+np.savez(sys.argv[1], **cases.all_arrays())
 """
 
 
 def train_under(isa: str | None, path: Path) -> dict[str, np.ndarray]:
-    env = {k: v for k, v in os.environ.items() if k != "SUPERPOSE_SEED_OFFSET"}
+    env = {k: v for k, v in os.environ.items() if k != rng.SEED_OFFSET_VARIABLE}
     env["XLA_FLAGS"] = " ".join(filter(None, [env.get("XLA_FLAGS", ""), f"--xla_cpu_max_isa={isa}" if isa else ""]))
     subprocess.run([sys.executable, "-c", TRAIN, str(path), str(HERE)], env=env, check=True)
     return dict(np.load(path))
