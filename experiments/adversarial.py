@@ -34,9 +34,10 @@ EPS_FRACTION = 0.1
 def vulnerability(manifest: Manifest) -> dict[str, np.ndarray]:
     """Per density of the basic sweep's ReLU models: relative vulnerability and features per dimension."""
     relu = basic.load_runs(manifest)["relu_output"]
-    out = {"density": relu.arrays["feature_probability"][:, 0], "vulnerability": [], "features_per_dim": []}
-    for i, p_F in enumerate(relu.arrays["feature_probability"]):
-        x_FxB = sample_features(rng.key(i), jnp.asarray(p_F), N_SAMPLES)
+    best = basic.best(relu)
+    out = {"density": relu.arrays["feature_probability"][best, 0], "vulnerability": [], "features_per_dim": []}
+    for point, i in enumerate(best):
+        x_FxB = sample_features(rng.key(point), jnp.asarray(relu.arrays["feature_probability"][i]), N_SAMPLES)
         importance = jnp.asarray(relu.arrays["importance"][i])
         v = relative_vulnerability(relu.model(i), x_FxB, importance, EPS_FRACTION)
         out["vulnerability"].append(float(v))

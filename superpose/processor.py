@@ -70,14 +70,19 @@ def record() -> dict[str, str | None]:
     """What decides a float result's last bits here: architecture, processor model, effective vector ISA,
     jax and jaxlib versions and $XLA_FLAGS."""
     model, flags = _cpuinfo()
-    versions = {}
-    for package in ("jax", "jaxlib"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {"machine": platform.machine(), "model": model, "isa": isa(flags), **versions,
+    return {"machine": platform.machine(), "model": model, "isa": isa(flags), **versions("jax", "jaxlib"),
             "xla_flags": os.environ.get("XLA_FLAGS", "").strip()}
+
+
+def versions(*packages: str) -> dict[str, str | None]:
+    """Each installed package's version (None where it is not installed)."""
+    out = {}
+    for package in packages:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = None
+    return out
 
 
 def vector_flags() -> list[str]:

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +50,9 @@ def environment() -> dict[str, Any]:
     from superpose import processor
     from superpose.train import rng
 
-    versions = {"python": platform.python_version()}
-    for pkg in ("superpose", "jax", "jaxlib", "optax", "numpy"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
     return {
-        "versions": versions,
+        "versions": {"python": platform.python_version(),
+                     **processor.versions("superpose", "jax", "jaxlib", "optax", "numpy")},
         "git_commit": _git_commit(),
         "platform": platform.platform(),
         "devices": [d.device_kind for d in jax.devices()],

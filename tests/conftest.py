@@ -18,14 +18,19 @@ TRAINING_MODULES = {
     "test_science_panels", "test_science_perturb", "test_science_sae", "test_scorecard", "test_notebook",
     "test_command_line", "test_reliability", "test_sharding", "test_golden", "test_cli", "test_phase",
 }
-"""Test files that train experiments, goldens or whole command runs: marked `trains`. Every other test (oracles,
-units, small trainings of a few hundred steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
+"""Test files that train experiments, goldens or whole command runs: marked `trains`, as is every test that asks for
+the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of a few hundred
+steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
+
+
+QUICK_FIXTURES = {"quick_results", "quick_root"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.stem in TRAINING_MODULES:
+        uses_quick = bool(QUICK_FIXTURES & set(item.fixturenames))
+        if item.path.stem in TRAINING_MODULES or uses_quick:
             item.add_marker(pytest.mark.trains)
         elif "slow" not in item.keywords:
             item.add_marker(pytest.mark.fast)

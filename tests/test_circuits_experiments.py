@@ -59,6 +59,7 @@ def test_repeated_point_datapoint_feature_and_jacobian_matching(faithfulness_run
     assert sum(matched.values()) < sum(plain.values())
 
 
+@pytest.mark.slow  # 7 targets and 7 semi-NMF fits: about 50 s on 2 cores, kept out of the default suite's budget
 def test_compressed_computation_needs_the_mixing_matrix(tmp_path):
     root = tmp_path / "results"
     folders = circuits_compressed.train_more(Manifest(root, ()), True, progress=False, skip_existing=False)

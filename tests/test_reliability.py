@@ -166,7 +166,7 @@ KEYS = st.sampled_from(["n_features", "n_hidden", "feature_probability", "import
                         "set_size", "n_train", "prng", "schedule", "nonsense", "n_hiden"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(KEYS, VALUES, max_size=4))
 def test_random_overrides_run_or_fail_cleanly(tmp_path, capsys, overrides):
     """The CLI validates before compute: a random --set either passes validation or exits 2 with one line

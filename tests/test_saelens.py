@@ -84,7 +84,8 @@ def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, caps
     toys = manifest.group("sae_recovery_toys", "all")
     assert main(["export", str(run.path), "--out", str(tmp_path), "--instance", "2"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "sae-2"), "--source", f"toy:{toys.path}:2", "--json"]) == 0
+    toy = run.config["job"]["saes"][2]["labels"]["toy"]  # the toy model SAE 2 was trained on
+    assert main(["evaluate", str(tmp_path / "sae-2"), "--source", f"toy:{toys.path}:{toy}", "--json"]) == 0
     scored, stored = json.loads(capsys.readouterr().out), run.summary["metrics"][2]
     for name in ("mmcs_true", "mcc", "dead_latents", "n_true_features"):
         assert scored[name] == pytest.approx(stored[name], abs=1e-6), name

@@ -1,37 +1,36 @@
-"""Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, 1 seed), on the basic
-experiment's results, by the scorecard's own check functions."""
+"""Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, ReLU best of 4 seeds), on the
+basic experiment's results, by the scorecard's own check functions."""
 
 import numpy as np
 import pytest
 
-from experiments import _checks, adversarial, basic
+from experiments import _checks, adversarial
 from superpose.scorecard import assert_holds
 
 
 @pytest.fixture(scope="module")
 def runs(quick_results):
     manifest = quick_results("basic")
-    out = {m: (run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"][:, 0])
-           for m, run in basic.load_runs(manifest).items()}
-    return manifest, out
+    return manifest, _checks._basic({"basic": manifest})
 
 
 @pytest.mark.parametrize("density", [1.0, 0.1, 0.01])
 def test_linear_model_learns_top_five_orthogonally(runs, density):
-    W, b, p = runs[1]["linear"]
+    W, b, p, _ = runs[1]["linear"]
     i = np.flatnonzero(np.isclose(p, density))
     assert i.size == 1
     assert_holds(_checks.linear_like(W[i], b[i], p[i], "linear"))
 
 
 def test_relu_equals_linear_when_dense(runs):
-    W, b, p = runs[1]["relu_output"]
+    W, b, p, _ = runs[1]["relu_output"]
     assert p[0] == 1.0
     assert_holds(_checks.linear_like(W[:1], b[:1], p[:1], "ReLU"))
 
 
 def test_relu_superposition_grows_with_sparsity(runs):
-    rules = _checks.relu_superposition(*runs[1]["relu_output"])
+    _, _, p, seeds = runs[1]["relu_output"]
+    rules = _checks.relu_superposition(*seeds, p)
     assert len(rules) == 6  # the density-0.3 rules are among them
     assert_holds(rules)
 
@@ -44,4 +43,5 @@ def test_adversarial_vulnerability_grows_with_superposition(runs):
 
 def test_the_linear_model_fails_the_superposition_rules(runs):
     """The rules can fail: the linear model passed off as the ReLU one fails check 7."""
-    assert [r.passed for r in _checks.relu_superposition(*runs[1]["linear"])].count(False) >= 4
+    _, _, p, seeds = runs[1]["linear"]
+    assert [r.passed for r in _checks.relu_superposition(*seeds, p)].count(False) >= 4

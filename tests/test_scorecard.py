@@ -4,7 +4,8 @@ mostly evaluates), and a broken model fails the checks it should."""
 import json
 import shutil
 
-from superpose import scorecard
+from experiments import basic
+from superpose import results, scorecard
 from superpose.cli import main
 
 NOT_JUDGED_AT_QUICK_SIZE = {"9"}  # the 4 quick seeds per density never hold both a pentagon and two pairs
@@ -26,8 +27,11 @@ def test_a_linear_model_passed_off_as_relu_fails_the_right_checks(quick_root, qu
     """The basic experiment's ReLU folder replaced by its linear one: still linear-like when dense (5, 6), but
     no superposition (7) and no growing vulnerability (16)."""
     quick_results("basic")
-    for model in ("linear", "relu_output"):
-        shutil.copytree(quick_root / "results" / "basic" / "model=linear", tmp_path / "results" / "basic" / f"model={model}")
+    for model, sweep in zip(("linear", "relu_output"), basic.sweeps(quick=True)):
+        folder = tmp_path / "results" / "basic" / f"model={model}"
+        shutil.copytree(quick_root / "results" / "basic" / "model=linear", folder)
+        config = json.loads((folder / "config.json").read_text())  # claims the ReLU sweep, so it is not retrained
+        (folder / "config.json").write_text(json.dumps(config | {"sweep": results.json_normalise(sweep.to_dict())}))
     assert main(["check", "--quick", "--only", "5,6,7,16", "--out", str(tmp_path), "--no-progress"]) == 1
     rows = json.loads((tmp_path / "results" / "check.json").read_text())["checks"]
     assert {row["check"]: row["passed"] for row in rows} == {"5": True, "6": True, "7": False, "16": False}

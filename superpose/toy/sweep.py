@@ -212,5 +212,12 @@ def best_instances(run: results.Run) -> np.ndarray:
     return idx[np.argsort(point[idx], kind="stable")]
 
 
+def by_point(run: results.Run, values) -> np.ndarray:
+    """A per-instance array (or list) of a best-of sweep's group as (point, replica, ...), in point order."""
+    order = np.lexsort((run.arrays["replica"], run.arrays["point"]))
+    values = np.asarray(values)[order]
+    return values.reshape(len(np.unique(run.arrays["point"])), -1, *values.shape[1:])
+
+
 def diverged(run: results.Run) -> list[int]:
     return [i for i, s in enumerate(run.summary["diverged_step"]) if s >= 0]
