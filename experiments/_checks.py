@@ -50,8 +50,10 @@ def data_generator(n: int = 1_000_000) -> list[Rule]:
         judge("nonzero values: mean 0.5 ± 0.005, variance 1/12 ± 0.002",
               f"mean {nonzero.mean():.4f}, variance {nonzero.var():.4f}",
               abs(nonzero.mean() - 0.5) <= 0.005 and abs(nonzero.var() - 1 / 12) <= 0.002),
-        judge("correlated pairs are zero together", f"{np.mean(corr[0::2] != corr[1::2]):.0%} of draws differ",
-              np.array_equal(corr[0::2], corr[1::2])),
+        # an active value is U[0, 1) in float32, exactly 0 with probability 2⁻²³: about 1 pair in 10 runs of 10⁶
+        # draws differs for that reason (seen at seed offset 2000); independent pairs would differ in 32%
+        judge("correlated pairs are zero together (≤ 10⁻⁵ of draws differ: a value can be exactly 0)",
+              f"{np.mean(corr[0::2] != corr[1::2]):.1e} of draws differ", np.mean(corr[0::2] != corr[1::2]) <= 1e-5),
         judge(f"anticorrelated triple: at most one active, active with probability 0.3 ± {anti_tol:.1e}",
               f"at most {active.max()} active, active {np.mean(active > 0):.4f}",
               active.max() == 1 and abs(np.mean(active > 0) - 0.3) <= anti_tol),
@@ -425,7 +427,7 @@ def sae_recovers_the_pentagon(mmcs_with, alive_with, rate_with, mmcs_without, *,
                               ) -> list[Rule]:
     """Check 13, per SAE: MMCS, alive latents (of 5) and mean firing rate with resampling; MMCS without
     resampling (judged only when those SAEs trained as long, `without_full_size`). The published setup asks
-    12 of 16; about 1 SAE in 6 stops in a local minimum resampling cannot leave (experiments/sae_recovery.py),
+    12 of 16; about 1 SAE in 7 stops in a local minimum resampling cannot leave (experiments/sae_recovery.py),
     so the rule asks 5/8 of 32 SAEs (measured 87% of 256)."""
     n = len(mmcs_with)
     need = int(np.ceil(5 / 8 * n))

@@ -42,7 +42,7 @@ REPRESENTED = 0.5
 CHECK13_TOYS = 16
 CHECK13_SAES_PER_TOY = 2
 """Part 1 with resampling runs at its full size (16 toy models, 2 SAEs on each, 20k steps) in quick mode too: check
-13 needs it. Quick mode trains the comparison without resampling for 5,000 steps only. About 1 SAE in 6 stops in a
+13 needs it. Quick mode trains the comparison without resampling for 5,000 steps only. About 1 SAE in 7 stops in a
 local minimum that resampling cannot leave (two live latents share one feature, three cover the other four: MMCS
 0.92): 54, 58, 53 and 58 of 64 SAEs reached MMCS ≥ 0.99 at seed offsets 0, 1000, 2000 and 3000, so 16 SAEs (the
 published setup) held 12 or more in only about 19 draws of 20; check 13 judges 32 (docs/checks.md)."""

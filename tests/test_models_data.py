@@ -43,7 +43,8 @@ N = 200_000
 def test_correlated_sets_are_zero_together():
     x = np.asarray(sample_structured(rng.key(1), jnp.full((6,), 0.2), N, kind="correlated", set_size=2, signed=False))
     on = x > 0
-    assert np.array_equal(on[0::2], on[1::2])
+    # an active value is exactly 0 with probability 2⁻²³ (float32 U[0, 1)): allow that, not independence (32%)
+    assert np.mean(on[0::2] != on[1::2]) <= 1e-5
     assert abs(on[0].mean() - 0.2) <= 4 * np.sqrt(0.2 * 0.8 / N)
     assert abs(x[x > 0].mean() - 0.5) <= 0.005
     assert abs(np.corrcoef(on[0], on[2])[0, 1]) < 0.02  # different sets are independent
