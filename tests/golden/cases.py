@@ -101,7 +101,55 @@ def _sae(r) -> dict[str, np.ndarray]:
 def all_arrays() -> dict[str, np.ndarray]:
     """Every case's arrays under "kind/case/array", as golden.npz holds them."""
     arrays = {}
-    for kind, trained in (("toy", toy_cases()), ("sae", sae_cases())):
+    for kind, trained in (("toy", toy_cases()), ("sae", sae_cases()), ("decompose", decompose_cases())):
         for name, result in trained.items():
             arrays.update({f"{kind}/{name}/{k}": v for k, v in result.items()})
     return arrays
+
+
+TARGET_CASES = {
+    "tms": {"kind": "tms", "n_features": 5, "n_hidden": 2, "bias_init": "random"},
+    "tms_identity": {"kind": "tms", "n_features": 5, "n_hidden": 2, "identity": True},
+    "resid_mlp": {"kind": "resid_mlp", "n_features": 10, "n_hidden": 6, "n_layers": 2, "d_resid": 16,
+                  "feature_probability": 0.1, "schedule": "cosine"},
+    "abs_mlp": {"kind": "abs_mlp", "n_features": 8, "n_hidden": 16, "d_resid": 8, "repeat_frac": 0.2},
+    "two_hop": {"kind": "two_hop", "n_features": 6, "n_hidden": 3, "n_layers": 2, "d_resid": 12,
+                "feature_probability": 0.3},
+    "mixing_mlp": {"kind": "mixing_mlp", "n_features": 20, "n_hidden": 10, "feature_probability": 0.05,
+                   "mixing": "embedding", "mixing_scale": 1.0},
+}
+TWO_HOP_TRUTH = {"kind": "two_hop", "n_features": 6, "n_hidden": 3, "n_layers": 2, "d_resid": 12, "init": "truth",
+                 "feature_probability": 0.3}
+
+
+def decompose_cases() -> dict[str, dict[str, np.ndarray]]:
+    """Every target kind trained from random init (two seeds), SPD and APD on the trained TMS 5-2, and each
+    transcoder kind on the planted two-hop circuit: 200 steps or fewer each."""
+    from superpose.circuits import targets
+    from superpose.decompose import apd, spd, transcoders
+
+    out = {}
+    for name, fields in TARGET_CASES.items():
+        configs = [targets.TargetConfig(**fields, steps=200, batch_size=128, log_every=100, seed=s) for s in range(2)]
+        out[f"target_{name}"] = _trained(targets.train(configs, progress=False))
+    tms_config = targets.TargetConfig(**TARGET_CASES["tms"], steps=200, batch_size=128, log_every=100)
+    tms = {k.removeprefix("param_"): v[0] for k, v in out["target_tms"].items() if k.startswith("param_")}  # W, b
+    small = {"steps": 100, "batch_size": 64, "log_every": 50}
+    spd_configs = [dataclasses.replace(spd.PRESETS["tms_5-2"], **small, seed=s) for s in range(2)]
+    out["spd_tms"] = _trained(spd.train(spd_configs, [tms_config] * 2, [tms] * 2, progress=False))
+    apd_configs = [dataclasses.replace(apd.APDConfig(), **small, seed=s) for s in range(2)]
+    out["apd_tms"] = _trained(apd.train(apd_configs, [tms_config] * 2, [tms] * 2, progress=False))
+    truth_config = targets.TargetConfig(**TWO_HOP_TRUTH)
+    truth = {k: v[0] for k, v in targets.planted_params([truth_config]).items()}
+    for kind in transcoders.KINDS:
+        configs = [transcoders.TranscoderConfig(kind=kind, n_latents=6, sparsity_coefficient=3e-3, **small, seed=s)
+                   for s in range(2)]
+        out[f"transcoder_{kind}"] = _trained(transcoders.train(configs, [truth_config] * 2, [truth] * 2,
+                                                               progress=False))
+    return out
+
+
+def _trained(r) -> dict[str, np.ndarray]:
+    """Parameters by name ("layers/W/U" as "layers.W.U": golden keys are kind/case/array)."""
+    return {**{f"param_{k.replace('/', '.')}": np.asarray(v) for k, v in r.params.items()}, "loss": r.loss_IxC,
+            "diverged": r.diverged_step_I}

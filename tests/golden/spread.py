@@ -57,6 +57,6 @@ if __name__ == "__main__":
     print(f"{'case':34s}" + "".join(f"{isa + ' abs':>12s}{isa + ' rel':>12s}" for isa in isas))
     for case in cases:
         print(f"{case:34s}" + "".join(f"{table[i][case][0]:12.2e}{table[i][case][1]:12.2e}" for i in isas))
-    for kind in ("toy", "sae"):
+    for kind in ("toy", "sae", "decompose"):
         worst = max(table[i][c][1] for i in isas for c in cases if c.startswith(kind + "/"))
         print(f"largest relative difference, {kind}: {worst:.2e}")
