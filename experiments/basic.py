@@ -89,7 +89,8 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         "superposition of feature i\n(norm of its interference with the others)"
     )
     fig.suptitle(
-        "20 features (importance 0.7^i) in 5 dimensions (ReLU: best of 4 seeds). The linear model keeps the top 5 at every sparsity; "
+        "20 features (importance 0.7^i) in 5 dimensions (ReLU: best of 4 seeds). "
+        "The linear model keeps the top 5 at every sparsity; "
         "the ReLU model\nputs more features in superposition as sparsity grows (dashed line: 5 = number of dimensions)",
         fontsize=9.5,
     )

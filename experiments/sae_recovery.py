@@ -74,19 +74,17 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
     _, _, steps, every = _sizes(quick)
     folders = []
     toys = manifest.group(toy_sweeps[0].name, "all")
-    source = groundtruth.stack(
-        [groundtruth.toy_model_source(W, p) for W, p in zip(toys.arrays["W"], toys.arrays["feature_probability"])]
-    )
+    on_toy = np.repeat(np.arange(len(toys.arrays["W"])), CHECK13_SAES_PER_TOY)  # the toy model each SAE reads
+    W, p = toys.arrays["W"], toys.arrays["feature_probability"]
+    source = groundtruth.stack([groundtruth.toy_model_source(W[t], p[t]) for t in on_toy])
     spec = {"toy_results": str(toys.path), "toy_sweep": toy_sweeps[0].to_dict()}
     for resample in ("random", "none"):
         fewer = {"steps": QUICK_STEPS_WITHOUT_RESAMPLING} if quick and resample == "none" else {}
-        on_toy = np.repeat(np.arange(len(toys.arrays["W"])), CHECK13_SAES_PER_TOY)
         configs = [sae_lib.sae_replace(CHECK13_SAE, resample=resample, seed=i, **fewer) for i in range(len(on_toy))]
         labels = [{"toy": int(t), "resample": resample} for t in on_toy]
         folder = results_dir / NAME / f"check13-resample={resample}"
-        bench.run_group(folder, configs, groundtruth.FeatureSource(*[None if a is None else a[on_toy] for a in source]),
-                        labels=labels, source_spec=spec,
-                                min_truth_norm=REPRESENTED, progress=progress, skip_existing=skip_existing)
+        bench.run_group(folder, configs, source, labels=labels, source_spec=spec, min_truth_norm=REPRESENTED,
+                        progress=progress, skip_existing=skip_existing)
         folders.append(folder)
     architectures = {a: GRID_ARCHITECTURES[a] for a in (("l1", "topk") if quick else GRID_ARCHITECTURES)}
     for label in shape_groups(toy_sweeps[1]):

@@ -3,8 +3,9 @@
 golden.npz was written before the trainer moved to flax NNX definitions (tests/golden/make.py):
 the intro experiment's quick sweep (1,000 steps), every toy model kind and data option, and
 every SAE architecture (with resampling, shared and per-SAE sources). The decomposition cases (every target
-kind, SPD and APD on TMS 5-2, each transcoder kind) were added to it later, before the decomposition code moved. tests/golden/platform.json names the
-processor, vector ISA, jax / jaxlib versions and XLA flags it was written with (superpose.processor).
+kind, SPD and APD on TMS 5-2, each transcoder kind) were added to it later, before the decomposition code
+moved. tests/golden/platform.json names the processor, vector ISA, jax / jaxlib versions and XLA flags it was
+written with (superpose.processor).
 
 On that platform the arrays must be equal bit for bit. One exception, by design: the `topk` SAE decodes
 sparsely since the sparse top-k change (the sum over a sample's k decoder rows instead of a dense product),
