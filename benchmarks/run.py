@@ -53,11 +53,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from superpose.decompose import groundtruth
-from superpose.decompose import sae as sae_lib
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
 from superpose.toy import training
 from superpose.toy.config import ToyConfig
-from superpose.toy.data import density_sweep
+from superpose.data.sparse_features import density_sweep
 from superpose.train import trainer
 from superpose.train.learner import INSTANCES
 from superpose.train.sharding import use_every_cpu_core
@@ -255,7 +255,7 @@ def topk_peer(torch_python: str, world, configs) -> tuple[float, np.ndarray] | N
 
 
 def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
-    from superpose.decompose import recovery
+    from superpose.sae import recovery
 
     configs, world = topk_sweep(steps)
     learner, hyper = _learner_and_hyper(configs, 64)
@@ -286,8 +286,8 @@ def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
 
 def spd_sweep():
     """(learner, hyper, data) of 16 SPD runs on one trained TMS 5-2 target."""
-    from superpose.circuits import targets
-    from superpose.decompose import spd
+    from superpose.targets import models as targets
+    from superpose.decomposition import spd
 
     target = targets.PRESETS["tms_5-2"]
     trained = targets.train([target], progress=False)
@@ -302,8 +302,9 @@ def spd_sweep():
 def transcoder_sweep():
     """(learner, hyper, data) of 16 cross-layer transcoders on the planted two-hop circuit: 4 sparsity
     coefficients x Jacobian matching on/off x 2 seeds (circuits-faithfulness)."""
-    from superpose.circuits import targets
-    from superpose.decompose import spd, transcoders
+    from superpose.targets import models as targets
+    from superpose.decomposition import spd
+    from superpose.transcoders import model as transcoders
 
     target = targets.TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
                                   feature_probability=0.3)
@@ -345,7 +346,7 @@ def whole_process(torch_python: str) -> None:
         study = Path(tmp) / "ten.toml"
         study.write_text(TEN_STUDY)
         env = {"SUPERPOSE_COMPILATION_CACHE": str(Path(tmp) / "cache"), "TQDM_DISABLE": "1"}
-        superpose = [sys.executable, "-m", "superpose.cli"]
+        superpose = [sys.executable, "-m", "superpose.app.cli"]
         listing = [_process_seconds([*superpose, "list"], env) for _ in range(3)]
         cold = _process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/cold", "--no-progress"], env)
         warm = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/warm{i}", "--no-progress"], env)

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from experiments.sae_architectures import JUMPRELU, PUBLISHED, matched_instance
-from superpose.decompose import bench, synthsaebench
-from superpose.decompose import sae as sae_lib
+from superpose.sae import group as sae_group
+from superpose.data import synthsaebench
+from superpose.sae import model as sae_lib
 
 NAME = "synthsaebench_16k"
 TARGET_L0 = 25
@@ -42,8 +43,8 @@ def configs(arch: str, steps: int, aux_coefficient: float = 1 / 32) -> tuple[lis
 
 
 def row(run) -> dict:
-    i = matched_instance(bench.metric(run, "l0"), TARGET_L0)
-    return {**run.summary["metrics"][i], "instance": i, "coefficient": bench.labels(run, "coefficient_times_d")[i]}
+    i = matched_instance(sae_group.metric(run, "l0"), TARGET_L0)
+    return {**run.summary["metrics"][i], "instance": i, "coefficient": sae_group.labels(run, "coefficient_times_d")[i]}
 
 
 def main(argv=None) -> None:
@@ -65,12 +66,12 @@ def main(argv=None) -> None:
     for arch in args.only.split(","):
         cs, grid = configs(arch, steps, args.aux_coefficient)
         t = time.perf_counter()
-        run = bench.run_group(args.out / NAME / arch, cs, world, labels=[{"coefficient_times_d": c} for c in grid],
+        run = sae_group.run_group(args.out / NAME / arch, cs, world, labels=[{"coefficient_times_d": c} for c in grid],
                               source_spec=spec, progress=not args.no_progress, skip_existing=True)
         rows[arch] = row(run)
         m = rows[arch]
         print(f"{arch}: {time.perf_counter() - t:.0f} s for {len(cs)} SAEs x {steps} steps; L0 per setting "
-              f"{np.round(bench.metric(run, 'l0'), 2).tolist()}; true L0 {m['true_l0']:.2f}", flush=True)
+              f"{np.round(sae_group.metric(run, 'l0'), 2).tolist()}; true L0 {m['true_l0']:.2f}", flush=True)
     print(f"\nSynthSAEBench-16k, 4,096 latents, {steps * 1024 / 1e6:.0f}M samples per SAE, matched at L0 = {TARGET_L0}\n")
     print("| architecture | setting | L0 | F1 | MCC | uniqueness | expl. var. | dead / 4096 | published F1 / MCC / "
           "uniq. / expl. var. (200M samples) |")

@@ -1,6 +1,6 @@
 """The studies superpose regenerates, one module each.
 
-Each module defines `EXPERIMENT` (superpose.experiment.Experiment); adding a study is adding a
+Each module defines `EXPERIMENT` (superpose.app.experiment.Experiment); adding a study is adding a
 module here. They come in the paper's order and then new ones by name: the order `superpose
 figures` draws them. pyproject.toml registers this package under the `superpose.experiments`
 entry point group, which is how the command line finds it: `experiments()` imports them,
@@ -30,7 +30,7 @@ def experiments() -> list:
 
 
 def checks() -> list:
-    """The acceptance checks of docs/checks.md (superpose.scorecard.Check), in order."""
+    """The acceptance checks of docs/checks.md (superpose.app.scorecard.Check), in order."""
     from experiments._checks import CHECKS
 
     return CHECKS

@@ -1,4 +1,4 @@
-"""The 18 acceptance checks of docs/checks.md as scorecard checks (superpose.scorecard).
+"""The 18 acceptance checks of docs/checks.md as scorecard checks (superpose.app.scorecard).
 
 Each check's rules are computed by one function on arrays (what the tests call on what they train) and
 read from the experiments' result folders by its `Check` (what `superpose check` evaluates). The rule
@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.scorecard import Check, Rule, judge, not_judged
-from superpose.toy import metrics
+from superpose.app.scorecard import Check, Rule, judge, not_judged
+from superpose.measures import features as metrics
 from superpose.toy.sweep import best_instances, by_point
 
 P, NB, W_, DD, A, S = "[P]", "[NB]", "[W]", "[DD]", "[A]", "[S]"
@@ -31,7 +31,7 @@ def _densities(values) -> str:
 
 def data_generator(n: int = 1_000_000) -> list[Rule]:
     """Check 1 on n draws: independent features at density 0.05, correlated pairs, anticorrelated triples."""
-    from superpose.toy.data import sample_features, sample_structured
+    from superpose.data.sparse_features import sample_features, sample_structured
     from superpose.train import rng
 
     p = 0.05
@@ -98,7 +98,7 @@ def dimensionality_of_geometries() -> list[Rule]:
 def closed_forms(n_samples: int = 2_000_000) -> list[Rule]:
     """Check 3: the toy-of-toy losses, and the simulator's Monte-Carlo loss of the same fixed weights."""
     from superpose.toy import models, theory
-    from superpose.toy.data import sample_features
+    from superpose.data.sparse_features import sample_features
     from superpose.train import rng
 
     s, r = 0.3, 0.5
@@ -446,12 +446,12 @@ def sae_recovers_the_pentagon(mmcs_with, alive_with, rate_with, mmcs_without, *,
 
 def _check13(manifests, quick):
     from experiments import sae_recovery
-    from superpose.decompose import bench
+    from superpose.sae import group as sae_group
 
     runs = {r: manifests["sae-recovery"].load(sae_recovery.NAME, f"check13-resample={r}") for r in ("random", "none")}
     on = runs["random"]
-    return sae_recovers_the_pentagon(bench.metric(on, "mmcs_true"), 5 - bench.metric(on, "dead_latents"),
-                                     bench.metric(on, "l0") / 5, bench.metric(runs["none"], "mmcs_true"),
+    return sae_recovers_the_pentagon(sae_group.metric(on, "mmcs_true"), 5 - sae_group.metric(on, "dead_latents"),
+                                     sae_group.metric(on, "l0") / 5, sae_group.metric(runs["none"], "mmcs_true"),
                                      without_full_size=not quick)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from superpose.toy import metrics
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import best_instances
 

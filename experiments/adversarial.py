@@ -20,11 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import basic
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.adversarial import relative_vulnerability
-from superpose.toy.data import sample_features
+from superpose.data.sparse_features import sample_features
 from superpose.train import rng
 
 N_SAMPLES = 50_000

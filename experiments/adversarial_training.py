@@ -31,10 +31,10 @@ from experiments._removal import (
     draw_norms,
 )
 from experiments._removal import measure as measure_best
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy.adversarial import relative_vulnerability
-from superpose.toy.data import sample_features
+from superpose.data.sparse_features import sample_features
 from superpose.toy.sweep import Sweep
 from superpose.train import rng
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, ToyGroup
 from superpose.train import rng

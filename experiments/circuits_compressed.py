@@ -2,7 +2,7 @@
 
 The residual MLP of Braun et al. computes x + ReLU(x) for 100 sparse features (p = 0.01) with 50 neurons
 and beats the naive solution (50 features exact, the rest zero). Its MLP must output ReLU(x) + M x with
-M = I − W_E W_Eᵀ from the random embedding (superpose.circuits.compressed). This experiment trains the
+M = I − W_E W_Eᵀ from the random embedding (superpose.targets.compressed). This experiment trains the
 equivalent model ŷ = W_out ReLU(W_in x) on labels ReLU(x) + M x with
 
 * a random symmetric M of off-diagonal standard deviation σ, swept from 0 (clean labels) to 0.08, and
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "circuits-compressed"
 N_FEATURES, N_NEURONS, PROBABILITY = 100, 50, 0.01
@@ -46,7 +46,7 @@ SIZES = {
 
 def targets(quick: bool) -> dict:
     """folder name -> target configs trained in one program."""
-    from superpose.circuits.targets import PRESETS, TargetConfig
+    from superpose.targets.models import PRESETS, TargetConfig
 
     size = SIZES["quick" if quick else "full"]
     base = TargetConfig(kind="mixing_mlp", n_features=N_FEATURES, n_hidden=N_NEURONS, feature_probability=PROBABILITY,
@@ -63,7 +63,7 @@ def targets(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_targets
+    from superpose.decomposition.group import run_targets
 
     return [run_targets(manifest.root / NAME / name, configs, progress=progress, skip_existing=skip_existing).path
             for name, configs in targets(quick).items()]
@@ -72,7 +72,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
 @functools.lru_cache(maxsize=256)
 def _semi_nmf_loss(M_bytes: bytes) -> float:
     """L/p of semi-NMF of I + M (M as float32 bytes; the report and the figure share one computation)."""
-    from superpose.circuits import compressed
+    from superpose.targets import compressed
 
     M = np.frombuffer(M_bytes, np.float32).reshape(N_FEATURES, N_FEATURES)
     U, V = compressed.semi_nmf(np.eye(N_FEATURES) + M, N_NEURONS)
@@ -85,7 +85,7 @@ def _measure(manifest: Manifest) -> dict:
     share of W_in, naive L/p with M ignored."""
     import jax.numpy as jnp
 
-    from superpose.circuits import compressed
+    from superpose.targets import compressed
 
     x = compressed.eval_inputs(N_FEATURES, PROBABILITY)
     out = {}
@@ -121,7 +121,7 @@ def _measure(manifest: Manifest) -> dict:
 
 
 def report(manifest: Manifest) -> str:
-    from superpose.circuits import compressed
+    from superpose.targets import compressed
 
     naive = compressed.naive_loss_per_probability(N_FEATURES, N_NEURONS)
     lines = [f"naive L/p (50 features exact, clean labels): {naive:.4f}",
@@ -136,7 +136,7 @@ def report(manifest: Manifest) -> str:
 
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
-    from superpose.circuits import compressed
+    from superpose.targets import compressed
 
     data = _measure(manifest)
     naive = compressed.naive_loss_per_probability(N_FEATURES, N_NEURONS)

@@ -1,6 +1,6 @@
 """Do transcoders find the computation a model really does? Replacements judged on circuits known by construction.
 
-Two targets whose circuits are planted (superpose.circuits.targets):
+Two targets whose circuits are planted (superpose.targets.models):
 
 * the **two-hop circuit**: sparse binary inputs A (6), B_j = ReLU(A_2j + A_2j+1 − ½) written to the residual
   stream by the first MLP, C_j = ReLU(B_j + B_j+1 − ¾) by the second, from B alone. A faithful replacement
@@ -13,7 +13,7 @@ Two targets whose circuits are planted (superpose.circuits.targets):
 
 Each replacement (per-layer transcoder, skip transcoder, CLT; JumpReLU, tanh penalty) is swept over the
 sparsity coefficient λ and seeds, with and without Jacobian matching (μ = 1), one program per kind, and
-scored by superpose.decompose.faithfulness: through_b (share of C computed through B), mediation (does
+scored by superpose.transcoders.faithfulness: through_b (share of C computed through B), mediation (does
 zeroing B change C as in the model), recovery of the planted B and C neurons, errors off the training
 distribution, datapoint latents. The second figure draws the attribution graph of one input from the
 replacement next to the true graph.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "circuits-faithfulness"
 KINDS = ("plt", "skip", "clt")
@@ -55,7 +55,7 @@ SIZES = {
 
 def targets(size: Size) -> dict:
     """name -> target configs (several: trained seeds, the transcoders replace the best)."""
-    from superpose.circuits.targets import TargetConfig
+    from superpose.targets.models import TargetConfig
 
     two_hop = TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
                            feature_probability=0.3)
@@ -72,7 +72,7 @@ def targets(size: Size) -> dict:
 
 def replacements(name: str, size: Size) -> dict:
     """kind -> transcoder configs for target `name` (λ x μ x seeds, one program)."""
-    from superpose.decompose.transcoders import TranscoderConfig
+    from superpose.transcoders.model import TranscoderConfig
 
     two_hop = name.startswith("two_hop")
     lambdas = size.lambdas_two_hop if two_hop else size.lambdas_abs
@@ -85,7 +85,7 @@ def replacements(name: str, size: Size) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_decomposition, run_targets
+    from superpose.decomposition.group import run_decomposition, run_targets
 
     chosen = SIZES["quick" if quick else "full"]
     folders = []
@@ -245,7 +245,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 def draw_graphs(manifest: Manifest, figure_path: Path) -> list[Path]:
     """The attribution graph of GRAPH_INPUT: true model, and the CLT and PLT at the smallest λ without and
     with Jacobian matching."""
-    from superpose.decompose import graphs
+    from superpose.transcoders import graphs
 
     runs = _runs(manifest)
     chosen = []

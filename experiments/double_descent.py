@@ -22,11 +22,11 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
-from superpose.toy.data import sample_features
+from superpose.data.sparse_features import sample_features
 from superpose.toy.sweep import Sweep, ToyGroup
 from superpose.toy.training import training_set
 from superpose.train import rng

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting, results
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose import results
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
 

@@ -31,8 +31,8 @@ from experiments._removal import (
     draw_norms,
 )
 from experiments._removal import measure as measure_best
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy.sweep import Sweep
 
 

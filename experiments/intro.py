@@ -11,11 +11,11 @@ from pathlib import Path
 
 import matplotlib.lines
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
-from superpose.toy.data import density_sweep
+from superpose.data.sparse_features import density_sweep
 from superpose.toy.sweep import Sweep, best_instances
 
 MODELS = {"relu_output": "ReLU output\nx' = ReLU(WᵀWx + b)", "linear": "linear\nx' = WᵀWx + b"}

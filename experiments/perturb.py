@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 from superpose.train import rng

@@ -27,8 +27,9 @@ import matplotlib.lines
 import matplotlib.patches
 import numpy as np
 
-from superpose import plotting, results
-from superpose.experiment import Experiment, Manifest
+from superpose import results
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy import configurations, theory
 from superpose.toy.config import ToyConfig
 from superpose.toy.expected import expected_loss

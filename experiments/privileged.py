@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csgraph
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
-from superpose.toy import metrics
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
 from superpose.train import rng

@@ -1,6 +1,6 @@
 """Architecture comparison at matched L0 on the SynthSAEBench world, with classical baselines.
 
-Data (superpose.decompose.synthsaebench): the `synthsaebench-cpu` preset, SynthSAEBench-16k's generator
+Data (superpose.data.synthsaebench): the `synthsaebench-cpu` preset, SynthSAEBench-16k's generator
 (Chanin & Garriga-Alonso 2026) at a size two CPU cores train on: 2,048 features in 96 dimensions (the
 16k world's 21 features per dimension), Zipf firing (exponent 0.5, p from 0.4 to 5e-4), 16 trees of
 depth 3 and branching 4 with mutually exclusive children scaled by their parent, a rank-25 correlation,
@@ -10,7 +10,7 @@ The published recipe, shrunk with the world: SAEs have a quarter as many latents
 for 16,384 there), lr 3e-4, batch 1024, AuxK for the top-k family (quick: lr 1e-3, fewer steps). The
 top-k family gets k = the measured true L0 (rounded); L1, JumpReLU and Gated are trained over a
 coefficient grid and the one whose L0 is closest to the true L0 is reported ("matched L0"). The table
-uses SynthSAEBench's definitions (superpose.decompose.recovery): MCC over matched pairs, F1 and
+uses SynthSAEBench's definitions (superpose.sae.recovery): MCC over matched pairs, F1 and
 uniqueness over all latents; the published table (SynthSAEBench-16k at L0 = 25) sits beside it.
 Baselines from scikit-learn: PCA and FastICA (at most d directions), MiniBatchDictionaryLearning, and
 per-sample lasso codes on the best SAE's decoder and on the true dictionary (amortisation gap: same
@@ -27,10 +27,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting, results
-from superpose.decompose import arrays, baselines, bench, groundtruth, recovery, synthsaebench
-from superpose.decompose import sae as sae_lib
-from superpose.experiment import Experiment, Manifest
+from superpose import results
+from superpose.app import plotting
+from superpose.data import user_arrays
+from superpose.sae import baselines
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.data import synthsaebench
+from superpose.sae import model as sae_lib
+from superpose.app.experiment import Experiment, Manifest
 from superpose.train import rng
 from superpose.validate import ConfigError
 
@@ -92,7 +98,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
 
     def batches():  # a batch of this world costs more to draw than an SAE step: draw once for every group
         if not recorded:
-            recorded["source"] = arrays.record(src, s["steps"], s["batch_size"], scratch / "batches.npy",
+            recorded["source"] = user_arrays.record(src, s["steps"], s["batch_size"], scratch / "batches.npy",
                                                progress=progress)
         return recorded["source"]
 
@@ -116,7 +122,7 @@ def _train_architecture(arch, s, src, spec, k, d, results_dir, batches, *, quick
     coefficients = (QUICK_COEFFICIENTS if quick else COEFFICIENTS).get(arch, (0.0,))
     configs = [sae_lib.sae_replace(base, sparsity_coefficient=c / d, seed=i) for i, c in enumerate(coefficients)]
     folder = results_dir / NAME / arch
-    bench.run_group(folder, configs, src, labels=[{"coefficient_times_d": c} for c in coefficients],
+    sae_group.run_group(folder, configs, src, labels=[{"coefficient_times_d": c} for c in coefficients],
                     source_spec=spec, progress=progress, skip_existing=skip_existing, train_on=batches)
     return folder
 
@@ -127,7 +133,7 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
     arch, i = _best_sae(trained)
     job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None,
            "lasso_alphas": list(LASSO_ALPHAS)}
-    if skip_existing and bench.holds(folder, job):
+    if skip_existing and sae_group.holds(folder, job):
         return folder
     codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
     x, codes = np.asarray(x, np.float64), np.asarray(codes_GxN).T
@@ -180,11 +186,11 @@ def table(manifest: Manifest) -> dict[str, dict]:
     rows = {}
     for arch in ARCHITECTURES:
         run = manifest.load(NAME, arch)
-        l0, true_l0 = bench.metric(run, "l0"), bench.metric(run, "true_l0")
+        l0, true_l0 = sae_group.metric(run, "l0"), sae_group.metric(run, "true_l0")
         i = matched_instance(l0, true_l0)
         rows[arch] = {**run.summary["metrics"][i], "instance": i,
-                      "setting": (f"k={bench.config(run, i).k}" if arch not in COEFFICIENTS
-                                  else f"λd={bench.labels(run, 'coefficient_times_d')[i]:g}")}
+                      "setting": (f"k={sae_group.config(run, i).k}" if arch not in COEFFICIENTS
+                                  else f"λd={sae_group.labels(run, 'coefficient_times_d')[i]:g}")}
     return rows
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting
-from superpose.decompose import bench, groundtruth
-from superpose.decompose import sae as sae_lib
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances, shape_groups
 
@@ -83,7 +84,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
         configs = [sae_lib.sae_replace(CHECK13_SAE, resample=resample, seed=i, **fewer) for i in range(len(on_toy))]
         labels = [{"toy": int(t), "resample": resample} for t in on_toy]
         folder = results_dir / NAME / f"check13-resample={resample}"
-        bench.run_group(folder, configs, source, labels=labels, source_spec=spec, min_truth_norm=REPRESENTED,
+        sae_group.run_group(folder, configs, source, labels=labels, source_spec=spec, min_truth_norm=REPRESENTED,
                         progress=progress, skip_existing=skip_existing)
         folders.append(folder)
     architectures = {a: GRID_ARCHITECTURES[a] for a in (("l1", "topk") if quick else GRID_ARCHITECTURES)}
@@ -107,7 +108,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
                 suffix = f"-k={configs[members[0]].k}" if arch == "topk" else ""  # k is static: one group per k
                 folder = results_dir / NAME / f"grid-{label}-{arch}{suffix}"
                 sub = groundtruth.FeatureSource(*[None if a is None else a[np.asarray(members)] for a in source])
-                bench.run_group(
+                sae_group.run_group(
                     folder, [configs[i] for i in members], sub,
                     labels=[{"n_features": n, "feature_probability": float(p[i, 0]), "architecture": arch}
                             for i in members],
@@ -126,7 +127,7 @@ def _grid(manifest: Manifest, arch: str):
     """(n_features values, densities, MCC grid [density, n]) of one architecture, from its folders."""
     cells = {}
     for run in _grid_runs(manifest, arch):
-        mcc = bench.metric(run, "mcc")
+        mcc = sae_group.metric(run, "mcc")
         for i, sae in enumerate(run.config["job"]["saes"]):
             cells[(sae["labels"]["n_features"], sae["labels"]["feature_probability"])] = mcc[i]
     ns = sorted({n for n, _ in cells})
@@ -143,7 +144,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     top = fig.add_gridspec(1, 3, left=0.06, right=0.97, top=0.86, bottom=0.55, wspace=0.35, width_ratios=[1.3, 1, 1])
     ax = fig.add_subplot(top[0])
     for x, (mode, run) in enumerate(runs.items()):
-        mmcs = bench.metric(run, "mmcs_true")
+        mmcs = sae_group.metric(run, "mmcs_true")
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(mmcs))
         ax.scatter(x + jitter, mmcs, s=22, color=("#3b75af", "#c44e52")[x], zorder=3)
         ax.text(x, 0.4, f"{int((mmcs >= 0.99).sum())}/{len(mmcs)} ≥ 0.99", ha="center", fontsize=8)
@@ -155,7 +156,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax.set_title(f"{len(mmcs)} L1 SAEs on {CHECK13_TOYS} toy models (n=5, m=2, p=0.025)", fontsize=9)
     for col, mode in enumerate(("random", "none")):
         run = runs[mode]
-        mmcs = bench.metric(run, "mmcs_true")
+        mmcs = sae_group.metric(run, "mmcs_true")
         i = int(np.argmin(mmcs)) if mode == "none" else int(np.argmax(mmcs))
         ax = fig.add_subplot(top[col + 1])
         truth = run.arrays["truth"][i]

@@ -1,6 +1,6 @@
 """The Sharkey et al. (2022) grid: L1 coefficient x dictionary size on data with known features.
 
-Data: the Sharkey preset (superpose.decompose.groundtruth.sharkey_source): G = 512
+Data: the Sharkey preset (superpose.data.groundtruth.sharkey_source): G = 512
 unit Gaussian directions in d = 256 dimensions, p_i ∝ 0.99**i with E[L0] = 5,
 magnitudes U(0, 1] (quick: G = 64, d = 32, E[L0] = 3). One L1 SAE per
 (coefficient, dictionary ratio L/G), unit-norm decoder, no resampling (as the
@@ -20,10 +20,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting
-from superpose.decompose import bench, groundtruth, recovery
-from superpose.decompose import sae as sae_lib
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.sae import model as sae_lib
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "sae_sharkey"
 RATIOS = (0.5, 1.0, 2.0, 4.0)
@@ -52,7 +54,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
         ]
         labels = [{"ratio": ratio, "coefficient_times_d": c} for c in COEFFICIENTS]
         folder = results_dir / NAME / f"ratio={ratio:g}"
-        bench.run_group(folder, configs, source, labels=labels, source_spec=spec, progress=progress,
+        sae_group.run_group(folder, configs, source, labels=labels, source_spec=spec, progress=progress,
                                 skip_existing=skip_existing)
         folders.append(folder)
     return folders
@@ -60,11 +62,11 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
 
 def grids(manifest: Manifest):
     """ratios, coefficients, and [coefficient, ratio] grids of MMCS, dead fraction, MMCS with next larger."""
-    runs = sorted(manifest.under(NAME), key=lambda r: bench.labels(r, "ratio")[0])
-    ratios = [bench.labels(r, "ratio")[0] for r in runs]
-    coefficients = bench.labels(runs[0], "coefficient_times_d")
-    mmcs = np.stack([bench.metric(r, "mmcs_true") for r in runs], axis=1)
-    dead = np.stack([bench.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1)
+    runs = sorted(manifest.under(NAME), key=lambda r: sae_group.labels(r, "ratio")[0])
+    ratios = [sae_group.labels(r, "ratio")[0] for r in runs]
+    coefficients = sae_group.labels(runs[0], "coefficient_times_d")
+    mmcs = np.stack([sae_group.metric(r, "mmcs_true") for r in runs], axis=1)
+    dead = np.stack([sae_group.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1)
     next_larger = np.full_like(mmcs, np.nan)
     for j in range(len(runs) - 1):
         for i in range(len(coefficients)):

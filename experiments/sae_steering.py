@@ -5,7 +5,7 @@ A toy model of five features in two dimensions (importance 0.9**i, density
 resampling) on its hidden layer. Clamping latent l to c times its full
 activation (99th percentile of its non-zero values), decoding and running the toy model's output layer
 should raise the output of latent l's matched feature and leave the others
-near their baseline (superpose.decompose.steering).
+near their baseline (superpose.sae.steering).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting
-from superpose.decompose import bench, groundtruth, recovery, steering
-from superpose.decompose import sae as sae_lib
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.sae import steering
+from superpose.sae import model as sae_lib
+from superpose.app.experiment import Experiment, Manifest
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 
@@ -43,7 +46,7 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
     # 20k steps at both sizes: at 8k (the former quick size) the SAEs had not converged, and only 1 of 4 reached
     # MCC 0.99 at seeds 0-3 (0 of 4 at seeds 1000-1003, 2000-2003 and 3000-3003); at 20k 8 of 8 reach 1.00
     configs = [sae_lib.sae_replace(SAE, seed=s, steps=20_000) for s in range(4)]
-    bench.run_group(
+    sae_group.run_group(
         folder, configs, source, labels=[{"seed": s} for s in range(4)],
         source_spec={"toy_results": str(toys.path), "instance": i}, min_truth_norm=0.5,
         progress=progress, skip_existing=skip_existing)
@@ -57,7 +60,7 @@ def steering_table(manifest: Manifest, n_eval: int = 4096):
     i = int(best_instances(toys)[0])
     W, b, p = toys.arrays["W"][i], toys.arrays["b"][i], toys.arrays["feature_probability"][i]
     run = manifest.load(NAME, "sae")
-    best = int(np.argmax(bench.metric(run, "mcc")))
+    best = int(np.argmax(sae_group.metric(run, "mcc")))
     sae, toy = run.model(best), toys.model(i)
     _codes, h = groundtruth.sample(groundtruth.toy_model_source(W, p), plotting_key(), n_eval)
     f, _ = sae.encode(h, training=False)

@@ -1,7 +1,7 @@
 """SPD on the residual MLPs of "compressed computation" (Braun et al. 2025; Bushnaq, Braun & Sharkey 2025).
 
 A residual MLP computes y = x + ReLU(x) for n sparse features through a frozen random embedding and
-fewer neurons than features (superpose.circuits.targets). SPD should split W_in into one rank-1 piece
+fewer neurons than features (superpose.targets.models). SPD should split W_in into one rank-1 piece
 per feature (each causally important for exactly that feature) and keep W_out as one dense component
 whose pieces fire together. This is SPD's empirical answer, not a planted truth (Bhagat et al. argue
 the model mostly exploits the embedding's noise), so the figure shows it beside the model's own
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "spd-resid-mlp"
 FULL = ("resid_mlp1", "resid_mlp2", "resid_mlp3")
@@ -30,8 +30,8 @@ FULL = ("resid_mlp1", "resid_mlp2", "resid_mlp3")
 
 def setups(quick: bool) -> dict:
     """name -> (target config, SPD configs)."""
-    from superpose.circuits.targets import PRESETS, TargetConfig
-    from superpose.decompose import spd
+    from superpose.targets.models import PRESETS, TargetConfig
+    from superpose.decomposition import spd
 
     if quick:
         target = TargetConfig(kind="resid_mlp", n_features=20, n_hidden=10, d_resid=200, feature_probability=0.05,
@@ -43,14 +43,14 @@ def setups(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_spd_per_target
+    from superpose.decomposition.group import run_spd_per_target
 
     return run_spd_per_target(manifest.root / NAME, setups(quick), lambda name, c: {"target": name, "seed": c.seed},
                               progress=progress, skip_existing=skip_existing)
 
 
 def _runs(manifest: Manifest) -> dict:
-    from superpose.decompose.parameter_bench import spd_runs
+    from superpose.decomposition.group import spd_runs
 
     return spd_runs(manifest, NAME)
 
@@ -80,8 +80,8 @@ def _ordered(ci_FxC: np.ndarray) -> np.ndarray:
 
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
-    from superpose.decompose import spd
-    from superpose.decompose.parameter_bench import neuron_contributions, one_hot_inputs
+    from superpose.decomposition import spd
+    from superpose.decomposition.group import neuron_contributions, one_hot_inputs
 
     runs = _runs(manifest)
     fig, axes = plotting.figure(len(runs), 3, figsize=(13, 3.9 * len(runs) + 0.8), squeeze=False)

@@ -20,16 +20,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "spd-robustness"
 
 
 def grids(quick: bool) -> dict:
     """target name -> (target config, SPD configs of the β₃ x seed grid)."""
-    from superpose.circuits.targets import PRESETS
-    from superpose.decompose import spd
+    from superpose.targets.models import PRESETS
+    from superpose.decomposition import spd
 
     if quick:
         base = dataclasses.replace(spd.PRESETS["tms_5-2"], steps=10_000, batch_size=512, learning_rate=2e-3,
@@ -44,7 +44,7 @@ def grids(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decompose.parameter_bench import run_spd_per_target
+    from superpose.decomposition.group import run_spd_per_target
 
     return run_spd_per_target(manifest.root / NAME, grids(quick),
                               lambda name, c: {"beta3": c.importance_minimality, "seed": c.seed},
@@ -74,7 +74,7 @@ def grid(run, metric: str | None = None) -> tuple[list[float], list[int], np.nda
 
 
 def _runs(manifest: Manifest) -> dict:
-    from superpose.decompose.parameter_bench import spd_runs
+    from superpose.decomposition.group import spd_runs
 
     return spd_runs(manifest, NAME)
 

@@ -2,9 +2,9 @@
 
 Bushnaq, Braun & Sharkey 2025 (Stochastic Parameter Decomposition), table 1, and Braun et al. 2025
 (APD): TMS 5-2 and 40-10, each with and without a frozen hidden identity. The target models are
-trained with the SPD paper's recipe (superpose.circuits.targets.PRESETS); every decomposition of a
+trained with the SPD paper's recipe (superpose.targets.models.PRESETS); every decomposition of a
 target is one vmapped program over seeds. Each is scored against the truth (one piece per column of
-W, superpose.decompose.pieces): MMCS and ML2R on W, the causal-importance pattern errors on one-hot
+W, superpose.measures.pieces): MMCS and ML2R on W, the causal-importance pattern errors on one-hot
 inputs (identity pattern on W and Wᵀ, a dense rank-m1 piece on I), CI-L0. An L1 SAE with resampling
 on the same model's hidden layer gets the same MMCS against the columns of W, so activation and
 parameter decompositions meet on one table.
@@ -24,8 +24,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from superpose import plotting
-from superpose.experiment import Experiment, Manifest
+from superpose.app import plotting
+from superpose.app.experiment import Experiment, Manifest
 
 NAME = "spd-tms"
 TARGETS = ("tms_5-2", "tms_40-10", "tms_5-2-id", "tms_40-10-id")
@@ -77,21 +77,21 @@ def n_seeds(size: str, name: str) -> int:
 
 
 def spd_configs(name: str, size: str):
-    from superpose.decompose import spd
+    from superpose.decomposition import spd
 
     base = dataclasses.replace(spd.PRESETS[name], **SIZES[size].spd)
     return [dataclasses.replace(base, seed=s) for s in range(n_seeds(size, name))]
 
 
 def apd_configs(name: str, size: str):
-    from superpose.decompose import apd
+    from superpose.decomposition import apd
 
     base = dataclasses.replace(apd.PRESETS[name], **SIZES[size].apd)
     return [dataclasses.replace(base, seed=s) for s in range(n_seeds(size, name))]
 
 
 def sae_configs(name: str, n_features: int, size: str):
-    from superpose.decompose import sae as sae_lib
+    from superpose.sae import model as sae_lib
 
     base = sae_lib.SAEConfig(architecture="l1", n_latents=n_features, sparsity_coefficient=0.2,
                              steps=SIZES[size].sae_steps, tied_init=False, resample="random",
@@ -101,9 +101,11 @@ def sae_configs(name: str, n_features: int, size: str):
 
 def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: bool = True) -> list[Path]:
     """Train (or find) everything the table needs at `size`, under `root`/spd-tms."""
-    from superpose.circuits.targets import PRESETS
-    from superpose.decompose import apd, bench, groundtruth
-    from superpose.decompose.parameter_bench import run_decomposition, run_target
+    from superpose.targets.models import PRESETS
+    from superpose.decomposition import apd
+    from superpose.sae import group as sae_group
+    from superpose.data import groundtruth
+    from superpose.decomposition.group import run_decomposition, run_target
 
     root = Path(root) / NAME
     folders = []
@@ -123,7 +125,7 @@ def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: b
             W_FxH = targets.arrays["W"][t].T
             source = groundtruth.toy_model_source(W_FxH, np.full(W_FxH.shape[0], PRESETS[name].feature_probability))
             folder = root / f"sae-{name}"
-            bench.run_group(folder, sae_configs(name, W_FxH.shape[0], size), source, labels=labels,
+            sae_group.run_group(folder, sae_configs(name, W_FxH.shape[0], size), source, labels=labels,
                             source_spec={"targets": str(targets.path)}, progress=progress, skip_existing=skip_existing)
             folders.append(folder)
     return folders
@@ -169,7 +171,7 @@ def table(manifest: Manifest) -> list[dict]:
 def sae_mmcs(run) -> np.ndarray:
     """Per SAE: the signed MMCS of its decoder directions against the columns of W, as for SPD and APD (the SAE
     bench's own `mmcs_true` uses |cos|)."""
-    from superpose.decompose import pieces
+    from superpose.measures import pieces
 
     truth_DxG = run.arrays["truth"].T
     return np.asarray([pieces.mmcs_ml2r(truth_DxG, np.repeat(dec[:, :, None], truth_DxG.shape[1], axis=2))[0]
@@ -212,8 +214,10 @@ def _draw_pieces(ax, W_HxF, pieces_CxHxF, title):
 
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
-    from superpose.decompose import apd, pieces, spd
-    from superpose.decompose.parameter_bench import one_hot_inputs
+    from superpose.decomposition import apd
+    from superpose.measures import pieces
+    from superpose.decomposition import spd
+    from superpose.decomposition.group import one_hot_inputs
 
     runs = _runs(manifest)
     rows = table(manifest)
@@ -320,7 +324,7 @@ if __name__ == "__main__":  # python -m experiments.spd_tms --size cpu --out DIR
     parser.add_argument("--size", choices=tuple(SIZES), default=["cpu"], nargs="+")
     parser.add_argument("--out", type=Path, default=Path("spd-tms-cpu"))
     args = parser.parse_args()
-    from superpose.cli import start_jax
+    from superpose.app.cli import start_jax
 
     start_jax()
     folders = [f for size in args.size for f in train_size(args.out / "results", size)]

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from superpose import results
-from superpose.decompose.bench import SAEGroup
-from superpose.decompose.parameter_bench import DecompositionGroup, TargetGroup
+from superpose.sae.group import SAEGroup
+from superpose.decomposition.group import DecompositionGroup, TargetGroup
 from superpose.toy.sweep import ToyGroup
 
 

@@ -63,7 +63,7 @@ def quick_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def quick_results(quick_root):
     """`quick_results(name)`: the experiment's quick results under quick_root, trained on first use."""
-    from superpose.experiment import registry
+    from superpose.app.experiment import registry
 
     manifests = {}
 

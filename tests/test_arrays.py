@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from superpose.decompose import arrays, bench, groundtruth
-from superpose.decompose import sae as sae_lib
+from superpose.data import user_arrays
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
 from superpose.validate import ConfigError
 
 SOURCE = groundtruth.synthetic_source(groundtruth.random_directions(12, 6, 0),
@@ -39,9 +41,9 @@ def test_training_on_drawn_arrays_matches_training_on_the_source(drawn, trained_
     samples is 1.9 epochs of the 200,000 rows. True codes misaligned with their rows by one fail this
     (F1 0.08 instead of 0.35-0.47); the order of the rows is tested below."""
     folder = drawn[0]
-    on_source = bench.evaluate(CONFIGS, trained_on_source, SOURCE)
-    source = arrays.open_source(folder / "all.npz")
-    on_arrays = bench.evaluate(CONFIGS, sae_lib.train(CONFIGS, source, progress=False), source)
+    on_source = sae_group.evaluate(CONFIGS, trained_on_source, SOURCE)
+    source = user_arrays.open_source(folder / "all.npz")
+    on_arrays = sae_group.evaluate(CONFIGS, sae_lib.train(CONFIGS, source, progress=False), source)
     for a, b in zip(on_source, on_arrays):
         for name, tolerance in [("mcc", 0.03), ("mmcs_true", 0.02), ("f1", 0.04), ("explained_variance", 0.01),
                                 ("l0", 0.05)]:
@@ -51,8 +53,8 @@ def test_training_on_drawn_arrays_matches_training_on_the_source(drawn, trained_
 
 def test_array_files_are_memory_mapped_and_read_alike(drawn):
     folder, codes_GxN, x_NxD = drawn
-    npy = arrays.open_source(folder / "x.npy")
-    tensors = arrays.open_source(folder / "all.safetensors")
+    npy = user_arrays.open_source(folder / "x.npy")
+    tensors = user_arrays.open_source(folder / "all.safetensors")
     assert isinstance(npy.activations, np.memmap) and isinstance(tensors.activations, np.memmap)
     np.testing.assert_array_equal(tensors.codes, codes_GxN.T)
     np.testing.assert_array_equal(tensors.directions, np.asarray(SOURCE.directions_GxD))
@@ -65,7 +67,7 @@ def test_array_files_are_memory_mapped_and_read_alike(drawn):
 
 
 def test_each_epoch_visits_every_training_row_once():
-    source = arrays.ArraySource(np.arange(70, dtype=np.float32).reshape(35, 2), train_rows=slice(5, None))
+    source = user_arrays.ArraySource(np.arange(70, dtype=np.float32).reshape(35, 2), train_rows=slice(5, None))
     rows = source.rows(0, 90)  # three epochs of 30
     for epoch in range(3):
         assert sorted(rows[30 * epoch: 30 * (epoch + 1)]) == list(range(5, 35))
@@ -80,7 +82,7 @@ def test_bad_arrays_end_in_one_line(tmp_path):
     for name, message in [("missing.npy", "no such array file"), ("ints.npy", "floating point"),
                           ("other.npz", "no array named 'activations'"), ("mismatch.npz", "G x 3")]:
         with pytest.raises(ConfigError, match=message):
-            arrays.open_source(tmp_path / name)
+            user_arrays.open_source(tmp_path / name)
 
 
 def test_superpose_evaluate_scores_an_sae_on_an_array_file(drawn, tmp_path, capsys):
@@ -88,8 +90,8 @@ def test_superpose_evaluate_scores_an_sae_on_an_array_file(drawn, tmp_path, caps
     truth; without a truth in the file only reconstruction metrics come back."""
     import json
 
-    from superpose.cli import main
-    from superpose.decompose import saelens
+    from superpose.app.cli import main
+    from superpose.sae import saelens
 
     folder = drawn[0]
     truth = np.asarray(SOURCE.directions_GxD)
@@ -107,9 +109,9 @@ def test_superpose_evaluate_scores_an_sae_on_an_array_file(drawn, tmp_path, caps
 
 
 def test_recorded_batches_train_bit_for_bit_like_the_source(tmp_path, trained_on_source):
-    """`arrays.record` writes exactly the batches a group draws from its source, so SAEs trained on the
+    """`user_arrays.record` writes exactly the batches a group draws from its source, so SAEs trained on the
     recording equal SAEs trained on the source."""
-    recorded = arrays.record(SOURCE, CONFIGS[0].steps, CONFIGS[0].batch_size, tmp_path / "batches.npy")
+    recorded = user_arrays.record(SOURCE, CONFIGS[0].steps, CONFIGS[0].batch_size, tmp_path / "batches.npy")
     on_record = sae_lib.train(CONFIGS, recorded, progress=False)
     for name, value in trained_on_source.params.items():
         np.testing.assert_array_equal(on_record.params[name], value, err_msg=name)

@@ -12,11 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.circuits import compressed
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import AbsMLP, MixingMLP, TargetConfig
-from superpose.decompose import faithfulness, transcoders
-from superpose.decompose.transcoders import TranscoderConfig
+from superpose.targets import compressed
+from superpose.targets import models as targets_lib
+from superpose.targets.models import AbsMLP, MixingMLP, TargetConfig
+from superpose.transcoders import faithfulness
+from superpose.transcoders import model as transcoders
+from superpose.transcoders.model import TranscoderConfig
 from superpose.validate import ConfigError
 
 TWO_HOP = TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
@@ -65,7 +66,7 @@ def test_trained_targets_learn_the_planted_computations():
                                   weight_decay=0.0)
     abs_configs = [dataclasses.replace(ABS, init="random", n_hidden=m, repeat_frac=0.0, feature_probability=p,
                                        steps=4000, learning_rate=3e-3, weight_decay=0.0) for m, p in ((6, 0.02), (16, 0.1))]
-    from superpose.decompose.parameter_bench import label_error
+    from superpose.decomposition.group import label_error
 
     for configs in ([two_hop], abs_configs[:1], abs_configs[1:]):
         trained = targets_lib.train(configs, progress=False)

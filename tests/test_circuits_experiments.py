@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from experiments import circuits_compressed, circuits_faithfulness
-from superpose.circuits import compressed
-from superpose.experiment import Manifest
+from superpose.targets import compressed
+from superpose.app.experiment import Manifest
 
 
 @pytest.fixture(scope="module")

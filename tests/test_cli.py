@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from superpose.cli import main
+from superpose.app.cli import main
 from superpose.results import load
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from superpose import experiment
-from superpose.cli import main
-from superpose.decompose import bench, parameter_bench
+from superpose.app import experiment
+from superpose.app.cli import main
+from superpose.sae import group as sae_group
+from superpose.decomposition import group as parameter_bench
 from superpose.train import loop
 
 ROOT = None  # set by the fixture: a folder for study files and output folders
@@ -119,7 +120,7 @@ def _check(argv, monkeypatch):
 
     monkeypatch.setattr(loop, "run_chunks", _no_steps)
     monkeypatch.setattr(experiment.Experiment, "train", would_train)  # figures
-    monkeypatch.setattr(bench, "run_group", would_train)  # the SAE studies
+    monkeypatch.setattr(sae_group, "run_group", would_train)  # the SAE studies
     monkeypatch.setattr(parameter_bench, "run_targets", would_train)  # the parameter-decomposition studies
     before = _tree()
     TRAINED.clear()
@@ -175,7 +176,7 @@ def test_many_generated_command_lines(monkeypatch, argv):
 
 
 def test_list_and_help_start_without_jax_or_matplotlib():
-    code = ("import sys; from superpose.cli import main; main(['list']); "
+    code = ("import sys; from superpose.app.cli import main; main(['list']); "
             "bad = [m for m in ('jax', 'matplotlib', 'flax', 'numpy') if m in sys.modules]; "
             "assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -185,7 +186,7 @@ def test_list_and_help_start_without_jax_or_matplotlib():
 def test_the_command_flushes_its_output_before_it_exits_at_once():
     """`superpose` (cli.entry) leaves without Python's shutdown: what it printed to a pipe (block-buffered) must
     still arrive whole, and its exit status must be main's."""
-    command = [sys.executable, "-m", "superpose.cli"]
+    command = [sys.executable, "-m", "superpose.app.cli"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is then block-buffered
     listed = subprocess.run([*command, "list"], capture_output=True, text=True, env=env, check=False)
     assert listed.returncode == 0 and listed.stdout.count("\n") == len(experiment.catalogue())

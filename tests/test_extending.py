@@ -10,10 +10,12 @@ import pytest
 from flax import nnx
 
 import superpose
-from superpose.decompose import bench, groundtruth
-from superpose.decompose import sae as sae_lib
-from superpose.decompose.sae import SAE
-from superpose.toy import metrics, training
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
+from superpose.sae.model import SAE
+from superpose.toy import training
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.models import ToyModel
 from superpose.toy.sweep import Sweep, run_sweep
@@ -110,9 +112,9 @@ def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_feat
                              sparsity_coefficient=0.01, resample="random", resample_every=1000,
                              resample_window=300, log_every=500)
     configs = [sae_lib.sae_replace(base, seed=s) for s in range(4)]
-    run = bench.run_group(tmp_path / "scaled", configs, source, labels=[{"seed": s} for s in range(4)],
+    run = sae_group.run_group(tmp_path / "scaled", configs, source, labels=[{"seed": s} for s in range(4)],
                           source_spec={"test": "orthogonal"}, progress=False)
-    assert np.sum(bench.metric(run, "mcc") > 0.99) >= 2, bench.metric(run, "mcc")
+    assert np.sum(sae_group.metric(run, "mcc") > 0.99) >= 2, sae_group.metric(run, "mcc")
     loaded = superpose.load(tmp_path / "scaled")
     sae = loaded.model(0)
     assert isinstance(sae, ScaledL1)

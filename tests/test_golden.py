@@ -140,7 +140,7 @@ def test_result_folders_of_the_previous_release_load_as_modules():
     import jax.numpy as jnp
 
     import superpose
-    from superpose.decompose.architectures import Gated
+    from superpose.sae.architectures import Gated
     from superpose.toy.models import Abs
 
     root = Path(__file__).parent / "golden" / "schema2"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from experiments import _checks
-from superpose.toy import metrics
+from superpose.measures import features as metrics
 
 GEOMETRIES = _checks.known_geometries()  # check 2's geometries: one definition, shared with `superpose check`
 

@@ -7,7 +7,7 @@ import pytest
 
 from superpose.toy import models, training
 from superpose.toy.config import ToyConfig
-from superpose.toy.data import sample_structured
+from superpose.data.sparse_features import sample_structured
 from superpose.train import rng
 
 W = jnp.asarray([[1.0, 0.0], [-1.0, 0.5], [0.0, 2.0]])

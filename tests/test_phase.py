@@ -7,7 +7,7 @@ cell (by expected loss) instead of the full run's 6, judged by the scorecard's c
 import numpy as np
 
 from experiments import _checks, phase
-from superpose.scorecard import assert_holds
+from superpose.app.scorecard import assert_holds
 
 
 def test_agrees_with_theory_in_the_right_corners(quick_results):

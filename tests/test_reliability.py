@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 
 from experiments import intro
 from superpose import results
-from superpose.cli import main, parse_override
-from superpose.decompose import groundtruth
-from superpose.decompose import sae as sae_lib
+from superpose.app.cli import main, parse_override
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, run_sweep
 from superpose.train import trainer
@@ -35,7 +35,7 @@ feature_probability = [1.0, 0.3, 0.1, 0.03]
 
 
 def _run_cli(args, env):
-    return subprocess.Popen([sys.executable, "-m", "superpose.cli", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "superpose.app.cli", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

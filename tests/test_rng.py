@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.toy.data import sample_features
+from superpose.data.sparse_features import sample_features
 from superpose.train import rng
 
 N = 1_000_000

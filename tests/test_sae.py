@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.decompose import groundtruth, recovery
-from superpose.decompose import sae as sae_lib
-from superpose.decompose.activations import jump_relu, step_function
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.sae import model as sae_lib
+from superpose.activations import jump_relu, step_function
 from superpose.validate import ConfigError
 
 
@@ -29,8 +30,8 @@ def test_topk_keeps_exactly_k_per_sample():
 def test_sparse_decoding_equals_dense_decoding_in_values_and_gradients():
     """Decoding only each sample's k rows is `densify(values, indices) @ W_dec`, and so are the gradients of
     a loss through it (for W_dec: a scatter-add into the used rows), as is the whole TopK training loss."""
-    from superpose.decompose.activations import densify, sparse_decode, top_k, top_k_mask
-    from superpose.decompose.sae import SAE
+    from superpose.activations import densify, sparse_decode, top_k, top_k_mask
+    from superpose.sae.model import SAE
 
     h = jax.random.normal(jax.random.key(3), (64, 20))
     W = jax.random.normal(jax.random.key(4), (20, 6))

@@ -4,7 +4,7 @@ import numpy as np
 
 from experiments import sae_architectures, sae_recovery, sae_sharkey
 from superpose import results
-from superpose.decompose import bench
+from superpose.sae import group as sae_group
 
 
 def test_sharkey_grid_recovers_with_enough_latents(tmp_path):
@@ -18,8 +18,8 @@ def test_sharkey_grid_recovers_with_enough_latents(tmp_path):
     # too large a λ switches the SAE off (L0 ≤ 0.03, nothing explained), yet its latents are not dead: they fire
     # once in ~30,000 samples. Counted on 8,192 samples, 20-56% of them looked dead; on 131,072 none do.
     for run in runs:
-        assert bench.metric(run, "l0")[coefficients.index(3.0)] < 0.05
-        assert bench.metric(run, "explained_variance")[coefficients.index(3.0)] < 0.05
+        assert sae_group.metric(run, "l0")[coefficients.index(3.0)] < 0.05
+        assert sae_group.metric(run, "explained_variance")[coefficients.index(3.0)] < 0.05
     assert dead[band].max() == 0.0
     assert sae_sharkey.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
 
@@ -46,10 +46,10 @@ def test_architecture_table_tells_recovery_from_reconstruction(tmp_path):
 def test_recovery_experiment_runs_and_resampling_helps(tmp_path, quick_results):
     manifest = quick_results("sae-recovery")
     runs = {r: manifest.load(sae_recovery.NAME, f"check13-resample={r}") for r in ("random", "none")}
-    with_resampling = bench.metric(runs["random"], "mmcs_true")
-    without = bench.metric(runs["none"], "mmcs_true")
+    with_resampling = sae_group.metric(runs["random"], "mmcs_true")
+    without = sae_group.metric(runs["none"], "mmcs_true")
     assert np.mean(with_resampling) > np.mean(without)
-    assert bench.metric(runs["none"], "dead_latents").sum() > bench.metric(
+    assert sae_group.metric(runs["none"], "dead_latents").sum() > sae_group.metric(
         runs["random"], "dead_latents").sum()
     _ns, _ps, grid = sae_recovery._grid(manifest, "l1")
     assert grid.shape == (3, 2) and np.isfinite(grid).all()

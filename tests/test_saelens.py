@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from superpose.cli import main
-from superpose.decompose import sae as sae_lib
-from superpose.decompose import saelens
+from superpose.app.cli import main
+from superpose.sae import model as sae_lib
+from superpose.sae import saelens
 
 N_DIMS, N_LATENTS = 6, 10
 EXTRA = {"jumprelu": ["threshold"], "batchtopk": ["threshold"], "matryoshka": ["threshold"],
@@ -133,7 +133,7 @@ def test_saelens_conventions_of_the_metrics_match_saelens():
     import torch
     from sae_lens.synthetic import evals
 
-    from superpose.decompose import recovery
+    from superpose.sae import recovery
 
     config, params = _random_sae("l1")
     params["b_enc_L"][:3] = -100.0  # three dead latents

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from experiments import _checks, adversarial
-from superpose.scorecard import assert_holds
+from superpose.app.scorecard import assert_holds
 
 
 @pytest.fixture(scope="module")

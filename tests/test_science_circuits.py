@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from experiments import _checks, absolute, correlated, privileged
-from superpose.experiment import Manifest
-from superpose.scorecard import assert_holds
-from superpose.toy import metrics
+from superpose.app.experiment import Manifest
+from superpose.app.scorecard import assert_holds
+from superpose.measures import features as metrics
 from superpose.toy.sweep import run_sweep
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from experiments import _checks, double_descent, dynamics
 from superpose.results import load
-from superpose.scorecard import assert_holds
-from superpose.toy import metrics
+from superpose.app.scorecard import assert_holds
+from superpose.measures import features as metrics
 from superpose.toy.sweep import run_sweep
 
 

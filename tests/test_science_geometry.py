@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import _checks, geometry
-from superpose.scorecard import assert_holds
+from superpose.app.scorecard import assert_holds
 from superpose.toy.training import train
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from experiments import _checks
-from superpose.scorecard import assert_holds
-from superpose.toy import metrics
+from superpose.app.scorecard import assert_holds
+from superpose.measures import features as metrics
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from experiments import perturb
 from superpose.loading import load
-from superpose.toy import metrics
+from superpose.measures import features as metrics
 from superpose.toy.sweep import best_instances, run_sweep
 
 

@@ -3,9 +3,11 @@
 import numpy as np
 
 from experiments import _checks, sae_recovery, sae_steering
-from superpose.decompose import bench, groundtruth, recovery
-from superpose.decompose import sae as sae_lib
-from superpose.scorecard import assert_holds
+from superpose.sae import group as sae_group
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.sae import model as sae_lib
+from superpose.app.scorecard import assert_holds
 
 
 def test_check13_l1_saes_recover_the_pentagon_with_resampling(quick_results):
@@ -17,10 +19,10 @@ def test_check13_l1_saes_recover_the_pentagon_with_resampling(quick_results):
     assert np.all(np.linalg.norm(toys.arrays["W"], axis=-1) > 0.9), "all 16 toy models learn 5 features"
     runs = {r: manifest.load(sae_recovery.NAME, f"check13-resample={r}") for r in ("random", "none")}
     on, off = runs["random"], runs["none"]
-    assert_holds(_checks.sae_recovers_the_pentagon(bench.metric(on, "mmcs_true"), 5 - bench.metric(on, "dead_latents"),
-                                                   bench.metric(on, "l0") / 5, bench.metric(off, "mmcs_true"),
+    assert_holds(_checks.sae_recovers_the_pentagon(sae_group.metric(on, "mmcs_true"), 5 - sae_group.metric(on, "dead_latents"),
+                                                   sae_group.metric(on, "l0") / 5, sae_group.metric(off, "mmcs_true"),
                                                    without_full_size=False), allow_unjudged=True)
-    assert (bench.metric(off, "dead_latents") > 0).sum() >= 4
+    assert (sae_group.metric(off, "dead_latents") > 0).sum() >= 4
 
 
 def test_l1_sae_recovers_the_sharkey_preset():

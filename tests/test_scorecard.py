@@ -5,8 +5,9 @@ import json
 import shutil
 
 from experiments import basic
-from superpose import results, scorecard
-from superpose.cli import main
+from superpose import results
+from superpose.app import scorecard
+from superpose.app.cli import main
 
 NOT_JUDGED_AT_QUICK_SIZE = {"9"}  # the 4 quick seeds per density never hold both a pentagon and two pairs
 

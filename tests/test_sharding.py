@@ -20,7 +20,8 @@ if sys.argv[3] == "toy":
     from superpose.toy import training
     learner, hyper = training.learner(configs), training.hyper_arrays(configs)
 else:
-    from superpose.decompose import groundtruth, sae
+    from superpose.data import groundtruth
+    from superpose.sae import model as sae
     source = groundtruth.synthetic_source(groundtruth.random_directions(12, 6, 0),
                                           groundtruth.constant_probabilities(12, 0.15))
     if sys.argv[3] == "sae-stacked":

@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.circuits import targets as targets_lib
-from superpose.decompose import apd, pieces, spd
+from superpose.targets import models as targets_lib
+from superpose.decomposition import apd
+from superpose.measures import pieces
+from superpose.decomposition import spd
 
 TMS = targets_lib.PRESETS["tms_5-2"]
 TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
@@ -19,7 +21,7 @@ TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
 def tms(tmp_path_factory):
     """A trained TMS 5-2 target (the SPD paper's recipe, the first of parameter_bench.TMS_CANDIDATES seeds that
     represents every feature, as the experiments pick it) and its arrays."""
-    from superpose.decompose.parameter_bench import run_target
+    from superpose.decomposition.group import run_target
 
     targets, instance = run_target(tmp_path_factory.mktemp("tms") / "target", TMS, progress=False)
     return targets.params(instance)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from experiments import spd_resid_mlp, spd_robustness, spd_tms
-from superpose import cli
+from superpose.app import cli
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_spd_robustness_fails_when_minimality_dominates(out, capsys):
 
 def test_decomposition_folders_load_as_what_was_trained(out):
     import superpose
-    from superpose.decompose.parameter_bench import DecompositionGroup, TargetGroup
+    from superpose.decomposition.group import DecompositionGroup, TargetGroup
 
     root, _ = out
     run = superpose.load(root / "results" / "spd-tms" / "spd-tms_5-2")

@@ -2,9 +2,9 @@
 
 import pytest
 
-from superpose.cli import main
+from superpose.app.cli import main
 from superpose.results import load
-from superpose.toy.study import load_study
+from superpose.app.study import load_study
 from superpose.validate import ConfigError
 
 GOOD = """

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from superpose.decompose import synthsaebench as S
+from superpose.data import synthsaebench as S
 from superpose.train import rng
 
 N = 1_000_000

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import pytest
 
 from superpose.toy import models, theory
-from superpose.toy.data import sample_features
+from superpose.data.sparse_features import sample_features
 from superpose.train import rng
 
 

@@ -102,8 +102,8 @@ def test_loss_decreases():
 
 def test_an_sae_group_split_into_memory_pieces_equals_one_program(monkeypatch):
     """Three SAEs, each on its own source, in pieces of 2 + 1: the sources are split with the SAEs."""
-    from superpose.decompose import groundtruth
-    from superpose.decompose import sae as sae_lib
+    from superpose.data import groundtruth
+    from superpose.sae import model as sae_lib
 
     sources = [groundtruth.synthetic_source(groundtruth.random_directions(10, 6, s),
                                             groundtruth.constant_probabilities(10, 0.1)) for s in range(3)]

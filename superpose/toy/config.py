@@ -90,7 +90,7 @@ class ToyConfig:
     prng: str = "hash"
     """`hash` (fast counter-hash generator, see superpose.train.rng) or `threefry` (JAX default)."""
     data: str = "independent"
-    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.toy.data.sample_structured)."""
+    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.data.sparse_features.sample_structured)."""
     set_size: int = 2
     """Features per correlated / anticorrelated set; n_features must be a multiple of it."""
     n_train: int = 0

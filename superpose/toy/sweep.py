@@ -22,9 +22,9 @@ import numpy as np
 
 from superpose import results
 from superpose.toy import config as cfg
-from superpose.toy import metrics
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
-from superpose.toy.data import sample_structured
+from superpose.data.sparse_features import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.toy.training import learner, train
 from superpose.train import checkpoint as checkpoint_lib

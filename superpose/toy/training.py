@@ -22,7 +22,7 @@ import optax
 
 from superpose.toy.adversarial import attack_directions
 from superpose.toy.config import STATIC_FIELDS, ToyConfig
-from superpose.toy.data import sample_structured
+from superpose.data.sparse_features import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 
 from experiments import intro
-from superpose.decompose import groundtruth
-from superpose.decompose import sae as sae_lib
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
 from superpose.toy import training
 from superpose.toy.config import ToyConfig
 
@@ -125,8 +125,10 @@ TWO_HOP_TRUTH = {"kind": "two_hop", "n_features": 6, "n_hidden": 3, "n_layers": 
 def decompose_cases() -> dict[str, dict[str, np.ndarray]]:
     """Every target kind trained from random init (two seeds), SPD and APD on the trained TMS 5-2, and each
     transcoder kind on the planted two-hop circuit: 200 steps or fewer each."""
-    from superpose.circuits import targets
-    from superpose.decompose import apd, spd, transcoders
+    from superpose.targets import models as targets
+    from superpose.decomposition import apd
+    from superpose.decomposition import spd
+    from superpose.transcoders import model as transcoders
 
     out = {}
     for name, fields in TARGET_CASES.items():

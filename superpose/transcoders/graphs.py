@@ -15,9 +15,9 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import TargetConfig
-from superpose.decompose.transcoders import TranscoderConfig, from_arrays
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
+from superpose.transcoders.model import TranscoderConfig, from_arrays
 
 COLUMNS = ("input A", "layer 0", "layer 1", "output C")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from superpose import results
 from superpose.toy import config as cfg
-from superpose.toy import metrics
+from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 from superpose.validate import ConfigError
@@ -86,7 +86,7 @@ def plot(folders: list[Path], figure_path: Path) -> list[Path]:
     """A generic figure of a study, one row per shape group: represented features and
     dimensions per feature of each point's best replica, over the swept (non-shape) axes:
     a line for one axis, a heat map for two, a line over all points otherwise."""
-    from superpose import plotting  # matplotlib: only here (the command line imports it while training)
+    from superpose.app import plotting  # matplotlib: only here (the command line imports it while training)
 
     runs = [results.load(f) for f in folders]
     fig, axes = plotting.figure(len(runs), 2, figsize=(10, 3.8 * len(runs)), squeeze=False)

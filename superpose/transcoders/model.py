@@ -1,7 +1,7 @@
 """Replacements of a model's MLPs: per-layer transcoders, skip transcoders and cross-layer transcoders.
 
 One `Replacement` is ONE instance (the trainer vmaps it over seeds and coefficients). For a residual
-target (superpose.circuits.targets.ResidualTarget) with L MLP layers reading and writing a residual
+target (superpose.targets.models.ResidualTarget) with L MLP layers reading and writing a residual
 stream of width D, it holds N latents per layer:
 
   a^l   = σ(W_enc^l r^l + b_enc^l)                           latents of layer l, reading the MLP's input
@@ -10,7 +10,7 @@ stream of width D, it holds N latents per layer:
 with S(l) = {l} for a per-layer transcoder (`plt`, Dunefsky et al. 2024) and a skip transcoder (`skip`,
 Paulo et al. 2025: plus an affine skip path that starts at zero), and S(l) = {s ≤ l} for a cross-layer
 transcoder (`clt`, Ameisen et al. 2025), whose layer-s latents may write to every later layer. σ is
-JumpReLU (θ = exp(log θ), straight-through rectangle-kernel gradients; superpose.decompose.activations),
+JumpReLU (θ = exp(log θ), straight-through rectangle-kernel gradients; superpose.activations),
 ReLU, or TopK (the k largest per layer and sample, as the SAE architecture of that name and sparsify's
 skip transcoders).
 
@@ -41,10 +41,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import TargetConfig
-from superpose.decompose import spd
-from superpose.decompose.activations import jump_relu, top_k_mask
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
+from superpose.decomposition import spd
+from superpose.activations import jump_relu, top_k_mask
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int

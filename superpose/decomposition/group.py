@@ -26,9 +26,12 @@ import jax
 import numpy as np
 
 from superpose import results
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import TargetConfig
-from superpose.decompose import apd, pieces, spd, transcoders
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
+from superpose.decomposition import apd
+from superpose.measures import pieces
+from superpose.decomposition import spd
+from superpose.transcoders import model as transcoders
 from superpose.train import checkpoint as checkpoint_lib
 from superpose.train import rng
 
@@ -219,10 +222,10 @@ def one_hot_inputs(target: TargetConfig) -> np.ndarray:
 
 def evaluate(method: str, config, target: TargetConfig, params: dict[str, np.ndarray],
              target_params: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One run's metrics against the truth (superpose.decompose.pieces; transcoders:
-    superpose.decompose.faithfulness)."""
+    """One run's metrics against the truth (superpose.measures.pieces; transcoders:
+    superpose.transcoders.faithfulness)."""
     if method == "transcoder":
-        from superpose.decompose import faithfulness
+        from superpose.transcoders import faithfulness
 
         return faithfulness.evaluate(config, target, params, target_params)
     out: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Stochastic Parameter Decomposition (Bushnaq, Braun & Sharkey 2025) of a target model, written for ONE
 decomposition; the trainer vmaps it over seeds and loss coefficients.
 
-Each weight matrix ``W`` (``d_out x d_in``) of the target (superpose.circuits.targets) is
+Each weight matrix ``W`` (``d_out x d_in``) of the target (superpose.targets.models) is
 approximated by ``C`` rank-1 subcomponents, ``W ≈ Σ_c u_c v_cᵀ``; in code ``V`` is
 ``d_in x C`` and ``U`` is ``C x d_out``, and a layer with mask ``m`` computes
 ``((a V) ⊙ m) U`` per sample (no per-sample weight is ever formed). Biases and frozen
@@ -41,8 +41,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import TargetConfig
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int

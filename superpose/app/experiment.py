@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from superpose.validate import ResultError
 
 if TYPE_CHECKING:  # the heavy modules load only when an experiment runs
-    from superpose.decompose.bench import SAEGroup
+    from superpose.sae.group import SAEGroup
     from superpose.toy.sweep import Sweep, ToyGroup
 
 ENTRY_POINT_GROUP = "superpose.experiments"
@@ -102,7 +102,7 @@ def registry() -> dict[str, Experiment]:
 
 
 def checks() -> list:
-    """Every installed package's acceptance checks (superpose.scorecard.Check), for `superpose check`."""
+    """Every installed package's acceptance checks (superpose.app.scorecard.Check), for `superpose check`."""
     return [c for package in _packages() if hasattr(package, "checks") for c in package.checks()]
 
 

@@ -86,7 +86,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _experiment(name: str):
-    from superpose.experiment import catalogue, registry
+    from superpose.app.experiment import catalogue, registry
 
     known = catalogue()
     if name not in known:
@@ -143,9 +143,9 @@ def _out_root(args) -> Path:
 
 
 def _run(args) -> int:
-    from superpose.experiment import Manifest
+    from superpose.app.experiment import Manifest
     from superpose.results import load
-    from superpose.toy import study
+    from superpose.app import study
     from superpose.toy.sweep import diverged, run_sweep
 
     overrides = dict(parse_override(s) for s in args.set)
@@ -162,7 +162,7 @@ def _run(args) -> int:
     for s in sweeps:
         s.instances()  # validate every point before training anything
     if experiment is None and not args.no_figures:
-        _import_in_background("superpose.plotting", "matplotlib.backends.backend_pdf")
+        _import_in_background("superpose.app.plotting", "matplotlib.backends.backend_pdf")
     root = _out_root(args) / "results"
     n_diverged = 0
     trained: list[Path] = []
@@ -197,7 +197,7 @@ def _run(args) -> int:
 
 
 def _figures(args) -> int:
-    from superpose.experiment import registry
+    from superpose.app.experiment import registry
 
     root = _out_root(args)
     experiments = list(registry().values())
@@ -211,7 +211,7 @@ def _figures(args) -> int:
 
 
 def _selected_checks(args) -> list:
-    from superpose.experiment import checks
+    from superpose.app.experiment import checks
 
     known = checks()
     if not args.only:
@@ -226,7 +226,7 @@ def _selected_checks(args) -> list:
 
 def _check(args) -> int:
     """Evaluate the checks, print the table, write check.json; exit 1 when a check fails."""
-    from superpose import scorecard
+    from superpose.app import scorecard
 
     selected = args.checks
     root = _out_root(args)
@@ -238,8 +238,8 @@ def _check(args) -> int:
 
 
 def _export(args) -> int:
-    from superpose.decompose import saelens
-    from superpose.decompose.bench import SAEGroup
+    from superpose.sae import saelens
+    from superpose.sae.group import SAEGroup
     from superpose.loading import load
 
     run = load(args.folder)
@@ -252,15 +252,15 @@ def _export(args) -> int:
 
 def _source(spec: str):
     """(source, the norm below which a true feature is left out) named by `--source`."""
-    from superpose.decompose import groundtruth
+    from superpose.data import groundtruth
 
     if spec == "sharkey":
         return groundtruth.sharkey_source(), 0.0
     kind, _, rest = spec.partition(":")
     if kind == "file" and rest:
-        from superpose.decompose import arrays
+        from superpose.data import user_arrays
 
-        return arrays.open_source(rest), 0.0
+        return user_arrays.open_source(rest), 0.0
     if kind != "toy" or not rest:
         raise UsageError(f"unknown source '{spec}' (use toy:FOLDER[:I], file:PATH or sharkey)")
     from superpose.loading import load
@@ -280,13 +280,14 @@ def _source(spec: str):
 
 
 def _evaluate(args) -> int:
-    from superpose.decompose import bench, saelens
+    from superpose.sae import group as sae_group
+    from superpose.sae import saelens
 
     config, params = saelens.read(args.path)
     source, min_norm = _source(args.source)
     if source.n_dims != params["b_dec_D"].shape[-1]:
         raise UsageError(f"the SAE reads {params['b_dec_D'].shape[-1]} dimensions; the source has {source.n_dims}")
-    metrics = bench.score(config, params, source, min_truth_norm=min_norm)
+    metrics = sae_group.score(config, params, source, min_truth_norm=min_norm)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "list":
-            from superpose.experiment import catalogue
+            from superpose.app.experiment import catalogue
 
             entries = catalogue()
             width = max(map(len, entries), default=0)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from superpose.experiment import Manifest
+from superpose.app.experiment import Manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,7 @@ def assert_holds(rules: list[Rule], *, allow_unjudged: bool = False) -> None:
 
 def evaluate(checks: list[Check], root: Path, quick: bool, *, progress: bool = True) -> list[dict]:
     """Every check's rules on the results under `root` (training the experiments that are missing)."""
-    from superpose.experiment import registry
+    from superpose.app.experiment import registry
 
     experiments = registry()
     manifests: dict[str, Manifest] = {}

@@ -1,4 +1,4 @@
-"""The built-in SAE architectures, one class each (superpose.decompose.sae explains the contract).
+"""The built-in SAE architectures, one class each (superpose.sae.model explains the contract).
 
 With h the pre-activations and ‖W_dec,l‖ the decoder row norms:
 
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from superpose.decompose.activations import (
+from superpose.activations import (
     SPARSE_MAX_K,
     batch_top_k_mask,
     jump_relu,
@@ -32,7 +32,7 @@ from superpose.decompose.activations import (
     top_k,
     top_k_mask,
 )
-from superpose.decompose.sae import SAE, SAEConfig, mse, unit_rows
+from superpose.sae.model import SAE, SAEConfig, mse, unit_rows
 from superpose.train.learner import any_instance
 from superpose.validate import ConfigError
 

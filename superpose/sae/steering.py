@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.decompose.sae import SAE
+from superpose.sae.model import SAE
 from superpose.toy.models import ToyModel
 
 

@@ -23,7 +23,7 @@ Zipf profile alone gives 60).
 `synthsaebench-cpu`, the same generator at a size two CPU cores train on (2,048 features in 96
 dimensions; its ratios: G/d as 16k's, hierarchy over 66% of the features, ~18 true L0).
 
-A `World` is a pytree: it is a source for `superpose.decompose.sae.train` and the bench like a
+A `World` is a pytree: it is a source for `superpose.sae.model.train` and the bench like a
 `groundtruth.FeatureSource` (`sample(world, key, n)` gives codes G x n and activations n x D).
 """
 

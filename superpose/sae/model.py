@@ -1,7 +1,7 @@
 """Sparse autoencoders: the config, the `SAE` base module, and training many at once.
 
 An SAE architecture is one flax NNX module class for ONE SAE, registered by name
-(superpose.decompose.architectures holds the built-in ones):
+(superpose.sae.architectures holds the built-in ones):
 
     class MySAE(SAE, name="my_sae"):
         def encode(self, x_BxD, *, training=True, threshold=None): ...   # required: (f_BxL, h_BxL)
@@ -38,7 +38,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.decompose import arrays, groundtruth
+from superpose.data import user_arrays
+from superpose.data import groundtruth
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -51,7 +52,7 @@ PER_INSTANCE_FIELDS = ("sparsity_coefficient", "learning_rate", "seed")
 
 def architectures() -> tuple[str, ...]:
     """The registered architecture names (the built-in ones are registered on first use)."""
-    from superpose.decompose import architectures as _builtin  # noqa: F401  (registers them)
+    from superpose.sae import architectures as _builtin  # noqa: F401  (registers them)
 
     return ARCHITECTURES.names()
 
@@ -340,7 +341,7 @@ def static_config(configs: Sequence[SAEConfig]) -> SAEConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BatchStream(trainer.Stream):
-    """The batches of an array source (superpose.decompose.arrays), read on the host one chunk at a time."""
+    """The batches of an array source (superpose.data.user_arrays), read on the host one chunk at a time."""
 
     source: Any
     batch_size: int
@@ -367,12 +368,12 @@ def train(
       configs: one `SAEConfig` per SAE; all fields but the per-instance ones agree.
       source: the data. Unstacked, all SAEs see the same batches (drawn from `data_seed`);
         stacked with `groundtruth.stack`, SAE i trains on source i with batches from its own seed;
-        an `arrays.ArraySource`: all SAEs see the same batches of its rows, streamed from the host.
+        an `user_arrays.ArraySource`: all SAEs see the same batches of its rows, streamed from the host.
       checkpoint: where to keep a mid-run checkpoint; a usable one is resumed from.
         The caller removes it once the result is saved.
     """
     static = static_config(configs)
-    streamed = isinstance(source, arrays.ArraySource)
+    streamed = isinstance(source, user_arrays.ArraySource)
     per_instance = not streamed and source.directions_GxD.ndim == 3
     learner = SAELearner(static, source.n_dims, per_instance, streamed)
     if streamed:

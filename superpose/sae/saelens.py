@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from superpose.decompose import sae as sae_lib
+from superpose.sae import model as sae_lib
 from superpose.validate import ResultError
 
 CONFIG_FILE = "cfg.json"
@@ -106,7 +106,7 @@ def export(run, out: Path, instances: list[int] | None = None) -> list[Path]:
 
 
 def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
-    """A SAELens folder as (superpose SAEConfig, params by superpose name) for `superpose.decompose.sae.model`."""
+    """A SAELens folder as (superpose SAEConfig, params by superpose name) for `superpose.sae.model.model`."""
     folder = Path(folder)
     try:
         cfg = json.loads((folder / CONFIG_FILE).read_text())

@@ -5,7 +5,7 @@ A folder (superpose.results) holds
                 the environment;
   arrays.npz    W_enc, b_enc, W_dec, b_dec (instance axis first), threshold, loss, loss_step, and the
                 true directions `truth` (G x D, or I x G x D when each SAE has its own source);
-  summary.json  per-SAE metrics against the truth (superpose.decompose.recovery) and divergence.
+  summary.json  per-SAE metrics against the truth (superpose.sae.recovery) and divergence.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import jax
 import numpy as np
 
 from superpose import results
-from superpose.decompose import arrays, groundtruth, recovery
-from superpose.decompose import sae as sae_lib
+from superpose.data import user_arrays
+from superpose.data import groundtruth
+from superpose.sae import recovery
+from superpose.sae import model as sae_lib
 from superpose.train import checkpoint as checkpoint_lib
 
 
@@ -41,16 +43,16 @@ def holds(folder: Path, job: dict) -> bool:
 def evaluate(
     configs: Sequence[sae_lib.SAEConfig],
     trained: sae_lib.SAEResult,
-    source: groundtruth.FeatureSource | arrays.ArraySource,
+    source: groundtruth.FeatureSource | user_arrays.ArraySource,
     *,
     min_truth_norm: float = 0.0,
 ) -> list[dict[str, float]]:
     """Metrics of every SAE. True features with norm ≤ `min_truth_norm` (a toy model's dropped features)
     are left out of the direction metrics and can match no latent. On an array source without a true
-    dictionary (superpose.decompose.arrays) only the reconstruction metrics; without true codes, no
+    dictionary (superpose.data.user_arrays) only the reconstruction metrics; without true codes, no
     activation-matching ones."""
     stats = recovery.activation_stats(configs[0], trained, source)
-    if isinstance(source, arrays.ArraySource):
+    if isinstance(source, user_arrays.ArraySource):
         return _evaluate_arrays(configs, trained, source, stats)
     truth = np.asarray(source.directions_GxD)
     parent = None if source.parent_G is None else np.asarray(source.parent_G)
@@ -72,7 +74,7 @@ MATCHING_METRICS = ("precision", "recall", "f1", "uniqueness", "precision_all_la
 """Activation metrics that need the true codes."""
 
 
-def _evaluate_arrays(configs, trained, source: arrays.ArraySource, stats) -> list[dict[str, float]]:
+def _evaluate_arrays(configs, trained, source: user_arrays.ArraySource, stats) -> list[dict[str, float]]:
     has_dictionary = source.directions is not None
     can_match = has_dictionary and source.codes is not None
     out = []
@@ -89,10 +91,10 @@ def _evaluate_arrays(configs, trained, source: arrays.ArraySource, stats) -> lis
     return out
 
 
-def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource | arrays.ArraySource, *,
+def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource | user_arrays.ArraySource, *,
           threshold: float = 0.0, min_truth_norm: float = 0.0) -> dict[str, float]:
     """The metrics of `evaluate` for one SAE given by its parameters (no instance axis), e.g. one read from
-    another library's files (superpose.decompose.saelens)."""
+    another library's files (superpose.sae.saelens)."""
     result = sae_lib.SAEResult({k: np.asarray(v)[None] for k, v in params.items()}, np.asarray([threshold], np.float32),
                                np.zeros((1, 1)), np.zeros(1), np.full(1, -1))
     return evaluate([config], result, source, min_truth_norm=min_truth_norm)[0]
@@ -101,7 +103,7 @@ def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: grou
 def run_group(
     folder: Path,
     configs: Sequence[sae_lib.SAEConfig],
-    source: groundtruth.FeatureSource | arrays.ArraySource,
+    source: groundtruth.FeatureSource | user_arrays.ArraySource,
     *,
     labels: Sequence[dict],
     source_spec: dict,
@@ -112,7 +114,7 @@ def run_group(
     train_on=None,
 ) -> results.Run:
     """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job).
-    `train_on`: a function returning the training data when it is needed (e.g. `arrays.record`ed batches of
+    `train_on`: a function returning the training data when it is needed (e.g. `user_arrays.record`ed batches of
     `source`); by default the group trains on `source`. Evaluation is always on `source`."""
     job = _job(configs, labels, source_spec)
     if skip_existing and holds(folder, job):
@@ -128,7 +130,7 @@ def run_group(
         "loss": trained.loss_IxC,
         "loss_step": trained.loss_steps_C,
     }
-    truth = source.directions if isinstance(source, arrays.ArraySource) else np.asarray(source.directions_GxD)
+    truth = source.directions if isinstance(source, user_arrays.ArraySource) else np.asarray(source.directions_GxD)
     if truth is not None:
         saved["truth"] = truth
     summary = {

@@ -30,10 +30,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.circuits import targets as targets_lib
-from superpose.circuits.targets import TargetConfig
-from superpose.decompose.activations import kth_largest
-from superpose.decompose.spd import clean_pass, matrix_shapes, target_inputs, train_group
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
+from superpose.activations import kth_largest
+from superpose.decomposition.spd import clean_pass, matrix_shapes, target_inputs, train_group
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
@@ -214,7 +214,7 @@ class APDLearner(Learner):
 def train(configs: Sequence[APDConfig], target_configs: Sequence[TargetConfig],
           target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "apd",
           checkpoint=None) -> trainer.Trained:
-    """Like superpose.decompose.spd.train, for APD."""
+    """Like superpose.decomposition.spd.train, for APD."""
     return train_group("apd", APDLearner, Hyper, configs, target_configs, target_params, progress=progress,
                        desc=desc, checkpoint=checkpoint)
 

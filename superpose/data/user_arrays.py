@@ -5,7 +5,7 @@
     source = arrays.open_source("acts.safetensors")               # the same keys, safetensors format
     source = arrays.ArraySource(x_NxD, directions_GxD=W, codes_NxG=c)   # arrays in memory
 
-`superpose.decompose.sae.train(configs, source)` and `superpose.decompose.bench` treat an `ArraySource`
+`superpose.sae.model.train(configs, source)` and `superpose.sae.group` treat an `ArraySource`
 like a generated `FeatureSource`: every SAE of a group sees the same batches. Training streams them: the
 host reads one chunk of `log_every` batches at a time (rows of a memory-mapped `.npy` or safetensors file
 are read when that chunk needs them), so neither host nor device memory holds the whole data set. Batches
@@ -126,7 +126,7 @@ def record(source, n_steps: int, batch_size: int, path: str | Path, *, data_seed
     import jax
     from tqdm import tqdm
 
-    from superpose.decompose import groundtruth
+    from superpose.data import groundtruth
     from superpose.train import rng
 
     draw = jax.jit(lambda t: groundtruth.sample(source, jax.random.fold_in(rng.key(data_seed, "hash"), t),

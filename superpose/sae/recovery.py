@@ -43,8 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from superpose.decompose import arrays, groundtruth
-from superpose.decompose import sae as sae_lib
+from superpose.data import user_arrays
+from superpose.data import groundtruth
+from superpose.sae import model as sae_lib
 from superpose.train import rng
 
 
@@ -205,11 +206,11 @@ def activation_stats(
 ) -> ActivationStats:
     """Statistics of every SAE of a group on `n_eval` fresh evaluation samples (the same for all SAEs on a
     shared source), in chunks of `EVAL_CHUNK`, so memory stays EVAL_CHUNK x L. On an array source
-    (superpose.decompose.arrays): its first `n_eval` evaluation rows."""
+    (superpose.data.user_arrays): its first `n_eval` evaluation rows."""
     static = sae_lib.static_config([config])
     params, threshold = jax.tree.map(jnp.asarray, result.params), jnp.asarray(result.threshold_I)
     total = None
-    if isinstance(source, arrays.ArraySource):
+    if isinstance(source, user_arrays.ArraySource):
         codes, x = source.evaluation_batch(n_eval)
         if codes is None:
             codes = np.zeros((1, x.shape[0]), np.float32)

@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.decompose import synthsaebench
-from superpose.toy.data import sample_features
+from superpose.data import synthsaebench
+from superpose.data.sparse_features import sample_features
 from superpose.train import rng
 from superpose.validate import ConfigError
 

@@ -89,7 +89,7 @@ def draw_feature_bars(ax, W_FxH: np.ndarray, *, n_hidden: int | None = None):
     """The paper's bar plot: ||W_i|| per feature (top = most important), coloured by
     superposition sqrt(sum_{j!=i} (Ŵ_i·W_j)²) in [0, 1] as the notebook does; a dashed
     line separates the first `n_hidden` features."""
-    from superpose.toy import metrics
+    from superpose.measures import features as metrics
 
     norms = np.asarray(metrics.feature_norms(W_FxH))
     colour = np.sqrt(np.asarray(metrics.interference(W_FxH)))

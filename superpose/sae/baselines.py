@@ -1,7 +1,7 @@
 """Classical decompositions to compare SAEs against, from scikit-learn (optional extra `baselines`).
 
 Each returns learned directions (rows) from a data matrix x_NxD; recovery is
-then measured with superpose.decompose.recovery like an SAE's decoder. `sparse_codes`
+then measured with superpose.sae.recovery like an SAE's decoder. `sparse_codes`
 is per-sample sparse inference on a fixed dictionary (the amortisation-gap
 test: the same dictionary, iterative instead of one-pass encoding).
 """
