@@ -255,7 +255,7 @@ def topk_peer(torch_python: str, world, configs) -> tuple[float, np.ndarray] | N
 
 
 def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
-    from superpose.sae import recovery
+    from superpose.measures import recovery
 
     configs, world = topk_sweep(steps)
     learner, hyper = _learner_and_hyper(configs, 64)
@@ -286,8 +286,10 @@ def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
 
 def spd_sweep():
     """(learner, hyper, data) of 16 SPD runs on one trained TMS 5-2 target."""
-    from superpose.targets import models as targets
     from superpose.decomposition import spd
+    from superpose.decomposition.training import target_data
+    from superpose.targets import models as targets
+    from superpose.train.per_instance import hyper_arrays
 
     target = targets.PRESETS["tms_5-2"]
     trained = targets.train([target], progress=False)
@@ -296,14 +298,15 @@ def spd_sweep():
     configs = [dataclasses.replace(base, seed=s, importance_minimality=b)
                for s in range(4) for b in (1e-3, 3e-3, 1e-2, 3e-2)]
     learner = spd.SPDLearner(base.static(), target.static())
-    return learner, spd.hyper_arrays(configs), spd.target_data([target] * 16, [params] * 16)
+    return learner, hyper_arrays(configs, spd.Hyper), target_data([target] * 16, [params] * 16)
 
 
 def transcoder_sweep():
     """(learner, hyper, data) of 16 cross-layer transcoders on the planted two-hop circuit: 4 sparsity
     coefficients x Jacobian matching on/off x 2 seeds (circuits-faithfulness)."""
     from superpose.targets import models as targets
-    from superpose.decomposition import spd
+    from superpose.decomposition.training import target_data
+    from superpose.train.per_instance import hyper_arrays
     from superpose.transcoders import model as transcoders
 
     target = targets.TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
@@ -313,7 +316,7 @@ def transcoder_sweep():
     configs = [dataclasses.replace(base, seed=s, sparsity_coefficient=lam, jacobian_coefficient=mu)
                for s in range(2) for lam in (1e-3, 3e-3, 1e-2, 3e-2) for mu in (0.0, 1.0)]
     learner = transcoders.TranscoderLearner(base.static(), target.static(), jacobian=True)
-    return learner, spd.hyper_arrays(configs, transcoders.Hyper), spd.target_data([target] * 16, [params] * 16)
+    return learner, hyper_arrays(configs, transcoders.Hyper), target_data([target] * 16, [params] * 16)
 
 
 def _on_one_device(steps):

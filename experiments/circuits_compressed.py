@@ -63,7 +63,7 @@ def targets(quick: bool) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decomposition.group import run_targets
+    from superpose.targets.group import run_targets
 
     return [run_targets(manifest.root / NAME / name, configs, progress=progress, skip_existing=skip_existing).path
             for name, configs in targets(quick).items()]

@@ -85,7 +85,8 @@ def replacements(name: str, size: Size) -> dict:
 
 
 def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
-    from superpose.decomposition.group import run_decomposition, run_targets
+    from superpose.decomposition.group import run_decomposition
+    from superpose.targets.group import run_targets
 
     chosen = SIZES["quick" if quick else "full"]
     folders = []

@@ -10,7 +10,7 @@ The published recipe, shrunk with the world: SAEs have a quarter as many latents
 for 16,384 there), lr 3e-4, batch 1024, AuxK for the top-k family (quick: lr 1e-3, fewer steps). The
 top-k family gets k = the measured true L0 (rounded); L1, JumpReLU and Gated are trained over a
 coefficient grid and the one whose L0 is closest to the true L0 is reported ("matched L0"). The table
-uses SynthSAEBench's definitions (superpose.sae.recovery): MCC over matched pairs, F1 and
+uses SynthSAEBench's definitions (superpose.sae.evaluation): MCC over matched pairs, F1 and
 uniqueness over all latents; the published table (SynthSAEBench-16k at L0 = 25) sits beside it.
 Baselines from scikit-learn: PCA and FastICA (at most d directions), MiniBatchDictionaryLearning, and
 per-sample lasso codes on the best SAE's decoder and on the true dictionary (amortisation gap: same
@@ -33,7 +33,7 @@ from superpose.data import user_arrays
 from superpose.sae import baselines
 from superpose.sae import group as sae_group
 from superpose.data import groundtruth
-from superpose.sae import recovery
+from superpose.measures import recovery
 from superpose.data import synthsaebench
 from superpose.sae import model as sae_lib
 from superpose.app.experiment import Experiment, Manifest
@@ -133,40 +133,38 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
     arch, i = _best_sae(trained)
     job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None,
            "lasso_alphas": list(LASSO_ALPHAS)}
-    if skip_existing and sae_group.holds(folder, job):
-        return folder
-    codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
-    x, codes = np.asarray(x, np.float64), np.asarray(codes_GxN).T
-    truth = np.asarray(src.directions_GxD)
-    sae_arrays = trained.load(NAME, arch).arrays
-    decoder, decoder_bias = sae_arrays["W_dec_LxD"][i], sae_arrays["b_dec_D"][i]
-    try:
-        baselines.pca(x[:10], 1)
-    except ConfigError as e:  # scikit-learn is an optional extra: the table says how to get the rows
-        results.save(folder, config={"job": job, "environment": results.environment()}, arrays={},
-                     summary={"metrics": {}, "missing": str(e)})
-        return folder
-    directions = {
-        "PCA": baselines.pca(x, s["world"].n_dims),
-        "FastICA": baselines.ica(x, s["world"].n_dims),
-        "dictionary learning": baselines.dictionary_learning(x, s["n_latents"], alpha=0.1),
-    }
-    metrics = {name: recovery.direction_metrics(truth, d) for name, d in directions.items()}
-    n_code = min(2048, len(x))
-    target = (codes[:n_code] > 0).sum(1).mean()
-    scale = np.median(codes[codes > 0])  # the lasso's α is in units of the codes' magnitude
-    for name, dictionary, bias in ((f"lasso on {arch} decoder", decoder, decoder_bias),
-                                   ("lasso on true dictionary", truth, np.asarray(src.bias_D))):
-        feature_of = recovery.cosine_matrix(truth, dictionary).argmax(axis=0)
-        tried = [baselines.sparse_codes(x[:n_code] - bias, dictionary, alpha=a * scale)
-                 for a in LASSO_ALPHAS]
-        sparse = min(tried, key=lambda c: abs(np.log(max((c > 1e-6).sum(1).mean(), 1e-3) / target)))
-        metrics[name] = {"f1": baselines.support_f1(sparse, codes[:n_code], feature_of),
-                         "l0": float((sparse > 1e-6).sum(1).mean()),
-                         **recovery.direction_metrics(truth, dictionary)}
-    results.save(folder, config={"job": job, "environment": results.environment()},
-                 arrays={name.replace(" ", "_"): d for name, d in directions.items()}, summary={"metrics": metrics})
-    return folder
+
+    def compute(_checkpoint):
+        codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
+        x, codes = np.asarray(x, np.float64), np.asarray(codes_GxN).T
+        truth = np.asarray(src.directions_GxD)
+        sae_arrays = trained.load(NAME, arch).arrays
+        decoder, decoder_bias = sae_arrays["W_dec_LxD"][i], sae_arrays["b_dec_D"][i]
+        try:
+            baselines.pca(x[:10], 1)
+        except ConfigError as e:  # scikit-learn is an optional extra: the table says how to get the rows
+            return {}, {"metrics": {}, "missing": str(e)}, {}
+        directions = {
+            "PCA": baselines.pca(x, s["world"].n_dims),
+            "FastICA": baselines.ica(x, s["world"].n_dims),
+            "dictionary learning": baselines.dictionary_learning(x, s["n_latents"], alpha=0.1),
+        }
+        metrics = {name: recovery.direction_metrics(truth, d) for name, d in directions.items()}
+        n_code = min(2048, len(x))
+        target = (codes[:n_code] > 0).sum(1).mean()
+        scale = np.median(codes[codes > 0])  # the lasso's α is in units of the codes' magnitude
+        for name, dictionary, bias in ((f"lasso on {arch} decoder", decoder, decoder_bias),
+                                       ("lasso on true dictionary", truth, np.asarray(src.bias_D))):
+            feature_of = recovery.cosine_matrix(truth, dictionary).argmax(axis=0)
+            tried = [baselines.sparse_codes(x[:n_code] - bias, dictionary, alpha=a * scale)
+                     for a in LASSO_ALPHAS]
+            sparse = min(tried, key=lambda c: abs(np.log(max((c > 1e-6).sum(1).mean(), 1e-3) / target)))
+            metrics[name] = {"f1": baselines.support_f1(sparse, codes[:n_code], feature_of),
+                             "l0": float((sparse > 1e-6).sum(1).mean()),
+                             **recovery.direction_metrics(truth, dictionary)}
+        return {name.replace(" ", "_"): d for name, d in directions.items()}, {"metrics": metrics}, {}
+
+    return results.run_or_load(baselines.BaselineGroup, folder, job, compute, skip_existing=skip_existing)
 
 
 def _best_sae(manifest: Manifest) -> tuple[str, int]:

@@ -23,7 +23,7 @@ import numpy as np
 from superpose.app import plotting
 from superpose.sae import group as sae_group
 from superpose.data import groundtruth
-from superpose.sae import recovery
+from superpose.measures import recovery
 from superpose.sae import model as sae_lib
 from superpose.app.experiment import Experiment, Manifest
 

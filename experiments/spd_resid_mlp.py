@@ -81,7 +81,8 @@ def _ordered(ci_FxC: np.ndarray) -> np.ndarray:
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     from superpose.decomposition import spd
-    from superpose.decomposition.group import neuron_contributions, one_hot_inputs
+    from superpose.decomposition.spd import neuron_contributions
+    from superpose.targets.group import one_hot_inputs
 
     runs = _runs(manifest)
     fig, axes = plotting.figure(len(runs), 3, figsize=(13, 3.9 * len(runs) + 0.8), squeeze=False)

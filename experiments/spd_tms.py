@@ -105,7 +105,8 @@ def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: b
     from superpose.decomposition import apd
     from superpose.sae import group as sae_group
     from superpose.data import groundtruth
-    from superpose.decomposition.group import run_decomposition, run_target
+    from superpose.decomposition.group import run_decomposition
+    from superpose.targets.group import run_target
 
     root = Path(root) / NAME
     folders = []
@@ -217,7 +218,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     from superpose.decomposition import apd
     from superpose.measures import pieces
     from superpose.decomposition import spd
-    from superpose.decomposition.group import one_hot_inputs
+    from superpose.targets.group import one_hot_inputs
 
     runs = _runs(manifest)
     rows = table(manifest)

@@ -1,14 +1,16 @@
 """Result folders: what a run leaves on disk, readable without superpose.
 
-A folder holds
-  config.json   the schema version, the SHA-256 of arrays.npz, the sweep, the static config of the group, every instance's
-                resolved config, seed and axis values, and the environment
+Every folder holds
+  config.json   the schema version, the SHA-256 of arrays.npz, the folder's `kind`, the job that made it
+                (under the kind's `job_key`), what else the kind records, and the environment
                 (versions, git commit, device, XLA flags);
-  arrays.npz    W (I, F, H), b (I, F), loss (I, C), loss_step (C), and the
-                per-instance feature_probability / importance (I, F);
-  summary.json  per-instance metrics, final loss, divergence, best-of-k flag.
-The folder is written under a temporary name and renamed into place, so a
-reader never sees a half-written result.
+  arrays.npz    the trained arrays, instance axis first;
+  summary.json  per-instance metrics, final loss, divergence.
+Each kind (a toy-model sweep's shape group, an SAE group, targets, decompositions) is a `Run` subclass that
+names itself (`class SAEGroup(Run, kind="sae_group", job_key="job")`) and documents its own keys; `load`
+returns a folder as its kind's class. `run_or_load` is the one way a folder comes to be: train, evaluate,
+save, or load when the folder already holds the same job. The folder is written under a temporary name and
+renamed into place, so a reader never sees a half-written result.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
+import jax
 import numpy as np
 
+from superpose.registry import Registry
+from superpose.train import checkpoint as checkpoint_lib
 from superpose.validate import ResultError
 
 SCHEMA_VERSION = 2
@@ -34,12 +40,30 @@ SCHEMA_VERSION = 2
 FILES = ("config.json", "arrays.npz", "summary.json")
 
 
+KINDS = Registry("result kind", required=())
+"""Every kind of result folder, by the name its config.json records."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
+    """A result folder as read back. A subclass that passes `kind` registers itself in `KINDS`; `job_key` is the
+    config.json key of the job that made the folder (what `run_or_load` compares)."""
+
     path: Path
     config: dict[str, Any]
     arrays: dict[str, np.ndarray]
     summary: dict[str, Any]
+
+    kind: ClassVar[str | None] = None
+    job_key: ClassVar[str] = "job"
+
+    def __init_subclass__(cls, *, kind: str | None = None, job_key: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if job_key is not None:
+            cls.job_key = job_key
+        if kind is not None:
+            KINDS.add(cls, kind, Run)
+            cls.kind = kind
 
 
 def environment() -> dict[str, Any]:
@@ -140,7 +164,55 @@ def load(folder: Path) -> Run:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a damaged file
         raise ResultError(f"{folder / 'arrays.npz'} cannot be read: {e}") from None
-    return Run(folder, config, arrays, _read_json(folder / "summary.json"))
+    kind = _kind_of(config)
+    if kind is not None and kind not in KINDS.names():
+        raise ResultError(f"{folder / 'config.json'} holds a result of kind {kind!r}, which no imported module "
+                          f"defines (known: {', '.join(KINDS.names())}); load it with superpose.load")
+    cls = Run if kind is None else KINDS.get(kind)
+    return cls(folder, config, arrays, _read_json(folder / "summary.json"))
+
+
+def holds(folder: Path, kind: type[Run], job) -> bool:
+    """Whether `folder` is a complete, readable `kind` result of exactly `job` (so a re-run may skip it)."""
+    try:
+        config = load(folder).config
+    except ResultError:
+        return False
+    return _kind_of(config) == kind.kind and config.get(kind.job_key) == json_normalise(job)
+
+
+def _kind_of(config: dict) -> str | None:
+    """The folder's kind. Folders written before config.json named it (superpose 0.1.0 until December 2026, the
+    same schema 2) are told apart by the key of their job, as the built-in kinds of that release wrote it."""
+    if "kind" in config:
+        return config["kind"]
+    for key, kind in (("sweep", "toy_sweep"), ("targets", "targets"), ("decomposition", "decomposition")):
+        if key in config:
+            return kind
+    if isinstance(config.get("job"), dict) and "saes" in config["job"]:
+        return "sae_group"
+    return None
+
+
+def run_or_load(kind: type[Run], folder: Path, job, compute: Callable[[Path], tuple[dict, dict, dict]], *,
+                skip_existing: bool = False) -> Path:
+    """Make the `kind` result folder of `job`, or keep it when `skip_existing` and it already holds `job`.
+
+    `compute(checkpoint)` trains and evaluates (resuming from `checkpoint`, the trainer's file beside the
+    folder, when a previous run was interrupted) and returns (arrays, summary, config): the folder's arrays,
+    its summary and what config.json records beside the kind, the job and the environment. On several
+    processes, only process 0 writes."""
+    folder = Path(folder)
+    if skip_existing and holds(folder, kind, job):
+        return folder
+    check_writable(folder.parent)
+    checkpoint = checkpoint_lib.beside(folder)
+    arrays, summary, config = compute(checkpoint)
+    if jax.process_index() == 0:
+        save(folder, config={"kind": kind.kind, kind.job_key: job, **config, "environment": environment()},
+             arrays=arrays, summary=summary)
+        checkpoint_lib.remove(checkpoint)
+    return folder
 
 
 def _sha256(path: Path) -> str:

@@ -66,7 +66,7 @@ def test_trained_targets_learn_the_planted_computations():
                                   weight_decay=0.0)
     abs_configs = [dataclasses.replace(ABS, init="random", n_hidden=m, repeat_frac=0.0, feature_probability=p,
                                        steps=4000, learning_rate=3e-3, weight_decay=0.0) for m, p in ((6, 0.02), (16, 0.1))]
-    from superpose.decomposition.group import label_error
+    from superpose.targets.group import label_error
 
     for configs in ([two_hop], abs_configs[:1], abs_configs[1:]):
         trained = targets_lib.train(configs, progress=False)

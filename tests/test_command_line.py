@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from superpose.app import experiment
 from superpose.app.cli import main
 from superpose.sae import group as sae_group
-from superpose.decomposition import group as parameter_bench
+from superpose.targets import group as target_group
 from superpose.train import loop
 
 ROOT = None  # set by the fixture: a folder for study files and output folders
@@ -121,7 +121,7 @@ def _check(argv, monkeypatch):
     monkeypatch.setattr(loop, "run_chunks", _no_steps)
     monkeypatch.setattr(experiment.Experiment, "train", would_train)  # figures
     monkeypatch.setattr(sae_group, "run_group", would_train)  # the SAE studies
-    monkeypatch.setattr(parameter_bench, "run_targets", would_train)  # the parameter-decomposition studies
+    monkeypatch.setattr(target_group, "run_targets", would_train)  # the parameter-decomposition studies
     before = _tree()
     TRAINED.clear()
     out, err = io.StringIO(), io.StringIO()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from superpose.data import groundtruth
-from superpose.sae import recovery
+from superpose.measures import recovery
+from superpose.sae import evaluation
 from superpose.sae import model as sae_lib
 from superpose.activations import jump_relu, step_function
 from superpose.validate import ConfigError
@@ -177,8 +178,8 @@ def test_both_conventions_of_mcc_f1_uniqueness_and_shrinkage():
     config = sae_lib.SAEConfig(architecture="l1", n_latents=3)
     params = {"W_enc_DxL": jnp.asarray(learned.T * 2), "b_enc_L": jnp.asarray([0.0, 0.0, -100.0]),
               "W_dec_LxD": jnp.asarray(learned), "b_dec_D": jnp.zeros(4)}
-    stats = recovery._stats_one(config, params, 0.0, (x > 0).T.astype(jnp.float32), x)
-    m = recovery.activation_metrics(jax.tree.map(np.asarray, stats), cos)
+    stats = evaluation._stats_one(config, params, 0.0, (x > 0).T.astype(jnp.float32), x)
+    m = evaluation.activation_metrics(jax.tree.map(np.asarray, stats), cos)
     assert m["dead_latents"] == 1 and m["f1"] == pytest.approx(1.0) and m["uniqueness"] == 1.0
     assert m["f1_all_latents"] == pytest.approx(2 / 3) and m["precision_all_latents"] == pytest.approx(2 / 3)
     assert m["uniqueness_all_latents"] == pytest.approx(2 / 3)  # features 0 and 1 over 3 latents
@@ -207,9 +208,9 @@ def test_sae_at_the_ground_truth_scores_above_099():
     params = {"W_enc_DxL": truth.T, "b_enc_L": np.full(16, -1e-4), "W_dec_LxD": truth, "b_dec_D": np.zeros(24)}
     result = sae_lib.SAEResult({k: np.asarray(a, np.float32)[None] for k, a in params.items()}, np.zeros(1),
                                None, None, None)
-    stats = recovery.activation_stats(config, result, source, n_eval=4096)
+    stats = evaluation.activation_stats(config, result, source, n_eval=4096)
     cos = recovery.cosine_matrix(truth, truth)
-    m = recovery.activation_metrics(jax.tree.map(lambda a: a[0], stats), cos)
+    m = evaluation.activation_metrics(jax.tree.map(lambda a: a[0], stats), cos)
     assert m["f1"] > 0.99 and m["uniqueness"] == 1.0 and m["explained_variance"] > 0.999
     assert m["l0"] == pytest.approx(m["true_l0"], rel=1e-3) and m["true_l0"] == pytest.approx(1.6, rel=0.1)
     assert m["shrinkage"] == pytest.approx(1.0, abs=1e-3) and m["dead_latents"] == 0
@@ -220,11 +221,11 @@ def test_absorption_rate_counts_silent_parent_latents():
     """Parent 0 with children 1, 2: a parent latent that never fires with a child is fully absorbed."""
     cos = np.eye(3)
     both = np.asarray([[50.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
-    stats = recovery.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
+    stats = evaluation.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
                                      0.0, np.zeros(3), 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
-    assert recovery.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
+    assert evaluation.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
     both[0, 1:] = 10.0
-    assert recovery.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0
+    assert evaluation.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0
 
 
 def test_hierarchy_children_fire_only_with_their_parent():

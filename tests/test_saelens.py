@@ -133,7 +133,8 @@ def test_saelens_conventions_of_the_metrics_match_saelens():
     import torch
     from sae_lens.synthetic import evals
 
-    from superpose.sae import recovery
+    from superpose.measures import recovery
+    from superpose.sae import evaluation
 
     config, params = _random_sae("l1")
     params["b_enc_L"][:3] = -100.0  # three dead latents
@@ -141,10 +142,10 @@ def test_saelens_conventions_of_the_metrics_match_saelens():
     truth = rng.normal(size=(8, N_DIMS)).astype(np.float32)
     codes = (rng.random((4096, 8)) < 0.2) * rng.random((4096, 8)).astype(np.float32)
     x = (codes @ truth).astype(np.float32)
-    stats = recovery._stats_one(config, {k: jnp.asarray(v) for k, v in params.items()}, 0.0,
+    stats = evaluation._stats_one(config, {k: jnp.asarray(v) for k, v in params.items()}, 0.0,
                                 jnp.asarray(codes.T), jnp.asarray(x))
     cos = recovery.cosine_matrix(truth, params["W_dec_LxD"])
-    ours = recovery.activation_metrics(jax.tree.map(np.asarray, stats), cos) | recovery.direction_metrics(
+    ours = evaluation.activation_metrics(jax.tree.map(np.asarray, stats), cos) | recovery.direction_metrics(
         truth, params["W_dec_LxD"])
 
     f, _ = sae_lib.model(config, params).encode(jnp.asarray(x), training=False)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from experiments import perturb
-from superpose.loading import load
+from superpose import load
 from superpose.measures import features as metrics
 from superpose.toy.sweep import best_instances, run_sweep
 

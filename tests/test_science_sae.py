@@ -5,7 +5,7 @@ import numpy as np
 from experiments import _checks, sae_recovery, sae_steering
 from superpose.sae import group as sae_group
 from superpose.data import groundtruth
-from superpose.sae import recovery
+from superpose.measures import recovery
 from superpose.sae import model as sae_lib
 from superpose.app.scorecard import assert_holds
 

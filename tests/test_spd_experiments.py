@@ -1,6 +1,6 @@
 """The parameter-decomposition experiments at quick size, end to end: each asserts its figure's fact.
 
-Calibration (2-core CPU, quick sizes, the TMS target the first clean one of parameter_bench.TMS_CANDIDATES seeds):
+Calibration (2-core CPU, quick sizes, the TMS target the first clean one of superpose.targets.group.TMS_CANDIDATES seeds):
 SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 2, 1 and 2 of 4 seeds at seed offsets 0, 1000
 and 2000 (its best run MMCS 1.00 at each), so only the best run is asserted; APD reached MMCS ≥ 0.99 in 3, 2 and
 3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at each.
@@ -70,7 +70,8 @@ def test_spd_robustness_fails_when_minimality_dominates(out, capsys):
 
 def test_decomposition_folders_load_as_what_was_trained(out):
     import superpose
-    from superpose.decomposition.group import DecompositionGroup, TargetGroup
+    from superpose.decomposition.group import DecompositionGroup
+    from superpose.targets.group import TargetGroup
 
     root, _ = out
     run = superpose.load(root / "results" / "spd-tms" / "spd-tms_5-2")

@@ -240,7 +240,7 @@ def _check(args) -> int:
 def _export(args) -> int:
     from superpose.sae import saelens
     from superpose.sae.group import SAEGroup
-    from superpose.loading import load
+    from superpose import load
 
     run = load(args.folder)
     if not isinstance(run, SAEGroup):
@@ -263,7 +263,7 @@ def _source(spec: str):
         return user_arrays.open_source(rest), 0.0
     if kind != "toy" or not rest:
         raise UsageError(f"unknown source '{spec}' (use toy:FOLDER[:I], file:PATH or sharkey)")
-    from superpose.loading import load
+    from superpose import load
     from superpose.toy.sweep import ToyGroup
 
     folder, index = rest, "0"

@@ -42,7 +42,7 @@ class Manifest:
 
     def load(self, *parts: str) -> ToyGroup | SAEGroup:
         """The folder named `parts` joined by '/', loaded."""
-        from superpose.loading import load
+        from superpose import load
 
         name = "/".join(parts)
         if name not in self.names():
@@ -57,7 +57,7 @@ class Manifest:
 
     def under(self, prefix: str) -> list[ToyGroup | SAEGroup]:
         """Every folder under `prefix`/, loaded, in the order they were trained."""
-        from superpose.loading import load
+        from superpose import load
 
         return [load(self.root / n) for n in self.names() if n.startswith(prefix.rstrip("/") + "/")]
 

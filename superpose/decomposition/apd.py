@@ -33,7 +33,9 @@ from flax import nnx
 from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.activations import kth_largest
-from superpose.decomposition.spd import clean_pass, matrix_shapes, target_inputs, train_group
+from superpose.decomposition.spd import clean_pass, matrix_shapes
+from superpose.decomposition.training import Method, target_inputs, train_group
+from superpose.measures import pieces as pieces_lib
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
@@ -222,3 +224,21 @@ def train(configs: Sequence[APDConfig], target_configs: Sequence[TargetConfig],
 def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:
     """P_CxOxI of decomposed matrix `name` of one APD run (arrays by path)."""
     return np.einsum("cir,cro->coi", params[f"layers/{name}/A"], params[f"layers/{name}/B"])
+
+
+def evaluate(config: APDConfig, target: TargetConfig, params: dict[str, np.ndarray],
+             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One decomposition's metrics against its target's truth: on TMS the pieces' mmcs and ml2r
+    (superpose.measures.pieces); the number of live components (norm above 0.1 of the largest)."""
+    out: dict[str, Any] = {}
+    if target.kind == "tms":
+        out["mmcs"], out["ml2r"] = pieces_lib.mmcs_ml2r(target_params["W"], pieces(params, "W"))
+    norms = np.linalg.norm(pieces(params, next(iter(matrix_shapes(target)))), axis=(1, 2))
+    out["live_components"] = int(np.sum(norms > 0.1 * norms.max()))
+    return out
+
+
+class APD(Method, name="apd"):
+    config = APDConfig
+    train = staticmethod(train)
+    evaluate = staticmethod(evaluate)

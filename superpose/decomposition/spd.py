@@ -42,6 +42,9 @@ import optax
 from flax import nnx
 
 from superpose.targets import models as targets_lib
+from superpose.decomposition.training import Method, target_inputs, train_group
+from superpose.measures import pieces
+from superpose.targets import group as target_group
 from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -314,24 +317,6 @@ class SPDLearner(Learner):
         return int(4 * (4 * n_params + c.batch_size * per_sample))
 
 
-def hyper_arrays(configs: Sequence, hyper_class: type = Hyper):
-    """The per-instance fields `hyper_class` names, one array each with the instance axis first."""
-    return hyper_class(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32) for f in hyper_class._fields))
-
-
-def target_inputs(target: TargetConfig, key: jax.Array, data: dict, batch_size: int) -> jax.Array:
-    """A batch from the target's input distribution at this instance's feature probability."""
-    return targets_lib.TARGETS.get(target.kind).draw(target, key, data["feature_probability"], batch_size)
-
-
-def target_data(target_configs: Sequence[TargetConfig], params: Sequence[dict[str, np.ndarray]]) -> dict:
-    """The per-instance `data` of an SPD group: each decomposition's target arrays and feature probability."""
-    return {
-        "params": {k: jnp.asarray(np.stack([p[k] for p in params])) for k in params[0]},
-        "feature_probability": jnp.asarray([c.feature_probability for c in target_configs], jnp.float32),
-    }
-
-
 def train(configs: Sequence[SPDConfig], target_configs: Sequence[TargetConfig],
           target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "spd",
           checkpoint=None) -> trainer.Trained:
@@ -343,23 +328,6 @@ def train(configs: Sequence[SPDConfig], target_configs: Sequence[TargetConfig],
     """
     return train_group("spd", SPDLearner, Hyper, configs, target_configs, target_params, progress=progress,
                        desc=desc, checkpoint=checkpoint)
-
-
-def train_group(method: str, learner_class: type, hyper_class: type, configs: Sequence,
-                target_configs: Sequence[TargetConfig], target_params: Sequence[dict[str, np.ndarray]], *,
-                progress: bool, desc: str, checkpoint) -> trainer.Trained:
-    """One decomposition per target, all with one `learner_class(static config, static target)`, in one
-    program (what `spd.train` and `apd.train` share)."""
-    if not configs or len(configs) != len(target_configs) or len(configs) != len(target_params):
-        raise ConfigError(f"{method}.train needs one target (config and arrays) per decomposition")
-    statics, target_statics = {c.static() for c in configs}, {c.static() for c in target_configs}
-    if len(statics) != 1 or len(target_statics) != 1:
-        raise ConfigError("decompositions trained together must share their static fields and target shape")
-    learner = learner_class(statics.pop(), target_statics.pop())
-    return trainer.train(learner, hyper_arrays(configs, hyper_class), [c.seed for c in configs],
-                         data=target_data(target_configs, target_params),
-                         configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
-                         progress=progress, desc=desc, checkpoint=checkpoint)
 
 
 @functools.lru_cache(maxsize=16)
@@ -379,3 +347,68 @@ def causal_importance(config: SPDConfig, target: TargetConfig, params: dict[str,
     """g_lo (B x C) of each decomposed matrix on inputs `x` (one decomposition, arrays by name)."""
     out = _importance_fn(config.static(), target.static())(params, target_params, jnp.asarray(x_BxF, jnp.float32))
     return {n: np.asarray(v) for n, v in out.items()}
+
+
+def evaluate(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
+             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One decomposition's metrics against its target's truth (superpose.measures.pieces): on TMS the pieces'
+    mmcs and ml2r; the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on data;
+    on residual MLPs the neuron contributions' slope and correlation."""
+    out: dict[str, Any] = {}
+    if target.kind == "tms":
+        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(target_params["W"],
+                                                    pieces.spd_pieces(params["layers/W/U"], params["layers/W/V"]))
+    one_hot = causal_importance(config, target, params, target_params, target_group.one_hot_inputs(target))
+    data = causal_importance(config, target, params, target_params, target_group.eval_inputs(target))
+    for tau, suffix in ((0.1, ""), (0.2, "_tau0.2")):
+        errors = {}
+        if target.kind == "tms":
+            errors["W"] = pieces.identity_ci_error(one_hot["W"], tau)
+            errors["WT"] = pieces.identity_ci_error(one_hot["WT"], tau)
+            if target.identity:
+                errors["I"] = pieces.dense_ci_error(one_hot["I"], target.n_hidden, tau)
+        else:
+            layers = range(target.n_layers)
+            errors["W_in"] = pieces.identity_ci_error(np.concatenate([one_hot[f"W_in.{i}"] for i in layers], 1), tau)
+            errors["W_out"] = pieces.dense_ci_error(np.concatenate([one_hot[f"W_out.{i}"] for i in layers], 1),
+                                                    target.n_hidden * target.n_layers, tau)
+        out[f"ci_error{suffix}"] = int(sum(errors.values()))
+        out |= {f"ci_error_{name}{suffix}": v for name, v in errors.items()}
+    out["ci_l0"] = {name: pieces.ci_l0(g) for name, g in data.items()}
+    if target.kind == "resid_mlp":
+        model_nc, spd_nc = neuron_contributions(config, target, params, target_params)
+        slope = float(np.sum(model_nc * spd_nc) / max(np.sum(model_nc ** 2), 1e-12))
+        out["nc_slope"] = slope
+        out["nc_correlation"] = float(np.corrcoef(model_nc.ravel(), spd_nc.ravel())[0, 1])
+    return out
+
+
+def neuron_contributions(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
+                         target_params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(model, SPD) neuron contributions, features x neurons of all layers (Bushnaq et al. 2025): for SPD,
+    W_in replaced by the single subcomponent contributing most to each feature, W_out by its pieces' sum."""
+    W_E = target_params["W_E"]
+    model_nc, spd_nc_layers = [], []
+    for layer in range(target.n_layers):
+        W_in, W_out = target_params["W_in"][layer], target_params["W_out"][layer]
+        model_nc.append(pieces.neuron_contributions(W_E, W_in, W_out))
+        U_in, V_in = params[f"layers/W_in.{layer}/U"], params[f"layers/W_in.{layer}/V"]
+        W_out_spd = (params[f"layers/W_out.{layer}/V"] @ params[f"layers/W_out.{layer}/U"]).T
+        read = W_E @ W_out_spd  # features x neurons: W_outᵀ e_i
+        inner = W_E @ V_in  # features x C: v_cᵀ e_i
+        spd_nc_layers.append(read[:, None, :] * inner[:, :, None] * U_in[None])  # F x C x neurons
+    stacked = np.concatenate(spd_nc_layers, axis=1)  # F x (L·C) x neurons of one layer each
+    n_c = spd_nc_layers[0].shape[1]
+    size = np.linalg.norm(stacked, axis=2)
+    best = np.argmax(size, axis=1)
+    spd_nc = np.zeros((W_E.shape[0], target.n_layers * target.n_hidden))
+    for i, c in enumerate(best):
+        layer = c // n_c
+        spd_nc[i, layer * target.n_hidden: (layer + 1) * target.n_hidden] = stacked[i, c]
+    return np.concatenate(model_nc, axis=1), spd_nc
+
+
+class SPD(Method, name="spd"):
+    config = SPDConfig
+    train = staticmethod(train)
+    evaluate = staticmethod(evaluate)

@@ -1,7 +1,7 @@
 """Classical decompositions to compare SAEs against, from scikit-learn (optional extra `baselines`).
 
 Each returns learned directions (rows) from a data matrix x_NxD; recovery is
-then measured with superpose.sae.recovery like an SAE's decoder. `sparse_codes`
+then measured with superpose.sae.evaluation like an SAE's decoder. `sparse_codes`
 is per-sample sparse inference on a fixed dictionary (the amortisation-gap
 test: the same dictionary, iterative instead of one-pass encoding).
 """
@@ -9,11 +9,20 @@ test: the same dictionary, iterative instead of one-pass encoding).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 
 import numpy as np
 
+from superpose import results
 from superpose.validate import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineGroup(results.Run, kind="dictionary_baselines", job_key="job"):
+    """A folder of classical decompositions of one source: arrays.npz holds each baseline's directions (rows),
+    summary.json its recovery metrics by name ({"metrics": {name: {...}}}, and "missing" where scikit-learn
+    is not installed)."""
 
 
 @contextlib.contextmanager

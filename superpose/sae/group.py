@@ -5,7 +5,7 @@ A folder (superpose.results) holds
                 the environment;
   arrays.npz    W_enc, b_enc, W_dec, b_dec (instance axis first), threshold, loss, loss_step, and the
                 true directions `truth` (G x D, or I x G x D when each SAE has its own source);
-  summary.json  per-SAE metrics against the truth (superpose.sae.recovery) and divergence.
+  summary.json  per-SAE metrics against the truth (superpose.sae.evaluation) and divergence.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 from superpose import results
 from superpose.data import user_arrays
 from superpose.data import groundtruth
-from superpose.sae import recovery
+from superpose.measures import recovery
+from superpose.sae import evaluation
 from superpose.sae import model as sae_lib
-from superpose.train import checkpoint as checkpoint_lib
 
 
 def _job(configs, labels, source_spec) -> dict[str, Any]:
@@ -31,13 +31,6 @@ def _job(configs, labels, source_spec) -> dict[str, Any]:
         "saes": [{"labels": lab, "config": c.to_dict()} for c, lab in zip(configs, labels)],
         "source": source_spec,
     }
-
-
-def holds(folder: Path, job: dict) -> bool:
-    try:
-        return results.load(folder).config.get("job") == results.json_normalise(job)
-    except results.ResultError:
-        return False
 
 
 def evaluate(
@@ -51,7 +44,7 @@ def evaluate(
     are left out of the direction metrics and can match no latent. On an array source without a true
     dictionary (superpose.data.user_arrays) only the reconstruction metrics; without true codes, no
     activation-matching ones."""
-    stats = recovery.activation_stats(configs[0], trained, source)
+    stats = evaluation.activation_stats(configs[0], trained, source)
     if isinstance(source, user_arrays.ArraySource):
         return _evaluate_arrays(configs, trained, source, stats)
     truth = np.asarray(source.directions_GxD)
@@ -63,7 +56,7 @@ def evaluate(
         kept = np.linalg.norm(truth_i, axis=1) > min_truth_norm
         cos = recovery.cosine_matrix(truth_i, trained.params["W_dec_LxD"][i]) * kept[:, None]
         metrics = recovery.direction_metrics(truth_i[kept], trained.params["W_dec_LxD"][i]) if kept.any() else {}
-        metrics |= recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats), cos, parent_i)
+        metrics |= evaluation.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats), cos, parent_i)
         metrics["n_true_features"] = int(kept.sum())
         out.append(metrics)
     return out
@@ -82,7 +75,7 @@ def _evaluate_arrays(configs, trained, source: user_arrays.ArraySource, stats) -
         decoder = trained.params["W_dec_LxD"][i]
         truth = source.directions if has_dictionary else np.zeros((1, decoder.shape[1]), np.float32)
         metrics = recovery.direction_metrics(truth, decoder) if has_dictionary else {}
-        found = recovery.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats),
+        found = evaluation.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats),
                                             recovery.cosine_matrix(truth, decoder))
         metrics |= {k: v for k, v in found.items() if can_match or k not in MATCHING_METRICS}
         if has_dictionary:
@@ -116,32 +109,23 @@ def run_group(
     """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job).
     `train_on`: a function returning the training data when it is needed (e.g. `user_arrays.record`ed batches of
     `source`); by default the group trains on `source`. Evaluation is always on `source`."""
+    def compute(checkpoint):
+        trained = sae_lib.train(configs, source if train_on is None else train_on(), data_seed=data_seed,
+                                progress=progress, desc=folder.name, checkpoint=checkpoint)
+        metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
+        saved = dict(trained.params)
+        saved |= {
+            "threshold": trained.threshold_I,
+            "loss": trained.loss_IxC,
+            "loss_step": trained.loss_steps_C,
+        }
+        truth = source.directions if isinstance(source, user_arrays.ArraySource) else np.asarray(source.directions_GxD)
+        if truth is not None:
+            saved["truth"] = truth
+        return saved, {"metrics": metrics, "diverged_step": trained.diverged_step_I.tolist()}, {}
+
     job = _job(configs, labels, source_spec)
-    if skip_existing and holds(folder, job):
-        return results.load(folder)
-    results.check_writable(folder.parent)
-    checkpoint = checkpoint_lib.beside(folder)
-    trained = sae_lib.train(configs, source if train_on is None else train_on(), data_seed=data_seed,
-                            progress=progress, desc=folder.name, checkpoint=checkpoint)
-    metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
-    saved = dict(trained.params)
-    saved |= {
-        "threshold": trained.threshold_I,
-        "loss": trained.loss_IxC,
-        "loss_step": trained.loss_steps_C,
-    }
-    truth = source.directions if isinstance(source, user_arrays.ArraySource) else np.asarray(source.directions_GxD)
-    if truth is not None:
-        saved["truth"] = truth
-    summary = {
-        "metrics": metrics,
-        "diverged_step": trained.diverged_step_I.tolist(),
-    }
-    if jax.process_index() == 0:
-        results.save(folder, config={"job": job, "environment": results.environment()}, arrays=saved,
-                     summary=summary)
-        checkpoint_lib.remove(checkpoint)
-    return results.load(folder)
+    return results.load(results.run_or_load(SAEGroup, folder, job, compute, skip_existing=skip_existing))
 
 
 def metric(run: results.Run, name: str) -> np.ndarray:
@@ -160,7 +144,7 @@ def config(run: results.Run, i: int) -> sae_lib.SAEConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class SAEGroup(results.Run):
+class SAEGroup(results.Run, kind="sae_group", job_key="job"):
     """An SAE result folder (one group trained together), read by `superpose.load`."""
 
     @property

@@ -51,9 +51,7 @@ PER_INSTANCE_FIELDS = ("sparsity_coefficient", "learning_rate", "seed")
 
 
 def architectures() -> tuple[str, ...]:
-    """The registered architecture names (the built-in ones are registered on first use)."""
-    from superpose.sae import architectures as _builtin  # noqa: F401  (registers them)
-
+    """The registered architecture names (superpose.sae registers the built-in ones on import)."""
     return ARCHITECTURES.names()
 
 

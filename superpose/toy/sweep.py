@@ -27,7 +27,6 @@ from superpose.toy.config import ToyConfig
 from superpose.data.sparse_features import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.toy.training import learner, train
-from superpose.train import checkpoint as checkpoint_lib
 from superpose.train import rng
 from superpose.train.trainer import check_fits, module_from_arrays
 from superpose.validate import ConfigError, check_known_key
@@ -113,26 +112,25 @@ def run_sweep(
                     f"{folder} holds results of a different sweep; choose another --out or pass --overwrite"
                 )
     for label, instances in groups.items():
-        folder = folders[label]
-        if skip_existing and _holds(folder, sweep):
-            continue
-        configs = [c for _, _, c in instances]
-        checkpoint = checkpoint_lib.beside(folder)
-        trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}", checkpoint=checkpoint)
-        if jax.process_index() == 0:  # on several hosts, one writes
-            _save_group(folder, sweep, label, instances, trained)
-            checkpoint_lib.remove(checkpoint)
+        results.run_or_load(ToyGroup, folders[label], sweep.to_dict(), _compute_group(sweep, label, instances, progress),
+                            skip_existing=skip_existing)
     return list(folders.values())
 
 
 def _holds(folder: Path, sweep: Sweep) -> bool:
-    try:
-        return results.load(folder).config.get("sweep") == results.json_normalise(sweep.to_dict())
-    except results.ResultError:
-        return False
+    return results.holds(folder, ToyGroup, sweep.to_dict())
 
 
-def _save_group(folder, sweep, label, instances, trained) -> None:
+def _compute_group(sweep, label, instances, progress):
+    def compute(checkpoint):
+        configs = [c for _, _, c in instances]
+        trained = train(configs, progress=progress, desc=f"{sweep.name}/{label}", checkpoint=checkpoint)
+        return _group_result(sweep, label, instances, trained)
+
+    return compute
+
+
+def _group_result(sweep, label, instances, trained) -> tuple[dict, dict, dict]:
     point_I = np.asarray([p for p, _, _ in instances])
     final_I = trained.loss_IxC[:, -1]
     best_I = np.zeros(len(instances), bool)
@@ -142,12 +140,10 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         best_I[members[np.argmin(finite)]] = True
     points = sweep.points()
     config = {
-        "sweep": sweep.to_dict(),
         "group": label,
         "instances": [
             {"point": p, "replica": r, "axes": points[p], "config": c.to_dict()} for p, r, c in instances
         ],
-        "environment": results.environment(),
     }
     arrays = {
         **{SAVED_AS.get(name, name): value for name, value in trained.params.items()},
@@ -166,7 +162,7 @@ def _save_group(folder, sweep, label, instances, trained) -> None:
         "best_of_point": best_I.tolist(),
         **metrics.summary(trained.W_IxFxH),
     }
-    results.save(folder, config=config, arrays=arrays, summary=summary)
+    return arrays, summary, config
 
 
 SAVED_AS = {"W_FxH": "W", "b_F": "b", "W_out_FxH": "W_out"}
@@ -174,7 +170,7 @@ SAVED_AS = {"W_FxH": "W", "b_F": "b", "W_out_FxH": "W_out"}
 
 
 @dataclasses.dataclass(frozen=True)
-class ToyGroup(results.Run):
+class ToyGroup(results.Run, kind="toy_sweep", job_key="sweep"):
     """A toy-model result folder (one shape group of a sweep), read by `superpose.load`."""
 
     @property

@@ -11,7 +11,7 @@ Every score compares the replacement with the target's planted truth or with the
 * `recovery` per layer: the planted neurons against the latents, each scored by the mean of the
   cosine of their input directions (encoder rows vs W_in rows) and of their output directions
   (decoder rows vs W_out columns), matched one-to-one (Hungarian; the mean over true neurons,
-  superpose.sae.recovery.mcc). For the two-hop circuit, layer 0 holds the B features and
+  superpose.measures.recovery.mcc). For the two-hop circuit, layer 0 holds the B features and
   layer 1 the C features.
 * Two-hop only. `through_b`: the share of the C outputs (their norm, summed over data) that the
   replacement computes through the B part of the residual stream: layer-1 latents' contributions
@@ -37,7 +37,7 @@ from flax import nnx
 
 from superpose.targets import models as targets_lib
 from superpose.targets.models import AbsMLP, TargetConfig
-from superpose.sae.recovery import mcc
+from superpose.measures.recovery import mcc
 from superpose.transcoders.model import (
     Replacement,
     TranscoderConfig,

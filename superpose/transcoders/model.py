@@ -43,7 +43,7 @@ from flax import nnx
 
 from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
-from superpose.decomposition import spd
+from superpose.decomposition.training import train_group
 from superpose.activations import jump_relu, top_k_mask
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -310,8 +310,8 @@ def train(configs: Sequence[TranscoderConfig], target_configs: Sequence[TargetCo
         residual_shape(target)
         return TranscoderLearner(config, target, jacobian)
 
-    return spd.train_group("transcoder", learner, Hyper, configs, target_configs, target_params,
-                           progress=progress, desc=desc, checkpoint=checkpoint)
+    return train_group("transcoder", learner, Hyper, configs, target_configs, target_params,
+                       progress=progress, desc=desc, checkpoint=checkpoint)
 
 
 def from_arrays(config: TranscoderConfig, target: TargetConfig, params: dict[str, Any]) -> Replacement:
