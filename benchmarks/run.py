@@ -12,9 +12,11 @@
 (g) a transcoder sweep: 16 cross-layer transcoders on the planted two-hop circuit (4 sparsity coefficients x
     Jacobian matching on/off x 2 seeds), batch 512, against the same transcoders one at a time
 (h) 8 TopK SAEs (k=4, 256 latents) on 256 Zipf-firing features in 64 dimensions, batch 1024, 5M samples each,
-    end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped without
+    end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped
+    without
     sae-lens), with the trainer's floor and the matrix-multiply floor
-(e) the 10-instance study as a whole process (cold and warm compilation cache, and without figures) against a PyTorch
+(e) the 10-instance study as a whole process (cold and warm compilation cache, and without figures) against a
+PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
 
 Rows per workload:
@@ -54,10 +56,10 @@ import numpy as np
 import optax
 
 from superpose.data import groundtruth
+from superpose.data.sparse_features import density_sweep
 from superpose.sae import model as sae_lib
 from superpose.toy import training
 from superpose.toy.config import ToyConfig
-from superpose.data.sparse_features import density_sweep
 from superpose.train import trainer
 from superpose.train.learner import INSTANCES
 from superpose.train.sharding import use_every_cpu_core
@@ -105,13 +107,21 @@ def engine(learner, hyper, steps, data=None, blocks=True):
     definition, hyper, data, state = _group(learner, hyper, data)
     chunk = trainer.compiled_chunk(learner, definition, learner.log_every,
                                    trainer.block_size(learner) if blocks else None)
-    return _seconds(lambda s, t: chunk(s, hyper, data, jnp.int32(t)), state, range(0, steps, learner.log_every))
+    return _seconds(
+        lambda s, t: chunk(s, hyper, data, jnp.int32(t)), state, range(0, steps, learner.log_every)
+    )
 
 
 def per_step(learner, hyper, steps, data=None):
     definition, hyper, data, state = _group(learner, hyper, data)
-    step = jax.jit(jax.vmap(functools.partial(trainer._step_one, learner, definition), in_axes=(0, 0, None, None),
-                            axis_name=INSTANCES), compiler_options=trainer.compiler_options(learner))
+    step = jax.jit(
+        jax.vmap(
+            functools.partial(trainer._step_one, learner, definition),
+            in_axes=(0, 0, None, None),
+            axis_name=INSTANCES,
+        ),
+        compiler_options=trainer.compiler_options(learner),
+    )
     return _seconds(lambda s, t: step(s, hyper, data, jnp.int32(t)), state, range(steps))
 
 
@@ -124,8 +134,10 @@ def floor(learner, hyper, steps, data=None):
         carry0 = jax.tree.map(lambda a: a[0], state.carry)
         batch = learner.batch(carry0, jax.tree.map(lambda a: a[0], hyper), data, 0)
     else:
-        batch = jax.vmap(lambda c, h, d: learner.batch(c, h, d, 0),
-                         in_axes=(0, 0, 0 if learner.data_per_instance else None))(state.carry, hyper, data)
+        batch = jax.vmap(
+            lambda c, h, d: learner.batch(c, h, d, 0),
+            in_axes=(0, 0, 0 if learner.data_per_instance else None),
+        )(state.carry, hyper, data)
 
     one = functools.partial(trainer.update_step, learner, definition)
 
@@ -144,11 +156,13 @@ def floor(learner, hyper, steps, data=None):
 
     sharding = trainer.instance_sharding()
     if sharding is not None:
-        chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False, in_specs=sharding.spec,
-                              out_specs=sharding.spec)
+        chunk = jax.shard_map(
+            chunk, mesh=sharding.mesh, check_vma=False, in_specs=sharding.spec, out_specs=sharding.spec
+        )
     chunk = jax.jit(chunk, compiler_options=trainer.compiler_options(learner))
-    return _seconds(lambda s, _: chunk(s, hyper, None if shared else batch), state,
-                    range(0, steps, learner.log_every))
+    return _seconds(
+        lambda s, _: chunk(s, hyper, None if shared else batch), state, range(0, steps, learner.log_every)
+    )
 
 
 def toy(configs):
@@ -173,7 +187,9 @@ def time_notebook_style(configs, steps: int) -> float:
         params, opt_state = params_and_opt_state
         k_mask, k_value = jax.random.split(key)
         shape = (n_inst, 1024, 5)
-        x = jnp.where(jax.random.uniform(k_mask, shape) <= prob_Ix1x1, jax.random.uniform(k_value, shape), 0.0)
+        x = jnp.where(
+            jax.random.uniform(k_mask, shape) <= prob_Ix1x1, jax.random.uniform(k_value, shape), 0.0
+        )
         loss, grads = jax.value_and_grad(loss_fn)(params, x)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
@@ -184,11 +200,22 @@ def time_notebook_style(configs, steps: int) -> float:
 
 def sae_group(n_saes=16):
     """(learner, hyper, data) of workload (d): L1 SAEs over a range of coefficients on one shared source."""
-    configs = [sae_lib.SAEConfig(architecture="l1", n_latents=512, sparsity_coefficient=c / 256, batch_size=256,
-                                 steps=10_000, log_every=100, seed=i)
-               for i, c in enumerate(np.logspace(-1.5, 0.5, n_saes))]
-    hyper = sae_lib.Hyper(jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
-                          jnp.asarray([c.learning_rate for c in configs], jnp.float32))
+    configs = [
+        sae_lib.SAEConfig(
+            architecture="l1",
+            n_latents=512,
+            sparsity_coefficient=c / 256,
+            batch_size=256,
+            steps=10_000,
+            log_every=100,
+            seed=i,
+        )
+        for i, c in enumerate(np.logspace(-1.5, 0.5, n_saes))
+    ]
+    hyper = sae_lib.Hyper(
+        jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
+        jnp.asarray([c.learning_rate for c in configs], jnp.float32),
+    )
     learner = sae_lib.SAELearner(sae_lib.static_config(configs), 256)
     return learner, hyper, (groundtruth.sharkey_source(), np.uint32(0))
 
@@ -199,21 +226,36 @@ TOPK_STEPS = 4883
 
 def topk_sweep(steps=TOPK_STEPS, n_saes=8):
     """(configs, source) of workload (h): 8 seeds of a TopK SAE on a Zipf world, magnitudes U(0, 1]."""
-    configs = [sae_lib.SAEConfig(architecture="topk", n_latents=256, k=4, batch_size=1024, learning_rate=3e-4,
-                                 steps=steps, log_every=100, seed=i) for i in range(n_saes)]
-    world = groundtruth.synthetic_source(groundtruth.random_directions(256, 64, 0),
-                                         groundtruth.zipf_probabilities(256, expected_l0=4.0))
+    configs = [
+        sae_lib.SAEConfig(
+            architecture="topk",
+            n_latents=256,
+            k=4,
+            batch_size=1024,
+            learning_rate=3e-4,
+            steps=steps,
+            log_every=100,
+            seed=i,
+        )
+        for i in range(n_saes)
+    ]
+    world = groundtruth.synthetic_source(
+        groundtruth.random_directions(256, 64, 0), groundtruth.zipf_probabilities(256, expected_l0=4.0)
+    )
     return configs, world
 
 
 def _learner_and_hyper(configs, n_dims):
-    hyper = sae_lib.Hyper(jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
-                          jnp.asarray([c.learning_rate for c in configs], jnp.float32))
+    hyper = sae_lib.Hyper(
+        jnp.asarray([c.sparsity_coefficient for c in configs], jnp.float32),
+        jnp.asarray([c.learning_rate for c in configs], jnp.float32),
+    )
     return sae_lib.SAELearner(sae_lib.static_config(configs), n_dims), hyper
 
 
 def matmul_floor(configs, n_dims, steps):
-    """Seconds for `steps` steps of only x·W_enc and xᵀ·g per SAE (the encoder's forward product and its weight
+    """Seconds for `steps` steps of only x·W_enc and xᵀ·g per SAE (the encoder's forward product and its
+    weight
     gradient), one shared batch, vmapped over the SAEs and sharded like the engine."""
     c = configs[0]
     x = jax.random.normal(jax.random.key(0), (c.batch_size, n_dims))
@@ -223,6 +265,7 @@ def matmul_floor(configs, n_dims, steps):
         def step(W, _):
             g = x @ W
             return W - 1e-9 * (x.T @ g), None
+
         return jax.lax.scan(step, W, None, length=100)[0]
 
     chunk = jax.vmap(one)
@@ -240,17 +283,33 @@ def matmul_floor(configs, n_dims, steps):
 
 
 def topk_peer(torch_python: str, world, configs) -> tuple[float, np.ndarray] | None:
-    """(training seconds, decoders) of SAELens's MultiSAETrainer on the same world, or None without sae-lens."""
+    """(training seconds, decoders) of SAELens's MultiSAETrainer on the same world, or None without
+    sae-lens."""
     probe = subprocess.run([torch_python, "-c", "import sae_lens"], capture_output=True, check=False)
     if probe.returncode != 0:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        np.savez(f"{tmp}/world.npz", directions=np.asarray(world.directions_GxD),
-                 probability=np.asarray(world.probability_G))
+        np.savez(
+            f"{tmp}/world.npz",
+            directions=np.asarray(world.directions_GxD),
+            probability=np.asarray(world.probability_G),
+        )
         out = subprocess.run(
-            [torch_python, str(Path(__file__).with_name("saelens_sweep.py")), f"{tmp}/world.npz", f"{tmp}/out.npz",
-             "--saes", str(len(configs)), "--samples", str(configs[0].steps * configs[0].batch_size)],
-            capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+            [
+                torch_python,
+                str(Path(__file__).with_name("saelens_sweep.py")),
+                f"{tmp}/world.npz",
+                f"{tmp}/out.npz",
+                "--saes",
+                str(len(configs)),
+                "--samples",
+                str(configs[0].steps * configs[0].batch_size),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
         return float(out.stdout.split()[-1]), np.load(f"{tmp}/out.npz")["W_dec"]
 
 
@@ -260,11 +319,17 @@ def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
     configs, world = topk_sweep(steps)
     learner, hyper = _learner_and_hyper(configs, 64)
     data = (world, np.uint32(0))
-    rows = [("engine", engine(learner, hyper, timed, data=data), timed, steps),
-            ("per-step", per_step(learner, hyper, timed // 5, data=data), timed // 5, steps),
-            ("floor", floor(learner, hyper, timed, data=data), timed, steps),
-            ("matmul floor", matmul_floor(configs, 64, timed), timed, steps)]
-    report(f"(h) 8 TopK SAEs (k=4, 256 latents), 256 Zipf features in 64 dims, batch 1024, {steps:,} steps", 8, rows)
+    rows = [
+        ("engine", engine(learner, hyper, timed, data=data), timed, steps),
+        ("per-step", per_step(learner, hyper, timed // 5, data=data), timed // 5, steps),
+        ("floor", floor(learner, hyper, timed, data=data), timed, steps),
+        ("matmul floor", matmul_floor(configs, 64, timed), timed, steps),
+    ]
+    report(
+        f"(h) 8 TopK SAEs (k=4, 256 latents), 256 Zipf features in 64 dims, batch 1024, {steps:,} steps",
+        8,
+        rows,
+    )
     rates = {name: timed_steps / seconds for name, seconds, timed_steps, _ in rows}
     print(f"  engine time / matmul floor time: {rates['matmul floor'] / rates['engine']:.2f}")
     start = time.perf_counter()
@@ -272,16 +337,20 @@ def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
     wall = time.perf_counter() - start
     truth = np.asarray(world.directions_GxD)
     mcc = [recovery.mcc(recovery.cosine_matrix(truth, W)) for W in trained.params["W_dec_LxD"]]
-    print(f"  end to end, {len(configs)} SAEs x {steps * 1024:,} samples (sae.train, compile included): "
-          f"{wall:.1f} s, MCC {np.mean(mcc):.3f} ± {np.std(mcc):.3f}")
+    print(
+        f"  end to end, {len(configs)} SAEs x {steps * 1024:,} samples (sae.train, compile included): "
+        f"{wall:.1f} s, MCC {np.mean(mcc):.3f} ± {np.std(mcc):.3f}"
+    )
     peer = topk_peer(torch_python, world, configs)
     if peer is None:
         print(f"  SAELens row skipped: {torch_python} cannot import sae_lens (pass --torch-python)")
         return
     seconds, W_dec = peer
     mcc = [recovery.mcc(recovery.cosine_matrix(truth, W)) for W in W_dec]
-    print(f"  SAELens MultiSAETrainer, same samples (training only): {seconds:.1f} s, MCC {np.mean(mcc):.3f} ± "
-          f"{np.std(mcc):.3f}; superpose is {seconds / wall:.2f}x faster")
+    print(
+        f"  SAELens MultiSAETrainer, same samples (training only): {seconds:.1f} s, MCC {np.mean(mcc):.3f} ± "
+        f"{np.std(mcc):.3f}; superpose is {seconds / wall:.2f}x faster"
+    )
 
 
 def spd_sweep():
@@ -295,8 +364,11 @@ def spd_sweep():
     trained = targets.train([target], progress=False)
     params = {k: v[0] for k, v in trained.params.items()}
     base = dataclasses.replace(spd.PRESETS["tms_5-2"], batch_size=512, log_every=100)
-    configs = [dataclasses.replace(base, seed=s, importance_minimality=b)
-               for s in range(4) for b in (1e-3, 3e-3, 1e-2, 3e-2)]
+    configs = [
+        dataclasses.replace(base, seed=s, importance_minimality=b)
+        for s in range(4)
+        for b in (1e-3, 3e-3, 1e-2, 3e-2)
+    ]
     learner = spd.SPDLearner(base.static(), target.static())
     return learner, hyper_arrays(configs, spd.Hyper), target_data([target] * 16, [params] * 16)
 
@@ -304,17 +376,28 @@ def spd_sweep():
 def transcoder_sweep():
     """(learner, hyper, data) of 16 cross-layer transcoders on the planted two-hop circuit: 4 sparsity
     coefficients x Jacobian matching on/off x 2 seeds (circuits-faithfulness)."""
-    from superpose.targets import models as targets
     from superpose.decomposition.training import target_data
+    from superpose.targets import models as targets
     from superpose.train.per_instance import hyper_arrays
     from superpose.transcoders import model as transcoders
 
-    target = targets.TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
-                                  feature_probability=0.3)
+    target = targets.TargetConfig(
+        kind="two_hop",
+        n_features=6,
+        n_hidden=3,
+        n_layers=2,
+        d_resid=12,
+        init="truth",
+        feature_probability=0.3,
+    )
     params = {k: v[0] for k, v in targets.planted_params([target]).items()}
     base = transcoders.TranscoderConfig(kind="clt", n_latents=6, log_every=100)
-    configs = [dataclasses.replace(base, seed=s, sparsity_coefficient=lam, jacobian_coefficient=mu)
-               for s in range(2) for lam in (1e-3, 3e-3, 1e-2, 3e-2) for mu in (0.0, 1.0)]
+    configs = [
+        dataclasses.replace(base, seed=s, sparsity_coefficient=lam, jacobian_coefficient=mu)
+        for s in range(2)
+        for lam in (1e-3, 3e-3, 1e-2, 3e-2)
+        for mu in (0.0, 1.0)
+    ]
     learner = transcoders.TranscoderLearner(base.static(), target.static(), jacobian=True)
     return learner, hyper_arrays(configs, transcoders.Hyper), target_data([target] * 16, [params] * 16)
 
@@ -352,23 +435,42 @@ def whole_process(torch_python: str) -> None:
         superpose = [sys.executable, "-m", "superpose.app.cli"]
         listing = [_process_seconds([*superpose, "list"], env) for _ in range(3)]
         cold = _process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/cold", "--no-progress"], env)
-        warm = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/warm{i}", "--no-progress"], env)
-                for i in range(3)]
-        same_work = [_process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/bare{i}", "--no-progress",
-                                       "--no-figures"], env) for i in range(3)]
-        has_torch = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, check=False).returncode == 0
-        peer = (_process_seconds([torch_python, str(Path(__file__).with_name("torch_study.py")), f"{tmp}/t.npz"])
-                if has_torch else None)
+        warm = [
+            _process_seconds([*superpose, "run", str(study), "--out", f"{tmp}/warm{i}", "--no-progress"], env)
+            for i in range(3)
+        ]
+        same_work = [
+            _process_seconds(
+                [*superpose, "run", str(study), "--out", f"{tmp}/bare{i}", "--no-progress", "--no-figures"],
+                env,
+            )
+            for i in range(3)
+        ]
+        has_torch = (
+            subprocess.run([torch_python, "-c", "import torch"], capture_output=True, check=False).returncode
+            == 0
+        )
+        peer = (
+            _process_seconds([torch_python, str(Path(__file__).with_name("torch_study.py")), f"{tmp}/t.npz"])
+            if has_torch
+            else None
+        )
     print("\n(e) the 10-instance study (F=5, H=2, batch 1024, 10k steps) as a whole process")
     print(f"  superpose list: {listing[0]:.2f} s first, {min(listing[1:]):.2f} s after")
-    rows = [("superpose run, empty compilation cache", cold), ("superpose run, warm cache", min(warm)),
-            ("superpose run --no-figures, warm cache", min(same_work))]
+    rows = [
+        ("superpose run, empty compilation cache", cold),
+        ("superpose run, warm cache", min(warm)),
+        ("superpose run --no-figures, warm cache", min(same_work)),
+    ]
     if peer is not None:
         rows.append(("PyTorch eager loop (train and save only)", peer))
     for name, seconds in rows:
         ratio = f"{peer / seconds:6.1f}x faster than PyTorch" if peer is not None and seconds != peer else ""
         print(f"  {name:42s} {seconds:6.2f} s  {ratio}")
-    print("  (each run: train, save and, without --no-figures, draw PNG and PDF; the PyTorch loop trains and saves)")
+    print(
+        "  (each run: train, save and, without --no-figures, draw PNG and PDF; the PyTorch loop trains and "
+        "saves)"
+    )
     if peer is None:
         print(f"  PyTorch row skipped: {torch_python} cannot import torch (pass --torch-python)")
 
@@ -376,89 +478,143 @@ def whole_process(torch_python: str) -> None:
 def report(title, n_instances, rows):
     """rows: (name, seconds, steps timed, steps the workload needs)."""
     print(f"\n{title}")
-    print(f"  {'':30s} {'model-steps/s':>14s} {'ms/step':>9s} {'workload time':>14s} {'engine speed-up':>16s}")
+    print(
+        f"  {'':30s} {'model-steps/s':>14s} {'ms/step':>9s} {'workload time':>14s} {'engine speed-up':>16s}"
+    )
     rates = {name: n_instances * timed / seconds for name, seconds, timed, _ in rows}
     for name, seconds, timed, needed in rows:
-        print(f"  {name:30s} {rates[name]:14,.0f} {1e3 * seconds / timed:9.2f} {seconds * needed / timed:12.1f} s "
-              f"{rates['engine'] / rates[name]:15.2f}x")
+        print(
+            f"  {name:30s} {rates[name]:14,.0f} {1e3 * seconds / timed:9.2f} "
+            f"{seconds * needed / timed:12.1f} s "
+            f"{rates['engine'] / rates[name]:15.2f}x"
+        )
     print(f"  engine time / floor time: {rates['floor'] / rates['engine']:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="a,b,c,d,e,f,g,h")
-    parser.add_argument("--torch-python", default=sys.executable,
-                        help="a Python with torch (and sae-lens, for (h)) installed, for the PyTorch rows "
-                             "(default: this one)")
+    parser.add_argument(
+        "--torch-python",
+        default=sys.executable,
+        help="a Python with torch (and sae-lens, for (h)) installed, for the PyTorch rows "
+        "(default: this one)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the timed step counts")
     args = parser.parse_args()
     use_every_cpu_core()  # as the command line does
     s = lambda n: max(100, int(n * args.scale) // 100 * 100)
     print(f"devices: {jax.devices()[0].device_kind} x {jax.device_count()}, {os.cpu_count()} CPU cores")
     if "a" in args.only:
-        configs = [ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, feature_probability=float(p))
-                   for p in density_sweep(10, span=1.5)]
+        configs = [
+            ToyConfig(n_features=5, n_hidden=2, importance_decay=0.9, feature_probability=float(p))
+            for p in density_sweep(10, span=1.5)
+        ]
         threefry = [dataclasses.replace(c, prng="threefry") for c in configs]
-        report("(a) intro sweep: 10 instances, F=5, H=2, batch 1024", 10, [
-            ("engine", engine(*toy(configs), s(10_000)), s(10_000), 10_000),
-            ("per-step", per_step(*toy(configs), s(2_000)), s(2_000), 10_000),
-            ("per-step, JAX's default PRNG", per_step(*toy(threefry), s(2_000)), s(2_000), 10_000),
-            ("notebook-style", time_notebook_style(threefry, s(2_000)), s(2_000), 10_000),
-            ("floor", floor(*toy(configs), s(10_000)), s(10_000), 10_000),
-        ])
+        report(
+            "(a) intro sweep: 10 instances, F=5, H=2, batch 1024",
+            10,
+            [
+                ("engine", engine(*toy(configs), s(10_000)), s(10_000), 10_000),
+                ("per-step", per_step(*toy(configs), s(2_000)), s(2_000), 10_000),
+                ("per-step, JAX's default PRNG", per_step(*toy(threefry), s(2_000)), s(2_000), 10_000),
+                ("notebook-style", time_notebook_style(threefry, s(2_000)), s(2_000), 10_000),
+                ("floor", floor(*toy(configs), s(10_000)), s(10_000), 10_000),
+            ],
+        )
     if "b" in args.only:
-        configs = [ToyConfig(n_features=2, n_hidden=1, feature_probability=float(p), importance=(1.0, float(r)))
-                   for p in np.logspace(0, -2, 40) for r in np.logspace(-1, 1, 40)]
+        configs = [
+            ToyConfig(n_features=2, n_hidden=1, feature_probability=float(p), importance=(1.0, float(r)))
+            for p in np.logspace(0, -2, 40)
+            for r in np.logspace(-1, 1, 40)
+        ]
         start = time.perf_counter()
         training.train(configs, progress=False)
         wall = time.perf_counter() - start
-        report("(b) 40 x 40 phase grid, n=2, m=1: 1,600 instances, batch 1024", 1600, [
-            ("engine", engine(*toy(configs), s(2_000)), s(2_000), 10_000),
-            ("engine, one vmap (no blocks)", engine(*toy(configs), s(2_000), blocks=False), s(2_000), 10_000),
-            ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
-            ("floor", floor(*toy(configs), s(2_000)), s(2_000), 10_000),
-        ])
+        report(
+            "(b) 40 x 40 phase grid, n=2, m=1: 1,600 instances, batch 1024",
+            1600,
+            [
+                ("engine", engine(*toy(configs), s(2_000)), s(2_000), 10_000),
+                (
+                    "engine, one vmap (no blocks)",
+                    engine(*toy(configs), s(2_000), blocks=False),
+                    s(2_000),
+                    10_000,
+                ),
+                ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
+                ("floor", floor(*toy(configs), s(2_000)), s(2_000), 10_000),
+            ],
+        )
         print(f"  end to end (superpose.toy.training.train, 10,000 steps, compile included): {wall:.1f} s")
     if "c" in args.only:
-        configs = [ToyConfig(n_features=200, n_hidden=20, feature_probability=float(p))
-                   for p in np.logspace(0, -2, 8)]
-        report("(c) geometry sweep, n=200, m=20: 8 densities, batch 1024", 8, [
-            ("engine", engine(*toy(configs), s(1_000)), s(1_000), 10_000),
-            ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
-            ("floor", floor(*toy(configs), s(1_000)), s(1_000), 10_000),
-        ])
+        configs = [
+            ToyConfig(n_features=200, n_hidden=20, feature_probability=float(p))
+            for p in np.logspace(0, -2, 8)
+        ]
+        report(
+            "(c) geometry sweep, n=200, m=20: 8 densities, batch 1024",
+            8,
+            [
+                ("engine", engine(*toy(configs), s(1_000)), s(1_000), 10_000),
+                ("per-step", per_step(*toy(configs), s(300)), s(300), 10_000),
+                ("floor", floor(*toy(configs), s(1_000)), s(1_000), 10_000),
+            ],
+        )
     if "d" in args.only:
-        report("(d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256", 16, [
-            ("engine", engine(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
-            ("engine, one device", _on_one_device(s(500)), s(500), 10_000),
-            ("per-step", per_step(*sae_group()[:2], s(200), data=sae_group()[2]), s(200), 10_000),
-            ("floor", floor(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
-        ])
+        report(
+            "(d) 16 L1 SAEs on the Sharkey preset (d=256, G=512, 512 latents), batch 256",
+            16,
+            [
+                ("engine", engine(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
+                ("engine, one device", _on_one_device(s(500)), s(500), 10_000),
+                ("per-step", per_step(*sae_group()[:2], s(200), data=sae_group()[2]), s(200), 10_000),
+                ("floor", floor(*sae_group()[:2], s(500), data=sae_group()[2]), s(500), 10_000),
+            ],
+        )
     if "f" in args.only:
         learner, hyper, data = spd_sweep()
         with one_device():  # a single decomposition cannot be split over devices
             one_at_a_time = sum(
-                engine(learner, jax.tree.map(lambda a, i=i: a[i: i + 1], hyper), s(500),
-                       data=jax.tree.map(lambda a, i=i: a[i: i + 1], data))
-                for i in range(16))
-        report("(f) SPD on TMS 5-2: 16 decompositions (4 seeds x 4 coefficients), C=20, batch 512", 16, [
-            ("engine", engine(learner, hyper, s(500), data=data), s(500), 40_000),
-            ("one at a time", one_at_a_time, s(500), 40_000),
-            ("floor", floor(learner, hyper, s(500), data=data), s(500), 40_000),
-        ])
+                engine(
+                    learner,
+                    jax.tree.map(lambda a, i=i: a[i : i + 1], hyper),
+                    s(500),
+                    data=jax.tree.map(lambda a, i=i: a[i : i + 1], data),
+                )
+                for i in range(16)
+            )
+        report(
+            "(f) SPD on TMS 5-2: 16 decompositions (4 seeds x 4 coefficients), C=20, batch 512",
+            16,
+            [
+                ("engine", engine(learner, hyper, s(500), data=data), s(500), 40_000),
+                ("one at a time", one_at_a_time, s(500), 40_000),
+                ("floor", floor(learner, hyper, s(500), data=data), s(500), 40_000),
+            ],
+        )
     if "g" in args.only:
         learner, hyper, data = transcoder_sweep()
         with one_device():
             one_at_a_time = sum(
-                engine(learner, jax.tree.map(lambda a, i=i: a[i: i + 1], hyper), s(1_000),
-                       data=jax.tree.map(lambda a, i=i: a[i: i + 1], data))
-                for i in range(16))
-        report("(g) cross-layer transcoders on the two-hop circuit: 16 (4 λ x Jacobian on/off x 2 seeds), batch 512",
-               16, [
-                   ("engine", engine(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
-                   ("one at a time", one_at_a_time, s(1_000), 10_000),
-                   ("floor", floor(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
-               ])
+                engine(
+                    learner,
+                    jax.tree.map(lambda a, i=i: a[i : i + 1], hyper),
+                    s(1_000),
+                    data=jax.tree.map(lambda a, i=i: a[i : i + 1], data),
+                )
+                for i in range(16)
+            )
+        report(
+            "(g) cross-layer transcoders on the two-hop circuit: 16 (4 λ x Jacobian on/off x 2 seeds), batch "
+            "512",
+            16,
+            [
+                ("engine", engine(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
+                ("one at a time", one_at_a_time, s(1_000), 10_000),
+                ("floor", floor(learner, hyper, s(1_000), data=data), s(1_000), 10_000),
+            ],
+        )
     if "h" in args.only:
         topk_benchmark(max(100, int(TOPK_STEPS * args.scale)), s(1_000), args.torch_python)
     if "e" in args.only:

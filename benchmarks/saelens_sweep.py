@@ -4,7 +4,8 @@ lockstep on one shared stream of synthetic activations.
     python benchmarks/saelens_sweep.py WORLD.npz OUT.npz [--saes 8] [--samples 5000000]
 
 WORLD.npz (written by run.py) holds the true directions (G x D) and firing probabilities; magnitudes are
-U(0, 1], as in superpose's generated sources. Needs torch and sae-lens (never a superpose dependency). Prints the training
+U(0, 1], as in superpose's generated sources. Needs torch and sae-lens (never a superpose dependency). Prints
+the training
 wall time in seconds and writes every SAE's decoder (N x L x D) to OUT.npz.
 """
 
@@ -42,8 +43,13 @@ def main() -> None:
 
     saes = {f"sae{i}": TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d_in, d_sae=args.latents, k=args.k))
             for i in range(args.saes)}
-    config = SAETrainerConfig(total_training_samples=args.samples, train_batch_size_samples=args.batch, lr=3e-4, lr_end=3e-4,
-                              logger=LoggingConfig(log_to_wandb=False))
+    config = SAETrainerConfig(
+        total_training_samples=args.samples,
+        train_batch_size_samples=args.batch,
+        lr=3e-4,
+        lr_end=3e-4,
+        logger=LoggingConfig(log_to_wandb=False),
+    )
     trainer = MultiSAETrainer(config, saes, {name: "x" for name in saes}, batches())
     start = time.perf_counter()
     trainer.fit()

@@ -4,8 +4,10 @@ Each module defines `EXPERIMENT` (superpose.app.experiment.Experiment); adding a
 module here. They come in the paper's order and then new ones by name: the order `superpose
 figures` draws them. pyproject.toml registers this package under the `superpose.experiments`
 entry point group, which is how the command line finds it: `experiments()` imports them,
-`checks()` gives the scorecard's acceptance checks (`superpose check`), `describe()` reads each
-module's `Experiment(name=..., description=...)` from its source without importing it (so `superpose list` starts instantly; name and description must be
+`checks()` gives the acceptance checks on the library itself (each experiment holds its own), `describe()`
+reads each
+module's `Experiment(name=..., description=...)` from its source without importing it (so `superpose list`
+starts instantly; name and description must be
 string literals there).
 """
 
@@ -14,9 +16,26 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-PAPER_ORDER = ("intro", "basic", "phase", "geometry", "perturb", "adversarial", "adversarial_training",
-               "correlated", "privileged", "absolute", "dynamics", "transformations", "double_descent", "hidden_l1",
-               "sae_recovery", "sae_sharkey", "sae_architectures", "sae_steering")
+PAPER_ORDER = (
+    "intro",
+    "basic",
+    "phase",
+    "geometry",
+    "perturb",
+    "adversarial",
+    "adversarial_training",
+    "correlated",
+    "privileged",
+    "absolute",
+    "dynamics",
+    "transformations",
+    "double_descent",
+    "hidden_l1",
+    "sae_recovery",
+    "sae_sharkey",
+    "sae_architectures",
+    "sae_steering",
+)
 
 
 def modules() -> list[str]:
@@ -30,10 +49,11 @@ def experiments() -> list:
 
 
 def checks() -> list:
-    """The acceptance checks of docs/checks.md (superpose.app.scorecard.Check), in order."""
-    from experiments._checks import CHECKS
+    """The acceptance checks on the library itself (docs/checks.md 1-4 and 14); each experiment holds its
+    own."""
+    from experiments._library_checks import CHECKS
 
-    return CHECKS
+    return list(CHECKS)
 
 
 def describe() -> list[tuple[str, str]]:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments._references import P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
 
@@ -30,7 +32,9 @@ def sweeps(quick: bool) -> list[Sweep]:
     n, m = (20, 8) if quick else (100, 40)
     sweep = Sweep(
         name="absolute_sparsity",
-        base=ToyConfig(model="abs", n_features=n, n_hidden=m, importance_decay=0.8 ** (100 / n), steps=10_000),
+        base=ToyConfig(
+            model="abs", n_features=n, n_hidden=m, importance_decay=0.8 ** (100 / n), steps=10_000
+        ),
         axes={"feature_probability": DENSITIES[::2] if quick else DENSITIES},
     )
     return [small, sweep]
@@ -52,7 +56,11 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     best = int(np.argmin(small.summary["final_loss"]))
     fig, (ax_w, ax_poly) = plotting.figure(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
     im = ax_w.imshow(rescaled_input_weights(small.arrays["W"][best]), cmap="RdBu", vmin=-1, vmax=1)
-    ax_w.set(xlabel="neuron", ylabel="feature", title="3 dense features, 6 neurons: W₁\n(per neuron, scaled to max |w| = 1)")
+    ax_w.set(
+        xlabel="neuron",
+        ylabel="feature",
+        title="3 dense features, 6 neurons: W₁\n(per neuron, scaled to max |w| = 1)",
+    )
     ax_w.set_yticks(range(3))
     fig.colorbar(im, ax=ax_w, shrink=0.5, pad=0.08)
     p = sweep.arrays["feature_probability"][:, 0]
@@ -61,20 +69,68 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         frac = (counts == k).mean(axis=1) if k < 3 else (counts >= 3).mean(axis=1)
         ax_poly.plot(p, frac, "o-", label=label)
     n, m = sweep.arrays["W"].shape[1:]
-    ax_poly.set(xscale="log", xlabel="feature density 1 − S", ylabel="fraction of neurons",
-                title=f"{n} features, {m} neurons: neurons turn polysemantic as features get sparser")
+    ax_poly.set(
+        xscale="log",
+        xlabel="feature density 1 − S",
+        ylabel="fraction of neurons",
+        title=f"{n} features, {m} neurons: neurons turn polysemantic as features get sparser",
+    )
     ax_poly.invert_xaxis()
     ax_poly.legend(fontsize=8, frameon=False)
-    fig.suptitle("Computing |x| in superposition (a neuron carries the features whose |weight| exceeds half "
-                 "its largest)",
-                 fontsize=10, y=1.03)
+    fig.suptitle(
+        "Computing |x| in superposition (a neuron carries the features whose |weight| exceeds half "
+        "its largest)",
+        fontsize=10,
+        y=1.03,
+    )
     fig.subplots_adjust(wspace=0.3)
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def absolute_value_neurons(W_FxH) -> list[Rule]:
+    """Check 18 on W₁ rescaled so each neuron's largest |weight| is 1."""
+
+    W = rescaled_input_weights(np.asarray(W_FxH))
+    strong = np.abs(W) > 0.5
+    opposite = all(sorted(np.sign(W[f, strong[f]]).tolist()) == [-1.0, 1.0] for f in range(len(W)))
+    return [
+        judge(
+            "each feature has exactly two neurons above 0.5, of opposite signs",
+            f"neurons per feature {strong.sum(axis=1).tolist()}, opposite signs: "
+            f"{'yes' if opposite else 'no'}",
+            np.all(strong.sum(axis=1) == 2) and opposite,
+        ),
+        judge(
+            "no neuron carries two features",
+            f"features per neuron max {strong.sum(axis=0).max()}",
+            np.all(strong.sum(axis=0) <= 1),
+        ),
+    ]
+
+
+def _check18(manifests, quick):
+    run = manifests["absolute"].group("absolute_3in6", "all")
+    return absolute_value_neurons(run.arrays["W"][int(np.argmin(run.summary["final_loss"]))])
+
+
+CHECKS = (
+    Check(
+        "18",
+        "the absolute-value model: two opposite neurons per feature",
+        f"{P} Computation in Superposition",
+        ("absolute",),
+        _check18,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="absolute",
     description="E11: computation in superposition, |x| through a ReLU hidden layer (untied weights)",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
 )

@@ -20,11 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import basic
+from experiments._references import P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
+from superpose.data.sparse_features import sample_features
 from superpose.measures import features as metrics
 from superpose.toy.adversarial import relative_vulnerability
-from superpose.data.sparse_features import sample_features
 from superpose.train import rng
 
 N_SAMPLES = 50_000
@@ -35,7 +37,11 @@ def vulnerability(manifest: Manifest) -> dict[str, np.ndarray]:
     """Per density of the basic sweep's ReLU models: relative vulnerability and features per dimension."""
     relu = basic.load_runs(manifest)["relu_output"]
     best = basic.best(relu)
-    out = {"density": relu.arrays["feature_probability"][best, 0], "vulnerability": [], "features_per_dim": []}
+    out = {
+        "density": relu.arrays["feature_probability"][best, 0],
+        "vulnerability": [],
+        "features_per_dim": [],
+    }
     for point, i in enumerate(best):
         x_FxB = sample_features(rng.key(point), jnp.asarray(relu.arrays["feature_probability"][i]), N_SAMPLES)
         importance = jnp.asarray(relu.arrays["importance"][i])
@@ -60,18 +66,64 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_f.scatter(v["features_per_dim"], v["vulnerability"], color="tab:red")
     for d, x, y in zip(v["density"], v["features_per_dim"], v["vulnerability"]):
         ax_f.annotate(f"{d:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    ax_f.set(xlabel="features per dimension ‖W‖²_F / m", ylabel="relative vulnerability",
-             title="it tracks features per dimension (labels: 1 − S)")
-    fig.suptitle(f"Worst per-feature attack with ‖δ‖ = {EPS_FRACTION} × ‖x‖ on the ReLU models of E2 "
-                 "(20 features in 5 dimensions)",
-                 fontsize=10, y=1.03)
+    ax_f.set(
+        xlabel="features per dimension ‖W‖²_F / m",
+        ylabel="relative vulnerability",
+        title="it tracks features per dimension (labels: 1 − S)",
+    )
+    fig.suptitle(
+        f"Worst per-feature attack with ‖δ‖ = {EPS_FRACTION} × ‖x‖ on the ReLU models of E2 "
+        "(20 features in 5 dimensions)",
+        fontsize=10,
+        y=1.03,
+    )
     fig.subplots_adjust(wspace=0.5)
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def vulnerability_tracks_superposition(density, vulnerability, features_per_dim) -> list[Rule]:
+    """Check 16. The sparsest model's vulnerability is 2.6x to 3.9x the dense one's over seed offsets 0 to
+    5000
+    (quick size, best of 4 seeds), so the rule asks 2x."""
+    from scipy.stats import spearmanr
+
+    density, v = np.asarray(density), np.asarray(vulnerability)
+    ratio = v[np.argmin(density)] / v[np.argmax(density)]
+    rho = spearmanr(v, features_per_dim).statistic
+    return [
+        judge(
+            f"vulnerability at 1 − S = {density.min():g} ≥ 2x that at {density.max():g}",
+            f"{ratio:.1f}x",
+            ratio >= 2,
+        ),
+        judge("Spearman ρ(vulnerability, ‖W‖²_F/m) ≥ 0.8", f"{rho:.2f}", rho >= 0.8),
+    ]
+
+
+def _check16(manifests, quick):
+
+    v = vulnerability(manifests["basic"])
+    return vulnerability_tracks_superposition(v["density"], v["vulnerability"], v["features_per_dim"])
+
+
+CHECKS = (
+    Check(
+        "16",
+        "adversarial vulnerability grows with superposition",
+        f"{P} Superposition and Adversarial Examples",
+        ("basic",),
+        _check16,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="adversarial",
     description="E9: adversarial vulnerability vs superposition (analytic attack on the E2 models)",
-    sweeps=basic.sweeps,
+    stages=lambda size: basic.sweeps(size == "quick"),
     plot=plot,
 )

@@ -33,8 +33,8 @@ from experiments._removal import (
 from experiments._removal import measure as measure_best
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
-from superpose.toy.adversarial import relative_vulnerability
 from superpose.data.sparse_features import sample_features
+from superpose.toy.adversarial import relative_vulnerability
 from superpose.toy.sweep import Sweep
 from superpose.train import rng
 
@@ -60,13 +60,15 @@ def measure(manifest: Manifest) -> dict[str, np.ndarray]:
     m = measure_best(run, "attack_fraction", "fraction")
     x_FxB = sample_features(rng.key(0), jnp.full((N_FEATURES,), DENSITY), EVAL_SAMPLES)
     importance_F = jnp.asarray(IMPORTANCE_DECAY ** np.arange(N_FEATURES), jnp.float32)
-    m["vulnerability"] = np.asarray([float(relative_vulnerability(run.model(i), x_FxB, importance_F, EVAL_ATTACK))
-                                     for i in m["best"]])
+    m["vulnerability"] = np.asarray(
+        [float(relative_vulnerability(run.model(i), x_FxB, importance_F, EVAL_ATTACK)) for i in m["best"]]
+    )
     return m
 
 
 def removing_fraction(m: dict[str, np.ndarray]) -> float:
-    """The smallest attack fraction from which no trained model keeps a feature in superposition; NaN if none."""
+    """The smallest attack fraction from which no trained model keeps a feature in superposition; NaN if
+    none."""
     free = m["superposed"] == 0
     for k in range(len(free)):
         if m["fraction"][k] > 0 and free[k:].all():
@@ -76,13 +78,19 @@ def removing_fraction(m: dict[str, np.ndarray]) -> float:
 
 def report(manifest: Manifest) -> str:
     m = measure(manifest)
-    header = (f"{'attack':>7} {'represented':>12} {'superposed':>11} {'loss':>10} {'loss / a=0':>11} "
-              f"{'vulnerability':>14}")
+    header = (
+        f"{'attack':>7} {'represented':>12} {'superposed':>11} {'loss':>10} {'loss / a=0':>11} "
+        f"{'vulnerability':>14}"
+    )
     lines = [header]
-    for a, r, s, loss, v in zip(m["fraction"], m["represented"], m["superposed"], m["loss"], m["vulnerability"]):
+    for a, r, s, loss, v in zip(
+        m["fraction"], m["represented"], m["superposed"], m["loss"], m["vulnerability"]
+    ):
         lines.append(f"{a:>7.2f} {r:>12d} {s:>11d} {loss:>10.3g} {loss / m['loss'][0]:>11.2f} {v:>14.3g}")
-    lines.append(f"superposition removed from attack fraction {removing_fraction(m):.2g} "
-                 f"(the paper: about {PAPER_FRACTION})")
+    lines.append(
+        f"superposition removed from attack fraction {removing_fraction(m):.2g} "
+        f"(the paper: about {PAPER_FRACTION})"
+    )
     return "\n".join(lines)
 
 
@@ -96,12 +104,19 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_w.set(xlabel="attack norm during training, × ‖x‖", title="feature norms")
     draw_counts(ax_n, a, m, label_right=False)
     ax_n.axvline(PAPER_FRACTION, color="tab:purple", ls="--", lw=0.9, label=f"the paper: {PAPER_FRACTION}")
-    ax_n.set(xlabel="attack norm during training, × ‖x‖", ylabel="features",
-             title="adversarial training removes superposition")
+    ax_n.set(
+        xlabel="attack norm during training, × ‖x‖",
+        ylabel="features",
+        title="adversarial training removes superposition",
+    )
     ax_n.legend(fontsize=8, frameon=False)
     ax_v.plot(a, m["vulnerability"], "o-", color="tab:red", label=f"vulnerability at {EVAL_ATTACK}·‖x‖")
-    ax_v.set(xlabel="attack norm during training, × ‖x‖", ylabel="relative loss increase (L′ − L) / L",
-             title="robustness bought with loss", yscale="log")
+    ax_v.set(
+        xlabel="attack norm during training, × ‖x‖",
+        ylabel="relative loss increase (L′ − L) / L",
+        title="robustness bought with loss",
+        yscale="log",
+    )
     twin = ax_v.twinx()
     twin.plot(a, m["loss"] / m["loss"][0], "s--", color="tab:blue", ms=4, label="plain loss, × that of a = 0")
     twin.set_ylabel("plain loss, × that of a = 0", color="tab:blue")
@@ -109,11 +124,18 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     lines = ax_v.get_legend_handles_labels()
     extra = twin.get_legend_handles_labels()
     ax_v.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, frameon=False, loc="center right")
-    measured = (f"no feature stays in superposition from attacks of {removed:.2g}·‖x‖ (the paper: about "
-                f"{PAPER_FRACTION})" if np.isfinite(removed) else "superposition survives every attack size trained")
-    fig.suptitle(f"Adversarial training against the analytic attack on a random feature, {N_FEATURES} features "
-                 f"(importance {IMPORTANCE_DECAY}^i) in {N_HIDDEN} dimensions at density {DENSITY}, best of the "
-                 f"seeds:\n{measured}", fontsize=9.5)
+    measured = (
+        f"no feature stays in superposition from attacks of {removed:.2g}·‖x‖ (the paper: about "
+        f"{PAPER_FRACTION})"
+        if np.isfinite(removed)
+        else "superposition survives every attack size trained"
+    )
+    fig.suptitle(
+        f"Adversarial training against the analytic attack on a random feature, {N_FEATURES} features "
+        f"(importance {IMPORTANCE_DECAY}^i) in {N_HIDDEN} dimensions at density {DENSITY}, best of the "
+        f"seeds:\n{measured}",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(wspace=0.55, top=0.84)
     return plotting.save(fig, figure_path)
 
@@ -121,7 +143,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="adversarial-training",
     description="E9: adversarial training against the analytic attack removes superposition",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
     report=report,
 )

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments._references import P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge, value_set
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 
@@ -78,15 +80,19 @@ def collapsed_pairs(W_FxH: np.ndarray) -> int:
 
 
 def collapse(manifest: Manifest) -> dict[str, np.ndarray]:
-    """Per density of the collapse sweep: collapsed pairs of the best seed (evaluation loss) and of every seed."""
+    """Per density of the collapse sweep: collapsed pairs of the best seed (evaluation loss) and of every
+    seed."""
     run = manifest.group("correlated_collapse", "all")
     loss = np.asarray([run.evaluation_loss(i) for i in range(len(run.arrays["W"]))])
     point = run.arrays["point"]
     counts = np.asarray([collapsed_pairs(W) for W in run.arrays["W"]])
     points = np.unique(point)
     best = [np.flatnonzero(point == q)[np.argmin(loss[point == q])] for q in points]
-    return {"density": run.arrays["feature_probability"][best, 0], "best": counts[best],
-            "all": np.stack([counts[point == q] for q in points])}
+    return {
+        "density": run.arrays["feature_probability"][best, 0],
+        "best": counts[best],
+        "all": np.stack([counts[point == q] for q in points]),
+    }
 
 
 def paper_collapse(density: float) -> int | None:
@@ -142,47 +148,119 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax.axhline(9.5, color="k", lw=0.6)
     ax.axvline(9.5, color="k", lw=0.6)
     within, across = block_overlaps(gram)
-    ax.set(xticks=[4.5, 14.5], yticks=[4.5, 14.5], xticklabels=["set 1", "set 2"], yticklabels=["set 1", "set 2"])
-    ax.set_title(f"2 sets of 10 correlated features in 10 dims (1−S = {TENS_DENSITY}):\nmean |WᵢᵀWⱼ| "
-                 f"within sets {within:.3f}, across {across:.3f}", fontsize=8)
+    ax.set(
+        xticks=[4.5, 14.5], yticks=[4.5, 14.5], xticklabels=["set 1", "set 2"], yticklabels=["set 1", "set 2"]
+    )
+    ax.set_title(
+        f"2 sets of 10 correlated features in 10 dims (1−S = {TENS_DENSITY}):\nmean |WᵢᵀWⱼ| "
+        f"within sets {within:.3f}, across {across:.3f}",
+        fontsize=8,
+    )
     ax = fig.add_subplot(bottom[1])
     c = collapse(manifest)
     for low, high, n in PAPER_COLLAPSE:
-        ax.plot([max(low, c["density"].min() / 1.5), high], [n, n], color="0.6", lw=5, alpha=0.6,
-                solid_capstyle="butt", label="the paper's ranges" if n == 0 else None)
+        ax.plot(
+            [max(low, c["density"].min() / 1.5), high],
+            [n, n],
+            color="0.6",
+            lw=5,
+            alpha=0.6,
+            solid_capstyle="butt",
+            label="the paper's ranges" if n == 0 else None,
+        )
     jitter = np.linspace(-0.12, 0.12, c["all"].shape[1])
     for k, d in enumerate(c["density"]):
-        ax.scatter(np.full(c["all"].shape[1], d), c["all"][k] + jitter, s=8, color="tab:blue", alpha=0.35,
-                   label="each seed" if k == 0 else None)
+        ax.scatter(
+            np.full(c["all"].shape[1], d),
+            c["all"][k] + jitter,
+            s=8,
+            color="tab:blue",
+            alpha=0.35,
+            label="each seed" if k == 0 else None,
+        )
     ax.plot(c["density"], c["best"], "o-", color="tab:red", label="best seed (evaluation loss)")
-    ax.set(xscale="log", xlabel="density 1 − S", ylabel="pairs collapsed", yticks=[0, 1, 2, 3],
-           title="3 correlated pairs in 2 dims: denser, pairs collapse into one direction")
+    ax.set(
+        xscale="log",
+        xlabel="density 1 − S",
+        ylabel="pairs collapsed",
+        yticks=[0, 1, 2, 3],
+        title="3 correlated pairs in 2 dims: denser, pairs collapse into one direction",
+    )
     ax.title.set_fontsize(8.5)
     ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     fig.suptitle(
-        "Correlated and anticorrelated features (pair members share a hue). Correlated pairs become orthogonal; "
-        "anticorrelated pairs antipodal;\nthree correlated pairs sit side by side; sets of correlated features "
+        "Correlated and anticorrelated features (pair members share a hue). Correlated pairs become "
+        "orthogonal; "
+        "anticorrelated pairs antipodal;\nthree correlated pairs sit side by side; sets of correlated "
+        "features "
         "get a local orthogonal basis; denser, correlated pairs collapse",
-        fontsize=9.5, y=0.95,
+        fontsize=9.5,
+        y=0.95,
     )
     return plotting.save(fig, figure_path)
 
 
 def report(manifest: Manifest) -> str:
     within, across = block_overlaps(two_tens_gram(manifest))
-    lines = [f"2 sets of 10 in 10 dimensions: mean |WᵢᵀWⱼ| within sets {within:.3f}, across sets {across:.3f}",
-             f"{'1 − S':>7} {'collapsed (best)':>17} {'each seed':>16} {'the paper':>10}"]
+    lines = [
+        f"2 sets of 10 in 10 dimensions: mean |WᵢᵀWⱼ| within sets {within:.3f}, across sets {across:.3f}",
+        f"{'1 − S':>7} {'collapsed (best)':>17} {'each seed':>16} {'the paper':>10}",
+    ]
     c = collapse(manifest)
     for d, best, every in zip(c["density"], c["best"], c["all"]):
         paper = paper_collapse(float(d))
-        lines.append(f"{d:>7.3g} {best:>17d} {' '.join(map(str, every)):>16} {'—' if paper is None else paper:>10}")
+        lines.append(
+            f"{d:>7.3g} {best:>17d} {' '.join(map(str, every)):>16} {'—' if paper is None else paper:>10}"
+        )
     return "\n".join(lines)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def correlated_pairs(cos_correlated, p_correlated, cos_anti, p_anti) -> list[Rule]:
+    c, a = np.abs(np.asarray(cos_correlated)), np.asarray(cos_anti)
+    return [
+        judge(
+            f"2 correlated pairs at 1 − S ∈ {value_set(np.round(p_correlated, 4))}: |cos| ≤ 0.1 within each "
+            "pair",
+            f"max {c.max():.3f}",
+            np.all(np.asarray(p_correlated) <= 0.05 + 1e-9) and np.all(c <= 0.1),
+        ),
+        judge(
+            f"2 anticorrelated pairs at 1 − S ∈ {value_set(np.round(p_anti, 4))}: cos ≤ −0.95 within each "
+            "pair",
+            f"max {a.max():.3f}",
+            np.all(a <= -0.95),
+        ),
+    ]
+
+
+def _check17(manifests, quick):
+
+    m = manifests["correlated"]
+    W, p = best_W(m, "correlated_pairs")
+    W_anti, p_anti = best_W(m, "anticorrelated_pairs")
+    return correlated_pairs(pair_cosines(W), p, pair_cosines(W_anti), p_anti)
+
+
+CHECKS = (
+    Check(
+        "17",
+        "correlated pairs orthogonal, anticorrelated antipodal",
+        f"{P} Correlated and Anticorrelated Features",
+        ("correlated",),
+        _check17,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="correlated",
-    description="E7: correlated and anticorrelated features: pairs, sets of 10, collapse into principal components",
-    sweeps=sweeps,
+    description="E7: correlated and anticorrelated features: pairs, sets of 10, collapse into principal "
+                "components",
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
     report=report,
 )

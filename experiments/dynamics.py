@@ -28,7 +28,9 @@ from superpose.toy.sweep import Sweep
 
 def sweeps(quick: bool) -> list[Sweep]:
     n, m = (100, 10) if quick else (200, 20)
-    base = ToyConfig(n_features=n, n_hidden=m, feature_probability=0.3, steps=10_000, log_every=50, snapshots=True)
+    base = ToyConfig(
+        n_features=n, n_hidden=m, feature_probability=0.3, steps=10_000, log_every=50, snapshots=True
+    )
     return [Sweep(name="dynamics", base=base)]
 
 
@@ -41,6 +43,7 @@ def transitions(steps: np.ndarray, D_CxF: np.ndarray) -> dict[str, np.ndarray]:
     """Per feature: the step where D_i has made half its way from start to end (`middle`), and the steps it
     takes from 20% to 80% of the way (`width`). Discrete jumps have widths much shorter than the spread of
     their middles; a collective rise has widths as long as that spread."""
+
     def reach(fraction):
         target = D_CxF[0] + fraction * (D_CxF[-1] - D_CxF[0])
         ahead = D_CxF[-1] >= D_CxF[0]
@@ -62,10 +65,13 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     for c, f in zip(colors, np.flatnonzero(learned)):
         ax_d.plot(steps, D[:, f], color=c, lw=0.9, alpha=0.8)
         ax_z.plot(steps[zoom], D[zoom, f], color=c, lw=0.9, alpha=0.8)
-    ax_z.set(ylim=(0, 1.05), title=f"the same on a linear axis: each D_i rises over a median "
-                                   f"{np.median(moves['width']):.0f} steps (20→80%),\nmidpoints spread over "
-                                   f"{np.percentile(moves['middle'], 10):.0f}–{np.percentile(moves['middle'], 90):.0f}"
-                                   " (10th–90th percentile): the rises overlap")
+    ax_z.set(
+        ylim=(0, 1.05),
+        title=f"the same on a linear axis: each D_i rises over a median "
+        f"{np.median(moves['width']):.0f} steps (20→80%),\nmidpoints spread over "
+        f"{np.percentile(moves['middle'], 10):.0f}–{np.percentile(moves['middle'], 90):.0f}"
+        " (10th–90th percentile): the rises overlap",
+    )
     ax_z.title.set_fontsize(8.5)
     ax_zl.plot(steps[zoom], run.arrays["loss"][0][zoom], color="k")
     ax_zl.set(xlabel="training step (linear)", ylabel="training loss")
@@ -73,15 +79,20 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         ax_d.axhline(v, color="0.75", lw=0.6, ls=":")
         ax_z.axhline(v, color="0.75", lw=0.6, ls=":")
         ax_d.annotate(name, (steps[-1] * 1.15, v), fontsize=7, va="center", annotation_clip=False)
-    ax_d.set(ylabel="feature dimensionality D_i", ylim=(0, 1.05),
-             title=f"the {int(learned.sum())} features learned by the end (one line each)")
+    ax_d.set(
+        ylabel="feature dimensionality D_i",
+        ylim=(0, 1.05),
+        title=f"the {int(learned.sum())} features learned by the end (one line each)",
+    )
     ax_l.plot(steps, run.arrays["loss"][0], color="k")
     ax_l.set(xscale="log", yscale="log", xlabel="training step", ylabel="training loss")
     n, m = run.arrays["W"].shape[1:]
-    fig.suptitle(f"Learning dynamics, {n} features in {m} dimensions at density 0.3: dimensionalities move "
-                 "between sticky values and settle at 1/2 (antipodal pairs).\nAt this recipe (Adam 1e-3) the moves "
-                 "are not the paper's discrete jumps: they overlap in time, and the loss falls smoothly",
-                 fontsize=9.5)
+    fig.suptitle(
+        f"Learning dynamics, {n} features in {m} dimensions at density 0.3: dimensionalities move "
+        "between sticky values and settle at 1/2 (antipodal pairs).\nAt this recipe (Adam 1e-3) the moves "
+        "are not the paper's discrete jumps: they overlap in time, and the loss falls smoothly",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(top=0.83, wspace=0.25)
     return plotting.save(fig, figure_path)
 
@@ -89,6 +100,6 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="dynamics",
     description="E8: learning dynamics, feature dimensionalities over training",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
 )

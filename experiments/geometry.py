@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csgraph
 
+from experiments._references import NB, P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge, not_judged, value_range
+from superpose.data.sparse_features import density_sweep
 from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
-from superpose.data.sparse_features import density_sweep
 from superpose.toy.sweep import Sweep
 
 STICKY = {
@@ -50,7 +52,9 @@ def sweeps(quick: bool) -> list[Sweep]:
     densities = density_sweep(20)
     if quick:
         densities = densities[::3]
-    return [Sweep(name="geometry", base=base, axes={"feature_probability": tuple(float(p) for p in densities)})]
+    return [
+        Sweep(name="geometry", base=base, axes={"feature_probability": tuple(float(p) for p in densities)})
+    ]
 
 
 def sticky_counts(W_FxH: np.ndarray) -> dict[float, int]:
@@ -104,8 +108,17 @@ def draw_graph(ax, W_FxH: np.ndarray, title: str) -> None:
             for b in range(a + 1, len(members)):
                 if cos[a, b] > EDGE_COS:
                     ax.plot(*xy[[a, b]].T, color="0.3", lw=2.5 * cos[a, b], alpha=0.7, zorder=1)
-        ax.scatter(*xy.T, c=D[members], cmap="viridis", vmin=0, vmax=1, s=28 if len(members) < TANGLE else 6,
-                   zorder=2, edgecolors="k", linewidths=0.3)
+        ax.scatter(
+            *xy.T,
+            c=D[members],
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            s=28 if len(members) < TANGLE else 6,
+            zorder=2,
+            edgecolors="k",
+            linewidths=0.3,
+        )
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title, fontsize=8)
@@ -124,8 +137,12 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_star.plot(inv_density, metrics.dimensions_per_feature(W), "o-", color="k", ms=3)
     for v in (1, 1 / 2):
         ax_star.axhline(v, color="0.7", lw=0.8, ls="--")
-    ax_star.set(xscale="log", xlabel="1 / (1 − S)", ylabel="dimensions per feature  m / ‖W‖²_F",
-                title="dimensions per feature: sticky at 1 and 1/2")
+    ax_star.set(
+        xscale="log",
+        xlabel="1 / (1 − S)",
+        ylabel="dimensions per feature  m / ‖W‖²_F",
+        title="dimensions per feature: sticky at 1 and 1/2",
+    )
 
     rng = np.random.default_rng(0)
     for x, W_i in zip(inv_density, W):
@@ -137,10 +154,16 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     for v, name in STICKY.items():
         ax_scatter.axhline(v, color="tab:purple", lw=0.6, ls=":")
         va = {0.4: "bottom", 0.375: "top"}.get(v, "center")
-        ax_scatter.annotate(f"{name} {_frac(v)}", (inv_density.max() * 1.08, v), fontsize=7, va=va,
-                            annotation_clip=False)
-    ax_scatter.set(xscale="log", ylim=(0, 1.05), xlabel="1 / (1 − S)", ylabel="feature dimensionality D_i",
-                   title="per-feature dimensionality (features with ‖W_i‖ > 0.1)")
+        ax_scatter.annotate(
+            f"{name} {_frac(v)}", (inv_density.max() * 1.08, v), fontsize=7, va=va, annotation_clip=False
+        )
+    ax_scatter.set(
+        xscale="log",
+        ylim=(0, 1.05),
+        xlabel="1 / (1 − S)",
+        ylabel="feature dimensionality D_i",
+        title="per-feature dimensionality (features with ‖W_i‖ > 0.1)",
+    )
 
     found, members = [], []
     for W_i in W:
@@ -149,8 +172,11 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         members.append(Counter())
         for name, size in parts:
             members[-1][name] += size
-    kinds = [k for k in ("dedicated", *POLYTOPES.values(), "tangle (no clean polytope)")
-             if any(k in f for f in found)]
+    kinds = [
+        k
+        for k in ("dedicated", *POLYTOPES.values(), "tangle (no clean polytope)")
+        if any(k in f for f in found)
+    ]
     kinds += sorted({k for f in found for k in f} - set(kinds))
     bottom = np.zeros(len(W))
     colors = plotting.plt.cm.tab10(np.arange(len(kinds)) % 10)
@@ -160,8 +186,11 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         bottom += n_features
     ticks = np.arange(0, len(W), max(1, len(W) // 6))
     ax_counts.set_xticks(ticks, [f"{x:.3g}" for x in inv_density[ticks]])
-    ax_counts.set(xlabel="1 / (1 − S)", ylabel="features, by the polytope they form",
-                  title=f"polytopes found (components of the graph, |cos| > {EDGE_COS})")
+    ax_counts.set(
+        xlabel="1 / (1 − S)",
+        ylabel="features, by the polytope they form",
+        title=f"polytopes found (components of the graph, |cos| > {EDGE_COS})",
+    )
     ax_counts.set_ylim(0, max(1, bottom.max()) * 1.7)  # room for the legend
     ax_counts.legend(fontsize=7, frameon=False, loc="upper left")
 
@@ -175,11 +204,20 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     for k, i in enumerate(shown):
         summary = ", ".join(f"{n} {_plural(name.split(' (')[0], n)}" for name, n in found[i].most_common(3))
         draw_graph(fig.add_subplot(bottom_row[k]), W[i], f"1/(1−S) = {inv_density[i]:.3g}\n{summary}")
-    fig.text(0.5, 0.05, "feature geometry graphs: nodes are features coloured by D_i (yellow 1, purple 0), "
-             f"edges join |cos| > {EDGE_COS}, as wide as |cos|; each component is one polytope", ha="center",
-             fontsize=8.5)
-    fig.suptitle(f"{W.shape[1]} features of equal importance in {n_hidden} dimensions: features organise into "
-                 "polytopes whose dimensionalities sum to the number of dimensions", fontsize=10, y=0.95)
+    fig.text(
+        0.5,
+        0.05,
+        "feature geometry graphs: nodes are features coloured by D_i (yellow 1, purple 0), "
+        f"edges join |cos| > {EDGE_COS}, as wide as |cos|; each component is one polytope",
+        ha="center",
+        fontsize=8.5,
+    )
+    fig.suptitle(
+        f"{W.shape[1]} features of equal importance in {n_hidden} dimensions: features organise into "
+        "polytopes whose dimensionalities sum to the number of dimensions",
+        fontsize=10,
+        y=0.95,
+    )
     return plotting.save(fig, figure_path)
 
 
@@ -193,9 +231,103 @@ def _frac(v: float) -> str:
     return {1.0: "1", 0.75: "3/4", 2 / 3: "2/3", 0.5: "1/2", 0.4: "2/5", 0.375: "3/8"}[v]
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def uniform_superposition(W_NxFxH, densities, *, full_size: bool) -> list[Rule]:
+    """Check 10: D* = m/‖W‖²_F is 1 dense and sticks at 1/2 (200 features in 20 dimensions at full size)."""
+    inv = 1 / np.asarray(densities)
+    d_star = np.asarray(metrics.dimensions_per_feature(W_NxFxH))
+    plateau = np.flatnonzero((inv >= 2.2) & (inv <= 3.5))
+    at_half = []
+    for i in plateau:
+        W = W_NxFxH[i]
+        D = np.asarray(metrics.feature_dimensionality(W))[np.asarray(metrics.feature_norms(W)) > 0.5]
+        at_half.append(np.mean(np.abs(D - 0.5) <= 0.02))
+    rules = [
+        judge(
+            "dense: D* = 1.00 ± 0.03",
+            f"{d_star[np.argmin(inv)]:.3f}",
+            abs(d_star[np.argmin(inv)] - 1) <= 0.03,
+        ),
+        judge(
+            "1/(1 − S) ∈ [2.2, 3.5]: D* = 0.50 ± 0.03",
+            value_range(d_star[plateau]),
+            plateau.size and np.all(np.abs(d_star[plateau] - 0.5) <= 0.03),
+        ),
+        judge(
+            "1/(1 − S) ∈ [2.2, 3.5]: ≥ 95% of represented features at |D_i − 1/2| ≤ 0.02",
+            value_range(at_half),
+            plateau.size and np.all(np.asarray(at_half) >= 0.95),
+        ),
+        judge(
+            "D* ≤ 0.45 from 1/(1 − S) = 4.8",
+            f"max {d_star[inv >= 4.8].max():.3f}",
+            np.all(d_star[inv >= 4.8] <= 0.45),
+        ),
+    ]
+    last = "D* ≤ 0.2 at 1/(1 − S) = 20"
+    rules.append(
+        judge(last, f"{d_star[np.argmax(inv)]:.3f}", d_star[np.argmax(inv)] <= 0.2)
+        if full_size
+        else not_judged(last, f"quick grid ends at 1/(1 − S) = {inv.max():.3g}")
+    )
+    return rules
+
+
+def fractional_dimensionalities(W_NxFxH, densities, *, full_size: bool) -> list[Rule]:
+    """Check 11: beyond the plateau, pentagons (2/5) and square antiprisms (3/8); Σ D_i = m."""
+
+    inv = 1 / np.asarray(densities)
+    m = W_NxFxH.shape[-1]
+    sums = np.asarray([float(np.sum(metrics.feature_dimensionality(W))) for W in W_NxFxH])
+    window = np.flatnonzero((inv >= 4) & (inv <= 6))
+    counts = [sticky_counts(W_NxFxH[i]) for i in window]
+    found = [(c[2 / 5], c[3 / 8]) for c in counts]
+    rule = "some 1/(1 − S) ∈ [4, 6] has ≥ 5 features within 0.02 of 2/5 and ≥ 5 of 3/8"
+    measured = (
+        "; ".join(f"{inv[i]:.3g}: {a} and {b}" for i, (a, b) in zip(window, found)) or "no density there"
+    )
+    return [
+        judge(rule, measured, any(a >= 5 and b >= 5 for a, b in found))
+        if full_size
+        else not_judged(rule, f"full size only (200 in 20); quick: {measured}"),
+        judge(
+            f"Σ_i D_i = m = {m} ± 0.1 at every density",
+            f"worst {np.abs(sums - m).max():.3f} off",
+            np.all(np.abs(sums - m) <= 0.1),
+        ),
+    ]
+
+
+def geometry_runs(manifests):
+    run = manifests["geometry"].group("geometry", "all")
+    return run.arrays["W"], run.arrays["feature_probability"][:, 0]
+
+
+CHECKS = (
+    Check(
+        "10",
+        "uniform superposition sticks at 1/2 dimension per feature",
+        f"{P} Geometry of Superposition; {NB}",
+        ("geometry",),
+        lambda m, q: uniform_superposition(*geometry_runs(m), full_size=not q),
+    ),
+    Check(
+        "11",
+        "fractional dimensionalities; dimensions are conserved",
+        f"{P} Geometry of Superposition",
+        ("geometry",),
+        lambda m, q: fractional_dimensionalities(*geometry_runs(m), full_size=not q),
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="geometry",
-    description="E4/E5: uniform superposition, dimensions per feature and polytopes (200 features in 20 dims)",
-    sweeps=sweeps,
+    description="E4/E5: uniform superposition, dimensions per feature and polytopes "
+                "(200 features in 20 dims)",
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
 )

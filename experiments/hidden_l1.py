@@ -43,17 +43,21 @@ def penalties(quick: bool) -> tuple[float, ...]:
 
 
 def sweeps(quick: bool) -> list[Sweep]:
-    return [Sweep(name="hidden_l1", base=base(), axes={"hidden_l1": penalties(quick)}, best_of=2 if quick else 4)]
+    return [
+        Sweep(name="hidden_l1", base=base(), axes={"hidden_l1": penalties(quick)}, best_of=2 if quick else 4)
+    ]
 
 
 def no_superposition_loss() -> float:
-    """The loss of the best model without superposition: the top N_HIDDEN features dedicated, the rest dropped."""
+    """The loss of the best model without superposition: the top N_HIDDEN features dedicated, the rest
+    dropped."""
     importance = IMPORTANCE_DECAY ** np.arange(N_FEATURES)
     return float(np.sum(importance[N_HIDDEN:]) * (DENSITY / 3 - DENSITY**2 / 4) / N_FEATURES)
 
 
 def measure(manifest: Manifest) -> dict[str, np.ndarray]:
-    """Per penalty (best seed): λ, ‖W_i‖, represented and superposed feature counts, plain loss on fresh inputs."""
+    """Per penalty (best seed): λ, ‖W_i‖, represented and superposed feature counts, plain loss on fresh
+    inputs."""
     return measure_best(manifest.group("hidden_l1", "all"), "hidden_l1", "penalty")
 
 
@@ -62,8 +66,10 @@ def report(manifest: Manifest) -> str:
     lines = [f"{'λ':>9} {'represented':>12} {'superposed':>11} {'loss':>10} {'loss / λ=0':>11}"]
     for lam, r, s, loss in zip(m["penalty"], m["represented"], m["superposed"], m["loss"]):
         lines.append(f"{lam:>9.2g} {r:>12d} {s:>11d} {loss:>10.3g} {loss / m['loss'][0]:>11.2f}")
-    lines.append(f"best model without superposition: loss {no_superposition_loss():.3g} "
-                 f"({no_superposition_loss() / m['loss'][0]:.2f} x λ=0)")
+    lines.append(
+        f"best model without superposition: loss {no_superposition_loss():.3g} "
+        f"({no_superposition_loss() / m['loss'][0]:.2f} x λ=0)"
+    )
     return "\n".join(lines)
 
 
@@ -91,26 +97,49 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax_w.set(xscale="log", xlabel="L1 coefficient λ", title="feature norms: penalised features are dropped")
     _mark_zero(ax_w, x, (edges[0], edges[-1]))
     draw_counts(ax_n, x, m, label_right=True)
-    ax_n.set(xscale="log", xlabel="L1 coefficient λ", ylabel="features", title="superposition goes first",
-             ylim=(-0.5, 1.4 * max(m["represented"].max(), N_HIDDEN)))
+    ax_n.set(
+        xscale="log",
+        xlabel="L1 coefficient λ",
+        ylabel="features",
+        title="superposition goes first",
+        ylim=(-0.5, 1.4 * max(m["represented"].max(), N_HIDDEN)),
+    )
     ax_n.legend(fontsize=8, frameon=False, loc="upper right")
     ax_l.plot(x, m["loss"], "o-", color="tab:blue", label="trained with λ")
     ax_l.axhline(m["loss"][0], color="tab:red", ls="--", lw=0.9, label="λ = 0 (superposition)")
-    ax_l.axhline(no_superposition_loss(), color="0.3", ls=":", lw=0.9,
-                 label=f"best without superposition\n(top {N_HIDDEN} dedicated)")
-    ax_l.set(xscale="log", yscale="log", xlabel="L1 coefficient λ",
-             ylabel="reconstruction loss (no penalty)", title="at a cost in loss")
+    ax_l.axhline(
+        no_superposition_loss(),
+        color="0.3",
+        ls=":",
+        lw=0.9,
+        label=f"best without superposition\n(top {N_HIDDEN} dedicated)",
+    )
+    ax_l.set(
+        xscale="log",
+        yscale="log",
+        xlabel="L1 coefficient λ",
+        ylabel="reconstruction loss (no penalty)",
+        title="at a cost in loss",
+    )
     ax_l.legend(fontsize=8, frameon=False)
     for ax in (ax_n, ax_l):
         ax.set_xscale("log")
         _mark_zero(ax, x)
     free = np.flatnonzero((m["superposed"] == 0) & (m["penalty"] > 0))
-    measured = (f"no feature is in superposition from λ = {m['penalty'][free[0]]:.2g}, at {m['loss'][free[0]] / m['loss'][0]:.1f}x "
-                f"the loss of λ = 0" if len(free) else "superposition survives every λ trained")
-    fig.suptitle(f"An L1 penalty λ‖h‖₁ on the hidden activations, {N_FEATURES} features (importance "
-                 f"{IMPORTANCE_DECAY}^i) in {N_HIDDEN} dimensions at density {DENSITY}, best of the seeds:\n"
-                 f"{measured}; the best model without superposition costs "
-                 f"{no_superposition_loss() / m['loss'][0]:.1f}x", fontsize=9.5)
+    measured = (
+        f"no feature is in superposition from λ = {m['penalty'][free[0]]:.2g}, at "
+        f"{m['loss'][free[0]] / m['loss'][0]:.1f}x "
+        f"the loss of λ = 0"
+        if len(free)
+        else "superposition survives every λ trained"
+    )
+    fig.suptitle(
+        f"An L1 penalty λ‖h‖₁ on the hidden activations, {N_FEATURES} features (importance "
+        f"{IMPORTANCE_DECAY}^i) in {N_HIDDEN} dimensions at density {DENSITY}, best of the seeds:\n"
+        f"{measured}; the best model without superposition costs "
+        f"{no_superposition_loss() / m['loss'][0]:.1f}x",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(wspace=0.45, top=0.84)
     return plotting.save(fig, figure_path)
 
@@ -118,7 +147,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="hidden-l1",
     description="E12: an L1 penalty on the hidden activations removes superposition at a cost in loss",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
     report=report,
 )

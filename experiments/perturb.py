@@ -68,13 +68,17 @@ def geometry_losses(run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     point = run.arrays["point"]
     ratio = run.arrays["feature_probability"][:, 4] / BASE_DENSITY
     points = np.unique(point)
-    best = {k: np.asarray([np.min(loss[(point == q) & (kept == k)], initial=np.inf) for q in points]) for k in (0, 1)}
+    best = {
+        k: np.asarray([np.min(loss[(point == q) & (kept == k)], initial=np.inf) for q in points])
+        for k in (0, 1)
+    }
     r = np.asarray([ratio[point == q][0] for q in points])
     return r, np.where(np.isinf(best[1]), np.nan, best[1]), np.where(np.isinf(best[0]), np.nan, best[0])
 
 
 def crossing(ratios: np.ndarray, kept: np.ndarray, dropped: np.ndarray) -> float:
-    """The ratio (log-interpolated) where dropping feature 4 stops being the lower loss, NaN if not bracketed."""
+    """The ratio (log-interpolated) where dropping feature 4 stops being the lower loss, NaN if not
+    bracketed."""
     gap = dropped - kept
     for i in range(len(gap) - 1):
         if np.isfinite(gap[i]) and np.isfinite(gap[i + 1]) and gap[i] < 0 <= gap[i + 1]:
@@ -102,33 +106,64 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax.plot(ratio, D[:, :4].mean(axis=1), "s-", color="0.5", label="features 0-3 (mean)")
     for v, name in ((0.5, "digon 1/2"), (0.4, "pentagon 2/5")):
         ax.axhline(v, color="tab:purple", ls=":", lw=0.8)
-        ax.annotate(name, (ratio.max() * 1.1, v + (0.02 if v > 0.45 else -0.02)), fontsize=7, va="center",
-                    annotation_clip=False)
-    ax.set(xscale="log", xlabel="density of feature 4 relative to the others (0.05)",
-           ylabel="feature dimensionality D_i", title="best of the seeds at each density")
+        ax.annotate(
+            name,
+            (ratio.max() * 1.1, v + (0.02 if v > 0.45 else -0.02)),
+            fontsize=7,
+            va="center",
+            annotation_clip=False,
+        )
+    ax.set(
+        xscale="log",
+        xlabel="density of feature 4 relative to the others (0.05)",
+        ylabel="feature dimensionality D_i",
+        title="best of the seeds at each density",
+    )
     ax.legend(fontsize=8, frameon=False)
     r, kept, dropped = geometry_losses(run)
     switch = crossing(r, kept, dropped)
     ax = fig.add_subplot(bottom[0, 1])
     ax.plot(r, kept, "o-", color="tab:red", ms=4, label="feature 4 kept (pentagon-like)")
     ax.plot(r, dropped, "s-", color="0.35", ms=4, label="feature 4 dropped (two digons)")
-    ax.set(xscale="log", yscale="log", xlabel="density ratio of feature 4",
-           ylabel="loss, best seed", title="the two geometries' loss curves")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="density ratio of feature 4",
+        ylabel="loss, best seed",
+        title="the two geometries' loss curves",
+    )
     ax.legend(fontsize=8, frameon=False)
     ax = fig.add_subplot(bottom[0, 2])
     ax.plot(r, 100 * (dropped - kept) / kept, "D-", color="tab:purple", ms=4)
     ax.axhline(0, color="k", lw=0.7)
     if np.isfinite(switch):
         ax.axvline(switch, color="tab:purple", ls=":", lw=0.9)
-        ax.text(0.04, 0.9, f"switch at ×{switch:.2f}\n({1 / switch:.1f}x sparser)", transform=ax.transAxes,
-                fontsize=8, va="top", color="tab:purple")
-    ax.set(xscale="log", xlabel="density ratio of feature 4", ylabel="loss(dropped) − loss(kept), % of loss(kept)",
-           title="first-order change: the curves cross")
-    measured = f"they cross where feature 4 is {1 / switch:.1f}x sparser" if np.isfinite(switch) else \
-        "no crossing between the densities trained"
-    fig.suptitle("Perturbing one feature of a pentagon (red): sparser → it is dropped and the rest form two "
-                 "digons; denser → it takes more of the space and the others move away.\nLosses on one "
-                 f"evaluation set of {EVAL_SAMPLES:,} samples: {measured} (the paper: about 2.5x).", fontsize=9.5)
+        ax.text(
+            0.04,
+            0.9,
+            f"switch at ×{switch:.2f}\n({1 / switch:.1f}x sparser)",
+            transform=ax.transAxes,
+            fontsize=8,
+            va="top",
+            color="tab:purple",
+        )
+    ax.set(
+        xscale="log",
+        xlabel="density ratio of feature 4",
+        ylabel="loss(dropped) − loss(kept), % of loss(kept)",
+        title="first-order change: the curves cross",
+    )
+    measured = (
+        f"they cross where feature 4 is {1 / switch:.1f}x sparser"
+        if np.isfinite(switch)
+        else "no crossing between the densities trained"
+    )
+    fig.suptitle(
+        "Perturbing one feature of a pentagon (red): sparser → it is dropped and the rest form two "
+        "digons; denser → it takes more of the space and the others move away.\nLosses on one "
+        f"evaluation set of {EVAL_SAMPLES:,} samples: {measured} (the paper: about 2.5x).",
+        fontsize=9.5,
+    )
     fig.subplots_adjust(hspace=0.45, top=0.86)
     return plotting.save(fig, figure_path)
 
@@ -136,7 +171,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="perturb",
     description="E6: non-uniform superposition, one feature of a pentagon made sparser or denser; where the "
-                "two geometries' loss curves cross",
-    sweeps=sweeps,
+    "two geometries' loss curves cross",
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
 )

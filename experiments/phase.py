@@ -27,9 +27,11 @@ import matplotlib.lines
 import matplotlib.patches
 import numpy as np
 
+from experiments._references import W_, P
 from superpose import results
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
 from superpose.toy import configurations, theory
 from superpose.toy.config import ToyConfig
 from superpose.toy.expected import expected_loss
@@ -66,7 +68,8 @@ def sweeps(quick: bool) -> list[Sweep]:
 
 def classify(W_IxFxH: np.ndarray) -> np.ndarray:
     """Phase of the extra (last) feature, an index into PHASES, for each instance: superposition
-    when it shares its direction with a learned feature (|cos| > 0.5); same sign when that cosine is positive."""
+    when it shares its direction with a learned feature (|cos| > 0.5); same sign when that cosine is
+    positive."""
     norms = np.linalg.norm(W_IxFxH, axis=-1)
     unit = W_IxFxH / np.maximum(norms, 1e-9)[..., None]
     cos = np.einsum("ifh,ih->if", unit[:, :-1], unit[:, -1])
@@ -117,7 +120,8 @@ def _free_optimum(densities: tuple[float, ...], ratios: tuple[float, ...]):
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of cells where two phase grids agree (the extra feature's 'same sign' counts as superposition)."""
+    """Share of cells where two phase grids agree (the extra feature's 'same sign' counts as
+    superposition)."""
     return float(np.mean(np.where(a == 3, 1, a) == np.where(b == 3, 1, b)))
 
 
@@ -144,11 +148,25 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         if n == 3:
             free = free_optimum(densities, ratios)[0]
             by_training = classify(run.arrays["W"][best_instances(run)]).reshape(trained.shape)
-            panels.append((axes[row, 2], free, (f"best configuration, norms and biases free:\nagrees with trained "
-                                                f"{100 * agreement(trained, free):.1f}%, closed forms "
-                                                f"{100 * agreement(closed, free):.1f}%")))
-            axes[0, 2].text(0, 0.5, _NOTE.format(by_loss=agree, by_training=100 * agreement(by_training, closed)),
-                            fontsize=8.5, va="center", transform=axes[0, 2].transAxes)
+            panels.append(
+                (
+                    axes[row, 2],
+                    free,
+                    (
+                        f"best configuration, norms and biases free:\nagrees with trained "
+                        f"{100 * agreement(trained, free):.1f}%, closed forms "
+                        f"{100 * agreement(closed, free):.1f}%"
+                    ),
+                )
+            )
+            axes[0, 2].text(
+                0,
+                0.5,
+                _NOTE.format(by_loss=agree, by_training=100 * agreement(by_training, closed)),
+                fontsize=8.5,
+                va="center",
+                transform=axes[0, 2].transAxes,
+            )
         else:
             axes[row, 2].axis("off")
         for ax, phases, title in panels:
@@ -165,25 +183,32 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     axes[0, 1].xaxis.set_tick_params(labelbottom=True)
     handles = [matplotlib.patches.Patch(color=c, label=f"extra feature {p}") for p, c in zip(PHASES, COLORS)]
     handles.append(matplotlib.lines.Line2D([], [], color="k", label="n=2, m=1 theoretical boundary"))
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.03))
-    fig.suptitle("Phase diagrams: sparse features go into superposition; dense ones are dropped or get a dimension",
-                 fontsize=10)
+    fig.legend(
+        handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.03)
+    )
+    fig.suptitle(
+        "Phase diagrams: sparse features go into superposition; dense ones are dropped or get a dimension",
+        fontsize=10,
+    )
     fig.subplots_adjust(bottom=0.12, hspace=0.25)
     return plotting.save(fig, figure_path)
 
 
-_NOTE = ("Each cell's best seed is the one with the lowest\nexpected loss, stratified over which features are\n"
-         "active (standard error about 1% of the loss). The\nlast chunk of training loss cannot rank seeds at\n"
-         "low density, where it holds only a few dozen inputs\nwith two active features: chosen by it, the n=3,\n"
-         "m=2 phases agree with the closed forms in {by_training:.1f}%\nof cells, against {by_loss:.1f}% here.\n\n"
-         "Below right: each n=3, m=2 configuration (the\ntriangle included) with its norms and biases\n"
-         "optimised: the closed forms' choice survives\nalmost everywhere.")
+_NOTE = (
+    "Each cell's best seed is the one with the lowest\nexpected loss, stratified over which features are\n"
+    "active (standard error about 1% of the loss). The\nlast chunk of training loss cannot rank seeds at\n"
+    "low density, where it holds only a few dozen inputs\nwith two active features: chosen by it, the n=3,\n"
+    "m=2 phases agree with the closed forms in {by_training:.1f}%\nof cells, against {by_loss:.1f}% here.\n\n"
+    "Below right: each n=3, m=2 configuration (the\ntriangle included) with its norms and biases\n"
+    "optimised: the closed forms' choice survives\nalmost everywhere."
+)
 
 
 def report(manifest: Manifest) -> str:
     """The agreement numbers behind the figure (not printed by `superpose run`, which would then draw too: the
     free-parameter optimum takes about a minute at full size). From Python:
-    `print(phase.report(Manifest(Path("results"), (Path("results/phase_n2m1/all"), Path("results/phase_n3m2/all")))))`."""
+    `print(phase.report(Manifest(Path("results"), (Path("results/phase_n2m1/all"),
+    Path("results/phase_n3m2/all")))))`."""
     lines = []
     for name, (n, m) in SIZES.items():
         run = manifest.group(name, "all")
@@ -193,26 +218,36 @@ def report(manifest: Manifest) -> str:
         by_loss = empirical_phases(run)
         by_training = classify(run.arrays["W"][best_instances(run)]).reshape(shape)
         closed = theory_phases(densities, ratios, n)
-        lines.append(f"n={n}, m={m}: trained phase = closed-form argmin in {100 * agreement(by_loss, closed):.1f}% "
-                     f"of cells (best seed by expected loss; by the last chunk's training loss: "
-                     f"{100 * agreement(by_training, closed):.1f}%); expected-loss standard error: median "
-                     f"{100 * np.median(se / loss):.2f}% of the loss, max {100 * np.max(se / loss):.2f}%")
+        lines.append(
+            f"n={n}, m={m}: trained phase = closed-form argmin in {100 * agreement(by_loss, closed):.1f}% "
+            f"of cells (best seed by expected loss; by the last chunk's training loss: "
+            f"{100 * agreement(by_training, closed):.1f}%); expected-loss standard error: median "
+            f"{100 * np.median(se / loss):.2f}% of the loss, max {100 * np.max(se / loss):.2f}%"
+        )
         if n != 3:
             continue
         free, free_loss, free_se = free_optimum(densities, ratios)
-        lines.append(f"  free-parameter optimum = closed forms in {100 * agreement(free, closed):.1f}%, = trained in "
-                     f"{100 * agreement(free, by_loss):.1f}%; its standard error: max "
-                     f"{100 * np.max(free_se / free_loss):.2f}% of the loss")
+        lines.append(
+            f"  free-parameter optimum = closed forms in {100 * agreement(free, closed):.1f}%, = trained in "
+            f"{100 * agreement(free, by_loss):.1f}%; its standard error: max "
+            f"{100 * np.max(free_se / free_loss):.2f}% of the loss"
+        )
         order = np.sort(free_loss, axis=0)
-        lines.append(f"  gap between the best and second-best configuration: median "
-                     f"{100 * np.median((order[1] - order[0]) / order[0]):.1f}% of the best")
+        lines.append(
+            f"  gap between the best and second-best configuration: median "
+            f"{100 * np.median((order[1] - order[0]) / order[0]):.1f}% of the best"
+        )
         phase_of = classify(run.arrays["W"]).reshape(-1)
         point = run.arrays["point"]
         missed = np.flatnonzero(np.where(by_loss.ravel() == 3, 1, by_loss.ravel()) != free.ravel())
-        found = sum(bool(np.any(np.where(phase_of[point == q] == 3, 1, phase_of[point == q]) == free.ravel()[q]))
-                    for q in missed)
-        lines.append(f"  {len(missed)} cells where the trained phase is not the free optimum's; in {found} of them "
-                     "some seed found the optimum's phase")
+        found = sum(
+            bool(np.any(np.where(phase_of[point == q] == 3, 1, phase_of[point == q]) == free.ravel()[q]))
+            for q in missed
+        )
+        lines.append(
+            f"  {len(missed)} cells where the trained phase is not the free optimum's; in {found} of them "
+            "some seed found the optimum's phase"
+        )
     return "\n".join(lines)
 
 
@@ -223,9 +258,47 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return 10 ** np.concatenate([logc - step / 2, logc[-1:] + step / 2])
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def phase_diagram(empirical, theory, densities) -> list[Rule]:
+    empirical, theory = np.asarray(empirical), np.asarray(theory)
+    agree = float((empirical == theory).mean())
+    sparse = float((empirical[np.asarray(densities) <= 0.1] == 1).mean())
+    return [
+        judge("≥ 75% of cells match the closed forms' argmin", f"{agree:.1%}", agree >= 0.75),
+        judge(
+            "(r = 0.1, dense): extra feature not learned; (r = 10, dense): dedicated",
+            f"{'not learned' if empirical[0, 0] == 0 else empirical[0, 0]}, "
+            f"{'dedicated' if empirical[0, -1] == 2 else empirical[0, -1]}",
+            empirical[0, 0] == 0 and empirical[0, -1] == 2,
+        ),
+        judge("≥ 80% of cells at 1 − S ≤ 0.1 in superposition", f"{sparse:.1%}", sparse >= 0.8),
+    ]
+
+
+def _check12(manifests, quick):
+
+    run = manifests["phase"].group("phase_n2m1", "all")
+    densities, ratios = grid_of(run)
+    return phase_diagram(empirical_phases(run), theory_phases(densities, ratios), densities)
+
+
+CHECKS = (
+    Check(
+        "12",
+        "the n = 2, m = 1 phase diagram agrees with theory",
+        f"{P} Superposition as a Phase Change; {W_}",
+        ("phase",),
+        _check12,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="phase",
     description="E3: phase diagrams (2 features in 1 dim, 3 in 2) over importance x density, with theory",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
 )

@@ -30,10 +30,17 @@ from superpose.train import rng
 
 DENSITIES = (0.75, 0.35, 0.2, 0.15, 0.12, 0.08, 0.05, 0.03, 0.01)
 QUICK_DENSITIES = (0.75, 0.35, 0.12, 0.03)
-PAPER_REGIMES = {0.75: "all monosemantic", 0.35: "3 features in 2 neurons", 0.2: "3 features in 2 neurons",
-                 0.15: "5 features in 3 neurons", 0.12: "6 features in 4 neurons", 0.08: "8 features in 5 neurons",
-                 0.05: "8 features in 5 neurons", 0.03: "each feature a pair of neurons",
-                 0.01: "each feature a pair of neurons"}
+PAPER_REGIMES = {
+    0.75: "all monosemantic",
+    0.35: "3 features in 2 neurons",
+    0.2: "3 features in 2 neurons",
+    0.15: "5 features in 3 neurons",
+    0.12: "6 features in 4 neurons",
+    0.08: "8 features in 5 neurons",
+    0.05: "8 features in 5 neurons",
+    0.03: "each feature a pair of neurons",
+    0.01: "each feature a pair of neurons",
+}
 EVAL_SAMPLES = 1 << 15
 
 
@@ -45,7 +52,9 @@ def sweeps(quick: bool) -> list[Sweep]:
     return [
         Sweep(
             name="privileged",
-            base=ToyConfig(model="relu_hidden", n_features=10, n_hidden=5, importance_decay=0.75, steps=10_000),
+            base=ToyConfig(
+                model="relu_hidden", n_features=10, n_hidden=5, importance_decay=0.75, steps=10_000
+            ),
             axes={"feature_probability": QUICK_DENSITIES if quick else DENSITIES},
             best_of=seeds(quick),
         )
@@ -75,18 +84,23 @@ def structure(W_FxH: np.ndarray) -> tuple[tuple[int, int], ...]:
     graph[:n_features, n_features:] = edges
     _, label = csgraph.connected_components(graph, directed=False)
     used = edges.any(axis=1)
-    parts = [(int(np.sum(used & (label[:n_features] == c))), int(np.sum(label[n_features:] == c)))
-             for c in np.unique(label[n_features:])]
+    parts = [
+        (int(np.sum(used & (label[:n_features] == c))), int(np.sum(label[n_features:] == c)))
+        for c in np.unique(label[n_features:])
+    ]
     return tuple(sorted(parts, key=lambda p: (-p[1], -p[0])))
 
 
 def describe(parts: tuple[tuple[int, int], ...]) -> str:
-    """"3 features in 2 neurons + 3 monosemantic", "all monosemantic", ..."""
+    """ "3 features in 2 neurons + 3 monosemantic", "all monosemantic", ..."""
     mono = parts.count((1, 1))
     if mono == len(parts):
         return "all monosemantic"
-    shared = [f"{f} feature{'s' if f != 1 else ''} in {n} neuron{'s' if n != 1 else ''}" for f, n in parts
-              if (f, n) != (1, 1)]
+    shared = [
+        f"{f} feature{'s' if f != 1 else ''} in {n} neuron{'s' if n != 1 else ''}"
+        for f, n in parts
+        if (f, n) != (1, 1)
+    ]
     return " + ".join(shared + ([f"{mono} monosemantic"] if mono else []))
 
 
@@ -102,8 +116,9 @@ def evaluation_losses(run) -> np.ndarray:
     generator = rng.generator(0)
     u_active, u_value = generator.random((2, EVAL_SAMPLES, run.arrays["W"].shape[1]), dtype=np.float32)
     out = np.empty(len(run.arrays["W"]))
-    for i, (W, b, p, imp) in enumerate(zip(run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"],
-                                           run.arrays["importance"])):
+    for i, (W, b, p, imp) in enumerate(
+        zip(run.arrays["W"], run.arrays["b"], run.arrays["feature_probability"], run.arrays["importance"])
+    ):
         x = np.where(u_active < p, u_value, 0.0)
         out[i] = np.mean(imp * (x - np.maximum(np.maximum(x @ W, 0) @ W.T + b, 0)) ** 2)
     return out
@@ -124,20 +139,36 @@ def regimes(run) -> list[dict]:
         counts = Counter(describe(structure(w)) for w in W[point == q])
         density = round(float(run.arrays["feature_probability"][i, 0]), 6)  # float32 0.35 -> 0.35
         found = describe(structure(W[i]))
-        out.append({"density": density, "instance": int(i), "paper": PAPER_REGIMES.get(density, "—"), "best": found,
-                    "neurons_per_feature": neurons_per_feature(W[i]), "seeds": int(np.sum(point == q)),
-                    "best_share": counts[found] / np.sum(point == q), "common": counts.most_common(3)})
+        out.append(
+            {
+                "density": density,
+                "instance": int(i),
+                "paper": PAPER_REGIMES.get(density, "—"),
+                "best": found,
+                "neurons_per_feature": neurons_per_feature(W[i]),
+                "seeds": int(np.sum(point == q)),
+                "best_share": counts[found] / np.sum(point == q),
+                "common": counts.most_common(3),
+            }
+        )
     return out
 
 
 def report(manifest: Manifest) -> str:
     rows = regimes(manifest.group("privileged", "all"))
-    lines = [f"{'1 − S':>6}  {'the paper':<32} {'best of ' + str(rows[0]['seeds']):<44} {'n/f':>4} {'seeds alike':>11}"]
+    lines = [
+        f"{'1 − S':>6}  {'the paper':<32} {'best of ' + str(rows[0]['seeds']):<44} {'n/f':>4} "
+        f"{'seeds alike':>11}"
+    ]
     for r in rows:
-        lines.append(f"{r['density']:>6g}  {r['paper']:<32} {r['best']:<44} {r['neurons_per_feature']:>4.2f} "
-                     f"{100 * r['best_share']:>10.1f}%")
-    lines.append("n/f: neurons per represented feature of the best model; seeds alike: share of all seeds with the "
-                 "best model's structure")
+        lines.append(
+            f"{r['density']:>6g}  {r['paper']:<32} {r['best']:<44} {r['neurons_per_feature']:>4.2f} "
+            f"{100 * r['best_share']:>10.1f}%"
+        )
+    lines.append(
+        "n/f: neurons per represented feature of the best model; seeds alike: share of all seeds with the "
+        "best model's structure"
+    )
     return "\n".join(lines)
 
 
@@ -148,7 +179,9 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     W_all, p = run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
     n_features, n_hidden = W_all.shape[1:]
     colors = plotting.feature_colors(n_features)
-    fig, axes = plotting.figure(1, len(best), figsize=(max(2.1 * len(best), 13), 4.0), sharey=True, squeeze=False)
+    fig, axes = plotting.figure(
+        1, len(best), figsize=(max(2.1 * len(best), 13), 4.0), sharey=True, squeeze=False
+    )
     for ax, W, density, row in zip(axes[0], W_all, p, rows):
         for neuron in range(n_hidden):
             up = down = 0.0
@@ -161,7 +194,9 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         ax.set_xlabel("neuron")
         found = textwrap.fill(row["best"], 24)
         paper = textwrap.fill(f"paper: {row['paper']}", 24)
-        ax.set_title(f"1−S = {density:g}\n{found}\n({100 * row['best_share']:.0f}% of seeds alike)", fontsize=7.5)
+        ax.set_title(
+            f"1−S = {density:g}\n{found}\n({100 * row['best_share']:.0f}% of seeds alike)", fontsize=7.5
+        )
         ax.text(0.5, -0.22, paper, transform=ax.transAxes, ha="center", va="top", fontsize=7, color="0.35")
     axes[0, 0].set_ylabel("weights into each neuron, stacked by feature")
     handles = [
@@ -171,7 +206,8 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     fig.suptitle(
         f"Ten features in five ReLU neurons (importance 0.75^i, yellow = most important), the best of "
         f"{rows[0]['seeds']} seeds per density on one evaluation set: dense features are monosemantic;\n"
-        "sparser ones share neurons. Above each model its structure (k features sharing j neurons: a feature uses "
+        "sparser ones share neurons. Above each model its structure (k features sharing j neurons: a feature "
+        "uses "
         "a neuron where its weight exceeds half the neuron's largest); below, the paper's regime",
         fontsize=9.5,
         y=1.02,
@@ -183,7 +219,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="privileged",
     description="E10: superposition in a privileged basis (ReLU hidden layer), neuron stack plots",
-    sweeps=sweeps,
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
     report=report,
 )

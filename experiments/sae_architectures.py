@@ -29,14 +29,12 @@ import numpy as np
 
 from superpose import results
 from superpose.app import plotting
-from superpose.data import user_arrays
+from superpose.app.experiment import Experiment, Manifest
+from superpose.data import groundtruth, synthsaebench, user_arrays
+from superpose.measures import recovery
 from superpose.sae import baselines
 from superpose.sae import group as sae_group
-from superpose.data import groundtruth
-from superpose.measures import recovery
-from superpose.data import synthsaebench
 from superpose.sae import model as sae_lib
-from superpose.app.experiment import Experiment, Manifest
 from superpose.train import rng
 from superpose.validate import ConfigError
 
@@ -57,24 +55,40 @@ QUICK_COEFFICIENTS = {
 ARCHITECTURES = ("l1", "topk", "batchtopk", "jumprelu", "gated", "matryoshka")
 COLUMNS = ("l0", "f1_all_latents", "mcc_matched_pairs", "uniqueness_all_latents", "explained_variance",
            "shrinkage", "dead_latents", "absorption")
-PUBLISHED = {  # SynthSAEBench-16k, L0 = 25, width 4,096, 200M samples (Chanin & Garriga-Alonso 2026): F1, MCC,
-    # uniqueness, explained variance
+# SynthSAEBench-16k, L0 = 25, width 4,096, 200M samples (Chanin & Garriga-Alonso 2026): F1, MCC, uniqueness,
+# explained variance
+PUBLISHED = {
     "batchtopk": (0.7316, 0.7574, 0.9837, 0.7923),
     "matryoshka": (0.8793, 0.7927, 0.9987, 0.7792),
     "l1": (0.5562, 0.6039, 0.8976, 0.7654),
     "jumprelu": (0.7317, 0.7527, 0.9885, 0.7951),
 }
 LASSO_ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0)
-"""The lasso baselines' α, in units of the median true code (the one whose L0 is closest to the true L0 is kept)."""
-QUICK_WORLD = synthsaebench.WorldConfig(n_features=256, n_dims=32, roots=2, correlation_rank=8, orthogonalize_steps=100)
+"""The lasso baselines' α, in units of the median true code (the one whose L0 is closest to the true L0 is
+kept)."""
+QUICK_WORLD = synthsaebench.WorldConfig(
+    n_features=256, n_dims=32, roots=2, correlation_rank=8, orthogonalize_steps=100
+)
 
 
 def setting(quick: bool) -> dict:
     if quick:
-        return {"world": QUICK_WORLD, "n_latents": 64, "steps": 1500, "batch_size": 512, "learning_rate": 1e-3,
-                "n_eval": 4096}
-    return {"world": synthsaebench.PRESETS["synthsaebench-cpu"], "n_latents": 512, "steps": 15_000,
-            "batch_size": 1024, "learning_rate": 3e-4, "n_eval": 8192}
+        return {
+            "world": QUICK_WORLD,
+            "n_latents": 64,
+            "steps": 1500,
+            "batch_size": 512,
+            "learning_rate": 1e-3,
+            "n_eval": 4096,
+        }
+    return {
+        "world": synthsaebench.PRESETS["synthsaebench-cpu"],
+        "n_latents": 512,
+        "steps": 15_000,
+        "batch_size": 1024,
+        "learning_rate": 3e-4,
+        "n_eval": 8192,
+    }
 
 
 def source(s: dict) -> synthsaebench.World:
@@ -86,7 +100,8 @@ def true_l0(src, n: int = 8192) -> float:
     return float((np.asarray(codes) > 0).sum(0).mean())
 
 
-def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing: bool) -> list[Path]:
+    quick = size == "quick"
     results_dir = manifest.root
     s = setting(quick)
     src = source(s)
@@ -98,32 +113,65 @@ def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing
 
     def batches():  # a batch of this world costs more to draw than an SAE step: draw once for every group
         if not recorded:
-            recorded["source"] = user_arrays.record(src, s["steps"], s["batch_size"], scratch / "batches.npy",
-                                               progress=progress)
+            recorded["source"] = user_arrays.record(
+                src, s["steps"], s["batch_size"], scratch / "batches.npy", progress=progress
+            )
         return recorded["source"]
 
     results_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".batches-", dir=results_dir))
     try:
         for arch in ARCHITECTURES:
-            folders.append(_train_architecture(arch, s, src, spec, k, d, results_dir, batches, quick=quick,
-                                               progress=progress, skip_existing=skip_existing))
+            folders.append(
+                _train_architecture(
+                    arch,
+                    s,
+                    src,
+                    spec,
+                    k,
+                    d,
+                    results_dir,
+                    batches,
+                    quick=quick,
+                    progress=progress,
+                    skip_existing=skip_existing,
+                )
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     folders.append(_baselines(Manifest(results_dir, tuple(folders)), src, s, spec, skip_existing))
     return folders
 
 
-def _train_architecture(arch, s, src, spec, k, d, results_dir, batches, *, quick, progress, skip_existing) -> Path:
+def _train_architecture(
+    arch, s, src, spec, k, d, results_dir, batches, *, quick, progress, skip_existing
+) -> Path:
     """One architecture's group: the top-k family at k, the others over their coefficient grid."""
-    base = sae_lib.SAEConfig(architecture=arch, n_latents=s["n_latents"], k=k, steps=s["steps"],
-                             batch_size=s["batch_size"], learning_rate=s["learning_rate"], log_every=500,
-                             **(JUMPRELU if arch == "jumprelu" else {}))
+    base = sae_lib.SAEConfig(
+        architecture=arch,
+        n_latents=s["n_latents"],
+        k=k,
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        learning_rate=s["learning_rate"],
+        log_every=500,
+        **(JUMPRELU if arch == "jumprelu" else {}),
+    )
     coefficients = (QUICK_COEFFICIENTS if quick else COEFFICIENTS).get(arch, (0.0,))
-    configs = [sae_lib.sae_replace(base, sparsity_coefficient=c / d, seed=i) for i, c in enumerate(coefficients)]
+    configs = [
+        sae_lib.sae_replace(base, sparsity_coefficient=c / d, seed=i) for i, c in enumerate(coefficients)
+    ]
     folder = results_dir / NAME / arch
-    sae_group.run_group(folder, configs, src, labels=[{"coefficient_times_d": c} for c in coefficients],
-                    source_spec=spec, progress=progress, skip_existing=skip_existing, train_on=batches)
+    sae_group.run_group(
+        folder,
+        configs,
+        src,
+        labels=[{"coefficient_times_d": c} for c in coefficients],
+        source_spec=spec,
+        progress=progress,
+        skip_existing=skip_existing,
+        train_on=batches,
+    )
     return folder
 
 
@@ -131,8 +179,12 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
     """Baselines against the best SAE among the `trained` ones."""
     folder = trained.root / NAME / "baselines"
     arch, i = _best_sae(trained)
-    job = {"source": spec, "best_sae": arch, "scikit_learn": importlib.util.find_spec("sklearn") is not None,
-           "lasso_alphas": list(LASSO_ALPHAS)}
+    job = {
+        "source": spec,
+        "best_sae": arch,
+        "scikit_learn": importlib.util.find_spec("sklearn") is not None,
+        "lasso_alphas": list(LASSO_ALPHAS),
+    }
 
     def compute(_checkpoint):
         codes_GxN, x = groundtruth.sample(src, rng.key(7, "hash"), s["n_eval"])
@@ -153,15 +205,20 @@ def _baselines(trained: Manifest, src, s, spec, skip_existing: bool) -> Path:
         n_code = min(2048, len(x))
         target = (codes[:n_code] > 0).sum(1).mean()
         scale = np.median(codes[codes > 0])  # the lasso's α is in units of the codes' magnitude
-        for name, dictionary, bias in ((f"lasso on {arch} decoder", decoder, decoder_bias),
-                                       ("lasso on true dictionary", truth, np.asarray(src.bias_D))):
+        for name, dictionary, bias in (
+            (f"lasso on {arch} decoder", decoder, decoder_bias),
+            ("lasso on true dictionary", truth, np.asarray(src.bias_D)),
+        ):
             feature_of = recovery.cosine_matrix(truth, dictionary).argmax(axis=0)
-            tried = [baselines.sparse_codes(x[:n_code] - bias, dictionary, alpha=a * scale)
-                     for a in LASSO_ALPHAS]
+            tried = [
+                baselines.sparse_codes(x[:n_code] - bias, dictionary, alpha=a * scale) for a in LASSO_ALPHAS
+            ]
             sparse = min(tried, key=lambda c: abs(np.log(max((c > 1e-6).sum(1).mean(), 1e-3) / target)))
-            metrics[name] = {"f1": baselines.support_f1(sparse, codes[:n_code], feature_of),
-                             "l0": float((sparse > 1e-6).sum(1).mean()),
-                             **recovery.direction_metrics(truth, dictionary)}
+            metrics[name] = {
+                "f1": baselines.support_f1(sparse, codes[:n_code], feature_of),
+                "l0": float((sparse > 1e-6).sum(1).mean()),
+                **recovery.direction_metrics(truth, dictionary),
+            }
         return {name.replace(" ", "_"): d for name, d in directions.items()}, {"metrics": metrics}, {}
 
     return results.run_or_load(baselines.BaselineGroup, folder, job, compute, skip_existing=skip_existing)
@@ -186,9 +243,15 @@ def table(manifest: Manifest) -> dict[str, dict]:
         run = manifest.load(NAME, arch)
         l0, true_l0 = sae_group.metric(run, "l0"), sae_group.metric(run, "true_l0")
         i = matched_instance(l0, true_l0)
-        rows[arch] = {**run.summary["metrics"][i], "instance": i,
-                      "setting": (f"k={sae_group.config(run, i).k}" if arch not in COEFFICIENTS
-                                  else f"λd={sae_group.labels(run, 'coefficient_times_d')[i]:g}")}
+        rows[arch] = {
+            **run.summary["metrics"][i],
+            "instance": i,
+            "setting": (
+                f"k={sae_group.config(run, i).k}"
+                if arch not in COEFFICIENTS
+                else f"λd={sae_group.labels(run, 'coefficient_times_d')[i]:g}"
+            ),
+        }
     return rows
 
 
@@ -199,18 +262,53 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     fig = plt.figure(figsize=(14, 9))
     ax = fig.add_axes([0.02, 0.45, 0.96, 0.41])
     ax.axis("off")
-    header = ["", "setting", "L0", "F1", "MCC", "uniqueness", "expl. var.", "shrinkage γ", "dead", "absorption",
-              "published F1 / MCC / uniq. / expl. var."]
+    header = [
+        "",
+        "setting",
+        "L0",
+        "F1",
+        "MCC",
+        "uniqueness",
+        "expl. var.",
+        "shrinkage γ",
+        "dead",
+        "absorption",
+        "published F1 / MCC / uniq. / expl. var.",
+    ]
     cells = []
     for arch, m in rows.items():
         published = " / ".join(f"{v:.3f}" for v in PUBLISHED[arch]) if arch in PUBLISHED else "–"
-        cells.append([arch, m["setting"], f"{m['l0']:.2f}", f"{m['f1_all_latents']:.3f}",
-                      f"{m['mcc_matched_pairs']:.3f}", f"{m['uniqueness_all_latents']:.3f}",
-                      f"{m['explained_variance']:.3f}", f"{m['shrinkage']:.3f}", f"{m['dead_latents']}",
-                      f"{m['absorption']:.2f}", published])
+        cells.append(
+            [
+                arch,
+                m["setting"],
+                f"{m['l0']:.2f}",
+                f"{m['f1_all_latents']:.3f}",
+                f"{m['mcc_matched_pairs']:.3f}",
+                f"{m['uniqueness_all_latents']:.3f}",
+                f"{m['explained_variance']:.3f}",
+                f"{m['shrinkage']:.3f}",
+                f"{m['dead_latents']}",
+                f"{m['absorption']:.2f}",
+                published,
+            ]
+        )
     for name, m in base.items():
-        cells.append([name, "baseline", f"{m['l0']:.2f}" if "l0" in m else "–", f"{m['f1']:.3f}" if "f1" in m else "–",
-                      f"{m['mcc_matched_pairs']:.3f}", "–", "–", "–", "–", "–", "–"])
+        cells.append(
+            [
+                name,
+                "baseline",
+                f"{m['l0']:.2f}" if "l0" in m else "–",
+                f"{m['f1']:.3f}" if "f1" in m else "–",
+                f"{m['mcc_matched_pairs']:.3f}",
+                "–",
+                "–",
+                "–",
+                "–",
+                "–",
+                "–",
+            ]
+        )
     if "missing" in base_run.summary:
         cells.append(["baselines", "–", "–", "–", base_run.summary["missing"].split(": ")[-1]] + ["–"] * 6)
     widths = [0.15, 0.06] + [0.07] * 8 + [0.2]
@@ -219,43 +317,53 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     t.set_fontsize(8.5)
     t.scale(1, 1.35)
     best_f1 = max(rows, key=lambda a: rows[a]["f1_all_latents"])
-    for (r, c), cell in t.get_celld().items():
+    for (r, _c), cell in t.get_celld().items():
         if r == 0:
             cell.set_text_props(fontweight="bold")
         elif r - 1 < len(rows) and list(rows)[r - 1] == best_f1:
             cell.set_facecolor("#e8f0fa")
         elif r - 1 >= len(rows):
             cell.set_facecolor("#f4f4f4")
-    ax.set_title("SAEs at matched L0 (rows 1–6) and baselines (grey; lasso rows: per-sample codes at matched L0 on a "
-                 "fixed dictionary; their F1 over fired atoms). SynthSAEBench's definitions: MCC = one-to-one matched "
-                 "|cos|\naveraged over the matched pairs; F1 (latent fires vs its feature is active) and uniqueness "
-                 "over all latents, dead ones 0; γ < 1: shrinkage; absorption: parent latent silent while a child is "
-                 "active.\nLast column: SynthSAEBench-16k at L0 = 25 (16,384 features in 768 dims, 4,096 latents, "
-                 "200M samples; Chanin & Garriga-Alonso 2026)", fontsize=8.5)
+    ax.set_title(
+        "SAEs at matched L0 (rows 1–6) and baselines (grey; lasso rows: per-sample codes at matched L0 on a "
+        "fixed dictionary; their F1 over fired atoms). SynthSAEBench's definitions: MCC = one-to-one matched "
+        "|cos|\naveraged over the matched pairs; F1 (latent fires vs its feature is active) and uniqueness "
+        "over all latents, dead ones 0; γ < 1: shrinkage; absorption: parent latent silent while a child is "
+        "active.\nLast column: SynthSAEBench-16k at L0 = 25 (16,384 features in 768 dims, 4,096 latents, "
+        "200M samples; Chanin & Garriga-Alonso 2026)",
+        fontsize=8.5,
+    )
     for j, arch in enumerate((best_f1, "l1")):
         run = manifest.load(NAME, arch)
         i = rows[arch]["instance"]
-        cos = recovery.ordered_by_matching(recovery.cosine_matrix(run.arrays["truth"], run.arrays["W_dec_LxD"][i]))
+        cos = recovery.ordered_by_matching(
+            recovery.cosine_matrix(run.arrays["truth"], run.arrays["W_dec_LxD"][i])
+        )
         ax = fig.add_axes([0.1 + 0.42 * j, 0.05, 0.38, 0.36])
         n = 64
         im = ax.imshow(cos[:n, :n], vmin=0, vmax=1, cmap="viridis")
         ax.set_xlabel("learned latent (ordered by matching)")
         ax.set_ylabel("true feature (most frequent first)")
-        ax.set_title(f"{arch}: |cos|, first {n} true features (MCC {rows[arch]['mcc_matched_pairs']:.3f})",
-                     fontsize=9)
+        ax.set_title(
+            f"{arch}: |cos|, first {n} true features (MCC {rows[arch]['mcc_matched_pairs']:.3f})", fontsize=9
+        )
     fig.colorbar(im, cax=fig.add_axes([0.93, 0.05, 0.01, 0.36]))
     spec = manifest.load(NAME, "l1").config["job"]["source"]
     world, true = spec["world"], rows["l1"]["true_l0"]
-    fig.suptitle(f"Which SAE recovers what? The SynthSAEBench world: {world['n_features']:,} known features in "
-                 f"{world['n_dims']} dimensions, {spec['n_latents']} latents (Zipf firing, correlations, hierarchies "
-                 f"of depth {world['depth']}), true L0 = {true:.2f}", fontsize=11, y=0.995)
+    fig.suptitle(
+        f"Which SAE recovers what? The SynthSAEBench world: {world['n_features']:,} known features in "
+        f"{world['n_dims']} dimensions, {spec['n_latents']} latents (Zipf firing, correlations, hierarchies "
+        f"of depth {world['depth']}), true L0 = {true:.2f}",
+        fontsize=11,
+        y=0.995,
+    )
     return plotting.save(fig, figure_path)
 
 
 EXPERIMENT = Experiment(
     name="sae-architectures",
-    description="six SAE architectures at matched L0 vs PCA, ICA, dictionary learning, lasso (table + cos matrices)",
-    sweeps=lambda quick: [],
+    description="six SAE architectures at matched L0 vs PCA, ICA, dictionary learning, lasso (table + cos "
+                "matrices)",
+    stages=lambda size: [train_stage],
     plot=plot,
-    train_more=train_more,
 )

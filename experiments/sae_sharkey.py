@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from superpose.app import plotting
-from superpose.sae import group as sae_group
+from superpose.app.experiment import Experiment, Manifest
 from superpose.data import groundtruth
 from superpose.measures import recovery
+from superpose.sae import group as sae_group
 from superpose.sae import model as sae_lib
-from superpose.app.experiment import Experiment, Manifest
 
 NAME = "sae_sharkey"
 RATIOS = (0.5, 1.0, 2.0, 4.0)
@@ -39,7 +39,8 @@ def setting(quick: bool) -> dict:
     return {"n_dims": 256, "n_features": 512, "expected_l0": 5.0, "steps": 8000, "ratios": RATIOS[:3]}
 
 
-def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing: bool) -> list[Path]:
+    quick = size == "quick"
     results_dir = manifest.root
     s = setting(quick)
     source = groundtruth.sharkey_source(s["n_dims"], s["n_features"], s["expected_l0"])
@@ -66,7 +67,9 @@ def grids(manifest: Manifest):
     ratios = [sae_group.labels(r, "ratio")[0] for r in runs]
     coefficients = sae_group.labels(runs[0], "coefficient_times_d")
     mmcs = np.stack([sae_group.metric(r, "mmcs_true") for r in runs], axis=1)
-    dead = np.stack([sae_group.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1)
+    dead = np.stack(
+        [sae_group.metric(r, "dead_latents") / r.arrays["W_dec_LxD"].shape[1] for r in runs], axis=1
+    )
     next_larger = np.full_like(mmcs, np.nan)
     for j in range(len(runs) - 1):
         for i in range(len(coefficients)):
@@ -82,14 +85,18 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     panels = [
         (mmcs, "MMCS with the ground truth\n(true → learned)", "viridis", (0, 1)),
         (dead, "fraction of dead latents", "magma", (0, 1)),
-        (next_larger, "MMCS with the next larger dictionary\n(same λ; no ground truth needed)", "viridis", (0, 1)),
+        (
+            next_larger,
+            "MMCS with the next larger dictionary\n(same λ; no ground truth needed)",
+            "viridis",
+            (0, 1),
+        ),
     ]
     for ax, (grid, title, cmap, (lo, hi)) in zip(axes, panels):
         im = ax.imshow(grid, cmap=cmap, vmin=lo, vmax=hi, aspect="auto", origin="lower")
         for (r, c), v in np.ndenumerate(grid):
             if np.isfinite(v):
-                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                        color="w" if v < 0.6 else "k")
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8, color="w" if v < 0.6 else "k")
         ax.set_xticks(range(len(ratios)), [f"{r:g}" for r in ratios])
         ax.set_yticks(range(len(coefficients)), [f"{c:g}" for c in coefficients])
         ax.set_xlabel("dictionary size / true features (L/G)")
@@ -97,11 +104,16 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         ax.set_title(title, fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(
-        f"Sharkey et al. (2022) grid: L1 SAEs on {spec['n_features']} known features in {spec['n_dims']} dimensions "
-        f"(E[L0] = {spec['expected_l0']:g}). Recovery (MMCS → 1) needs L ≥ G and a band of λ; dead latents appear "
-        "when L > G and everywhere at too large a λ.\nThe next-larger-dictionary MMCS is high wherever recovery "
-        "succeeds, but also where most latents died (the few alive ones agree), so alone it does not pick the size.",
-        fontsize=9.5)
+        f"Sharkey et al. (2022) grid: L1 SAEs on {spec['n_features']} known features in {spec['n_dims']} "
+        "dimensions "
+        f"(E[L0] = {spec['expected_l0']:g}). Recovery (MMCS → 1) needs L ≥ G and a band of λ; dead latents "
+        "appear "
+        "when L > G and everywhere at too large a λ.\nThe next-larger-dictionary MMCS is high wherever "
+        "recovery "
+        "succeeds, but also where most latents died (the few alive ones agree), so alone it does not pick "
+        "the size.",
+        fontsize=9.5,
+    )
     fig.tight_layout()
     return plotting.save(fig, figure_path)
 
@@ -109,7 +121,6 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="sae-sharkey",
     description="Sharkey et al. 2022: L1 coefficient x dictionary size, MMCS, dead latents, next-larger MMCS",
-    sweeps=lambda quick: [],
+    stages=lambda size: [train_stage],
     plot=plot,
-    train_more=train_more,
 )

@@ -16,12 +16,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from superpose.app import plotting
-from superpose.sae import group as sae_group
+from superpose.app.experiment import Experiment, Manifest
 from superpose.data import groundtruth
 from superpose.measures import recovery
-from superpose.sae import steering
+from superpose.sae import group as sae_group
 from superpose.sae import model as sae_lib
-from superpose.app.experiment import Experiment, Manifest
+from superpose.sae import steering
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 
@@ -37,13 +37,14 @@ def sweeps(quick: bool) -> list[Sweep]:
     return [Sweep(name=f"{NAME}_toy", base=TOY, best_of=4)]
 
 
-def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing: bool) -> list[Path]:
     results_dir = manifest.root
     toys = manifest.group(f"{NAME}_toy", "all")
     i = int(best_instances(toys)[0])
     source = groundtruth.toy_model_source(toys.arrays["W"][i], toys.arrays["feature_probability"][i])
     folder = results_dir / NAME / "sae"
-    # 20k steps at both sizes: at 8k (the former quick size) the SAEs had not converged, and only 1 of 4 reached
+    # 20k steps at both sizes: at 8k (the former quick size) the SAEs had not converged, and only 1 of 4
+    # reached
     # MCC 0.99 at seeds 0-3 (0 of 4 at seeds 1000-1003, 2000-2003 and 3000-3003); at 20k 8 of 8 reach 1.00
     configs = [sae_lib.sae_replace(SAE, seed=s, steps=20_000) for s in range(4)]
     sae_group.run_group(
@@ -89,8 +90,10 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     for l, d in enumerate(run.arrays["W_dec_LxD"][best]):
         axes[0].plot([0, d[0] * 1.3], [0, d[1] * 1.3], color="k", lw=1, ls="--")
         axes[0].text(d[0] * 1.45, d[1] * 1.45, f"L{l}", fontsize=8, ha="center", va="center")
-    axes[0].set_title(f"toy features (colour) and SAE latents (dashed)\nMCC {run.summary['metrics'][best]['mcc']:.3f}",
-                      fontsize=9)
+    axes[0].set_title(
+        f"toy features (colour) and SAE latents (dashed)\nMCC {run.summary['metrics'][best]['mcc']:.3f}",
+        fontsize=9,
+    )
     a = CLAMPS.index(1.0)
     order = np.argsort(feature_of)
     d = delta[a][order]
@@ -99,12 +102,17 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     axes[1].set_xticks(range(W.shape[0]), [f"f{j}" for j in range(W.shape[0])])
     axes[1].set_yticks(range(len(order)), [f"L{l} (→f{feature_of[l]})" for l in order])
     axes[1].set_xlabel("toy model output feature")
-    axes[1].set_title("mean output change Δ when one latent is clamped to its\nfull activation (samples where "
-                      "it was silent)", fontsize=9)
+    axes[1].set_title(
+        "mean output change Δ when one latent is clamped to its\nfull activation (samples where "
+        "it was silent)",
+        fontsize=9,
+    )
     fig.colorbar(im, ax=axes[1], shrink=0.8)
     colors = plotting.feature_colors(W.shape[0])
     for l in range(sel.shape[1]):
-        axes[2].plot(CLAMPS, sel[:, l], marker="o", color=colors[feature_of[l]], label=f"L{l} → f{feature_of[l]}")
+        axes[2].plot(
+            CLAMPS, sel[:, l], marker="o", color=colors[feature_of[l]], label=f"L{l} → f{feature_of[l]}"
+        )
     axes[2].set_xscale("log")
     axes[2].set_xticks(CLAMPS, [f"{c:g}" for c in CLAMPS])
     axes[2].minorticks_off()
@@ -112,9 +120,14 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     axes[2].set_ylabel("selectivity Δ_own / Σ|Δ|")
     axes[2].set_ylim(0, 1.05)
     axes[2].legend(fontsize=7)
-    axes[2].set_title("selectivity peaks near half the full activation; larger clamps\noverwhelm the ReLU biases "
-                      "that filter interference", fontsize=9)
-    fig.suptitle("Steering a toy model (5 features in 2 dimensions, a pentagon) through its SAE's latents", fontsize=10)
+    axes[2].set_title(
+        "selectivity peaks near half the full activation; larger clamps\noverwhelm the ReLU biases "
+        "that filter interference",
+        fontsize=9,
+    )
+    fig.suptitle(
+        "Steering a toy model (5 features in 2 dimensions, a pentagon) through its SAE's latents", fontsize=10
+    )
     fig.tight_layout()
     return plotting.save(fig, figure_path)
 
@@ -122,7 +135,6 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="sae-steering",
     description="clamp a recovered SAE latent and measure which toy-model outputs move (selectivity)",
-    sweeps=sweeps,
+    stages=lambda size: [*sweeps(size == "quick"), train_stage],
     plot=plot,
-    train_more=train_more,
 )

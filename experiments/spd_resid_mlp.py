@@ -30,23 +30,48 @@ FULL = ("resid_mlp1", "resid_mlp2", "resid_mlp3")
 
 def setups(quick: bool) -> dict:
     """name -> (target config, SPD configs)."""
-    from superpose.targets.models import PRESETS, TargetConfig
     from superpose.decomposition import spd
+    from superpose.targets.models import PRESETS, TargetConfig
 
     if quick:
-        target = TargetConfig(kind="resid_mlp", n_features=20, n_hidden=10, d_resid=200, feature_probability=0.05,
-                              learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=1000, log_every=100)
-        base = dataclasses.replace(spd.PRESETS["resid_mlp1"], n_components=30, steps=4000, batch_size=512,
-                                   importance_minimality=1e-3, log_every=500)
+        target = TargetConfig(
+            kind="resid_mlp",
+            n_features=20,
+            n_hidden=10,
+            d_resid=200,
+            feature_probability=0.05,
+            learning_rate=3e-3,
+            schedule="cosine",
+            batch_size=2048,
+            steps=1000,
+            log_every=100,
+        )
+        base = dataclasses.replace(
+            spd.PRESETS["resid_mlp1"],
+            n_components=30,
+            steps=4000,
+            batch_size=512,
+            importance_minimality=1e-3,
+            log_every=500,
+        )
         return {"resid_mlp1-small": (target, [dataclasses.replace(base, seed=s) for s in range(2)])}
-    return {name: (PRESETS[name], [dataclasses.replace(spd.PRESETS[name], seed=s) for s in range(4)]) for name in FULL}
+    return {
+        name: (PRESETS[name], [dataclasses.replace(spd.PRESETS[name], seed=s) for s in range(4)])
+        for name in FULL
+    }
 
 
-def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing: bool) -> list[Path]:
     from superpose.decomposition.group import run_spd_per_target
 
-    return run_spd_per_target(manifest.root / NAME, setups(quick), lambda name, c: {"target": name, "seed": c.seed},
-                              progress=progress, skip_existing=skip_existing)
+    quick = size == "quick"
+    return run_spd_per_target(
+        manifest.root / NAME,
+        setups(quick),
+        lambda name, c: {"target": name, "seed": c.seed},
+        progress=progress,
+        skip_existing=skip_existing,
+    )
 
 
 def _runs(manifest: Manifest) -> dict:
@@ -56,20 +81,27 @@ def _runs(manifest: Manifest) -> dict:
 
 
 def report(manifest: Manifest) -> str:
-    lines = [(f"{'target':18s}{'seed':>5s}{'NC slope':>10s}{'NC corr':>9s}{'W_in err':>9s}{'W_out err':>10s}"
-              f"{'CI-L0 W_in':>12s}{'CI-L0 W_out':>12s}   (CI errors at τ = 0.2)")]
+    lines = [
+        (
+            f"{'target':18s}{'seed':>5s}{'NC slope':>10s}{'NC corr':>9s}{'W_in err':>9s}{'W_out err':>10s}"
+            f"{'CI-L0 W_in':>12s}{'CI-L0 W_out':>12s}   (CI errors at τ = 0.2)"
+        )
+    ]
     for name, run in _runs(manifest).items():
         for i, m in enumerate(run.summary["metrics"]):
             l0 = m["ci_l0"]
             l0_in = sum(v for k, v in l0.items() if k.startswith("W_in"))
             l0_out = sum(v for k, v in l0.items() if k.startswith("W_out"))
-            lines.append(f"{name:18s}{i:5d}{m['nc_slope']:10.3f}{m['nc_correlation']:9.3f}"
-                         f"{m['ci_error_W_in_tau0.2']:9d}{m['ci_error_W_out_tau0.2']:10d}{l0_in:12.2f}{l0_out:12.2f}")
+            lines.append(
+                f"{name:18s}{i:5d}{m['nc_slope']:10.3f}{m['nc_correlation']:9.3f}"
+                f"{m['ci_error_W_in_tau0.2']:9d}{m['ci_error_W_out_tau0.2']:10d}{l0_in:12.2f}{l0_out:12.2f}"
+            )
     return "\n".join(lines)
 
 
 def _ordered(ci_FxC: np.ndarray) -> np.ndarray:
-    """Columns in the order of the feature each matches best (Hungarian), unmatched last, dead columns dropped."""
+    """Columns in the order of the feature each matches best (Hungarian), unmatched last, dead columns
+    dropped."""
     from scipy.optimize import linear_sum_assignment
 
     alive = ci_FxC.max(axis=0) > 0.1
@@ -97,8 +129,11 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         m = run.summary["metrics"][i]
-        ax.set_title(f"{name} ({target.n_layers} layer{'s' * (target.n_layers > 1)}, seed {i}): neuron contributions\n"
-                     f"slope {m['nc_slope']:.2f}, correlation {m['nc_correlation']:.3f}", fontsize=9)
+        ax.set_title(
+            f"{name} ({target.n_layers} layer{'s' * (target.n_layers > 1)}, seed {i}): neuron contributions\n"
+            f"slope {m['nc_slope']:.2f}, correlation {m['nc_correlation']:.3f}",
+            fontsize=9,
+        )
         ax.set_xlabel("model: (W_outᵀ e_i) ⊙ (W_in e_i)")
         ax.set_ylabel("SPD: best W_in piece, Σ W_out pieces")
         ci = spd.causal_importance(run.configs[i], target, params, tparams, one_hot_inputs(target))
@@ -108,31 +143,42 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         top = ci_out[:, np.argsort(-ci_out.sum(0))]
         panels = (
             (_ordered(ci_in), f"W_in: one piece per feature? (CI error {m['ci_error_W_in_tau0.2']})"),
-            (top[:, : max(rank + 10, 20)],
-             (f"W_out: one component of rank {rank}? CI error {m['ci_error_W_out_tau0.2']};\n"
-              f"its top {rank} pieces' mean importance {top[:, :rank].mean():.2f} (1: all fire on every input)")),
+            (
+                top[:, : max(rank + 10, 20)],
+                (
+                    f"W_out: one component of rank {rank}? CI error {m['ci_error_W_out_tau0.2']};\n"
+                    f"its top {rank} pieces' mean importance {top[:, :rank].mean():.2f} (1: all fire on "
+                    "every input)"
+                ),
+            ),
         )
         for col, (pattern, title) in enumerate(panels):
             ax = axes[row, col + 1]
             ax.imshow(pattern, vmin=0, vmax=1, cmap="Greys", aspect="auto", interpolation="nearest")
             ax.set_title(title + "\n(causal importance on one-hot inputs, errors at τ = 0.2)", fontsize=8.5)
-            ax.set_xlabel("subcomponent (live ones, matched to features)" if col == 0 else
-                          "subcomponent (by total importance)")
+            ax.set_xlabel(
+                "subcomponent (live ones, matched to features)"
+                if col == 0
+                else "subcomponent (by total importance)"
+            )
             ax.set_ylabel("one-hot input feature")
-    fig.suptitle("SPD on residual MLPs that compute x + ReLU(x) for more features than neurons. Left: SPD's "
-                 "neuron contributions against the model's (dashed: equal).\nMiddle: does W_in split into one piece "
-                 "per feature (a diagonal)? Right: does W_out stay one component whose pieces all fire together "
-                 "(black columns)?", fontsize=10)
+    fig.suptitle(
+        "SPD on residual MLPs that compute x + ReLU(x) for more features than neurons. Left: SPD's "
+        "neuron contributions against the model's (dashed: equal).\nMiddle: does W_in split into one piece "
+        "per feature (a diagonal)? Right: does W_out stay one component whose pieces all fire together "
+        "(black columns)?",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return plotting.save(fig, figure_path)
 
 
 EXPERIMENT = Experiment(
     name="spd-resid-mlp",
-    description="SPD on compressed-computation residual MLPs: one W_in piece per feature, a dense W_out, neuron "
-                "contributions",
-    sweeps=lambda quick: [],
+    description="SPD on compressed-computation residual MLPs: one W_in piece per feature, a dense W_out, "
+                "neuron "
+    "contributions",
+    stages=lambda size: [train_stage],
     plot=plot,
-    train_more=train_more,
     report=report,
 )

@@ -8,7 +8,8 @@ and its causal-importance error is 0 (τ = 0.1); a residual-MLP cell when both C
 τ = 0.2 (no MMCS exists there: the truth is SPD's own finding, see spd-resid-mlp).
 
 Full size: TMS 40-10 and the 1-layer residual MLP, six β₃ around the paper's value x 8 seeds, at the
-paper's recipes. Quick size (CI): TMS 5-2 at the spd-tms quick recipe, β₃ ∈ {1e-2, 1} x 1 seed (seed 0 at 1e-2 is spd-tms's
+paper's recipes. Quick size (CI): TMS 5-2 at the spd-tms quick recipe, β₃ ∈ {1e-2, 1} x 1 seed (seed 0 at 1e-2
+is spd-tms's
 quick seed 0, which succeeds).
 """
 
@@ -28,8 +29,8 @@ NAME = "spd-robustness"
 
 def grids(quick: bool) -> dict:
     """target name -> (target config, SPD configs of the β₃ x seed grid)."""
-    from superpose.targets.models import PRESETS
     from superpose.decomposition import spd
+    from superpose.targets.models import PRESETS
 
     if quick:
         base = dataclasses.replace(spd.PRESETS["tms_5-2"], steps=10_000, batch_size=512, learning_rate=2e-3,
@@ -37,18 +38,32 @@ def grids(quick: bool) -> dict:
         return {"tms_5-2": (PRESETS["tms_5-2"], [dataclasses.replace(base, importance_minimality=b, seed=s)
                                                   for b in (1e-2, 1.0) for s in range(1)])}
     out = {}
-    for name, betas in (("tms_40-10", np.logspace(-5.5, -2.5, 6)), ("resid_mlp1", np.logspace(-6.5, -3.5, 6))):
-        out[name] = (PRESETS[name], [dataclasses.replace(spd.PRESETS[name], importance_minimality=float(b), seed=s)
-                                     for b in betas for s in range(8)])
+    for name, betas in (
+        ("tms_40-10", np.logspace(-5.5, -2.5, 6)),
+        ("resid_mlp1", np.logspace(-6.5, -3.5, 6)),
+    ):
+        out[name] = (
+            PRESETS[name],
+            [
+                dataclasses.replace(spd.PRESETS[name], importance_minimality=float(b), seed=s)
+                for b in betas
+                for s in range(8)
+            ],
+        )
     return out
 
 
-def train_more(manifest: Manifest, quick: bool, *, progress: bool, skip_existing: bool) -> list[Path]:
+def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing: bool) -> list[Path]:
     from superpose.decomposition.group import run_spd_per_target
 
-    return run_spd_per_target(manifest.root / NAME, grids(quick),
-                              lambda name, c: {"beta3": c.importance_minimality, "seed": c.seed},
-                              progress=progress, skip_existing=skip_existing)
+    quick = size == "quick"
+    return run_spd_per_target(
+        manifest.root / NAME,
+        grids(quick),
+        lambda name, c: {"beta3": c.importance_minimality, "seed": c.seed},
+        progress=progress,
+        skip_existing=skip_existing,
+    )
 
 
 def success(run) -> np.ndarray:
@@ -90,8 +105,13 @@ def report(manifest: Manifest) -> str:
 
 def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     runs = _runs(manifest)
-    fig, axes = plotting.figure(1, 2 * len(runs), figsize=(6.5 * len(runs), 4.2), squeeze=False,
-                                gridspec_kw={"width_ratios": [1.6, 1] * len(runs)})
+    fig, axes = plotting.figure(
+        1,
+        2 * len(runs),
+        figsize=(6.5 * len(runs), 4.2),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.6, 1] * len(runs)},
+    )
     for k, (name, run) in enumerate(runs.items()):
         betas, seeds, ok, value = grid(run)
         errors = grid(run, "ci_error")[3]
@@ -113,9 +133,12 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
         ax.set_xlabel("β₃")
         ax.set_ylabel("fraction of seeds that succeed")
         ax.set_title(f"{name}: success rate", fontsize=9)
-    fig.suptitle("SPD's success over the importance-minimality coefficient and the seed: each cell one decomposition "
-                 "of the same target, each target's grid one program.\nTMS: MMCS ≥ 0.99 and CI error 0; residual "
-                 "MLP: CI errors 0 at τ = 0.2.", fontsize=10)
+    fig.suptitle(
+        "SPD's success over the importance-minimality coefficient and the seed: each cell one decomposition "
+        "of the same target, each target's grid one program.\nTMS: MMCS ≥ 0.99 and CI error 0; residual "
+        "MLP: CI errors 0 at τ = 0.2.",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.88))
     return plotting.save(fig, figure_path)
 
@@ -123,8 +146,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="spd-robustness",
     description="SPD success over importance-minimality coefficient x seed (TMS 40-10, 1-layer residual MLP)",
-    sweeps=lambda quick: [],
+    stages=lambda size: [train_stage],
     plot=plot,
-    train_more=train_more,
     report=report,
 )

@@ -72,13 +72,19 @@ def geometry(W_FxH: np.ndarray) -> dict[str, np.ndarray]:
     other = ~same_set() & ~np.eye(N_FEATURES, dtype=bool)
     partnered = np.all(np.any(np.where(other, cos, 1.0) < ANTIPODAL_COS, axis=-1), axis=-1)
     represented = np.sum(np.linalg.norm(W_FxH, axis=-1) > metrics.REPRESENTED_NORM, axis=-1)
-    return {"represented": represented, "within": within, "octahedron": partnered & (represented == N_FEATURES)}
+    return {
+        "represented": represented,
+        "within": within,
+        "octahedron": partnered & (represented == N_FEATURES),
+    }
 
 
 def regimes(W_CxFxH: np.ndarray) -> np.ndarray:
     """The regime index (into REGIMES) of every snapshot."""
     g = geometry(W_CxFxH)
-    return np.select([g["octahedron"], g["represented"] < N_FEATURES, g["within"] >= ORTHOGONAL_COS], [3, 0, 1], 2)
+    return np.select(
+        [g["octahedron"], g["represented"] < N_FEATURES, g["within"] >= ORTHOGONAL_COS], [3, 0, 1], 2
+    )
 
 
 def trajectory(labels_C: np.ndarray) -> tuple[str, ...]:
@@ -114,7 +120,9 @@ def report(manifest: Manifest) -> str:
     lines = [f"final geometry of {n} seeds:"]
     lines += [f"  {count:>3} x {name}" for name, count in Counter(m["final"]).most_common()]
     lines.append("trajectories:")
-    lines += [f"  {count:>3} x {' -> '.join(path)}" for path, count in Counter(m["trajectories"]).most_common()]
+    lines += [
+        f"  {count:>3} x {' -> '.join(path)}" for path, count in Counter(m["trajectories"]).most_common()
+    ]
     return "\n".join(lines)
 
 
@@ -139,16 +147,24 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
             ax.axvspan(left, steps[c], color=REGIME_COLORS[labels[c]], lw=0)
         ax.set_xscale("log")
     ax_loss.plot(steps, m["loss"][seed], color="k", lw=1)
-    ax_loss.set(yscale="log", xlabel="training step", ylabel="training loss (mean of 50 steps)",
-                title=f"seed {seed}: the loss curve, shaded by regime")
+    ax_loss.set(
+        yscale="log",
+        xlabel="training step",
+        ylabel="training loss (mean of 50 steps)",
+        title=f"seed {seed}: the loss curve, shaded by regime",
+    )
     handles = [plotting.plt.Rectangle((0, 0), 1, 1, color=c) for c in REGIME_COLORS]
     ax_loss.legend(handles, REGIMES, fontsize=8, frameon=False, loc="lower left")
     g = geometry(W)
     cos = _cosines(W)
     other = ~same_set() & ~np.eye(N_FEATURES, dtype=bool)
     ax_geo.plot(steps, g["within"], color="tab:purple", label="mean |cos| within a set")
-    ax_geo.plot(steps, -np.where(other, cos, 1.0).min(axis=-1).mean(axis=-1), color="tab:green",
-                label="−min cos to the other set (mean)")
+    ax_geo.plot(
+        steps,
+        -np.where(other, cos, 1.0).min(axis=-1).mean(axis=-1),
+        color="tab:green",
+        label="−min cos to the other set (mean)",
+    )
     ax_geo.plot(steps, np.linalg.norm(W, axis=-1).mean(axis=-1), color="0.3", ls="--", label="mean ‖W_i‖")
     ax_geo.set(xlabel="training step", ylim=(-0.05, 1.6), title="the geometric transformations")
     ax_geo.legend(fontsize=7, frameon=False, loc="upper left")
@@ -170,17 +186,20 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     ax.invert_yaxis()
     ax.set(xlabel="seeds", title=f"trajectories of {len(m['final'])} seeds")
     n_oct = m["final"].count("octahedron")
-    fig.suptitle(f"6 features in 3 dimensions as two sets of 3 correlated features (blue, red) at density "
-                 f"{DENSITY}: training moves through regimes, each a geometric transformation;\n{n_oct} of "
-                 f"{len(m['final'])} seeds end in the octahedron with every antipodal pair joining the two sets",
-                 fontsize=9.5)
+    fig.suptitle(
+        f"6 features in 3 dimensions as two sets of 3 correlated features (blue, red) at density "
+        f"{DENSITY}: training moves through regimes, each a geometric transformation;\n{n_oct} of "
+        f"{len(m['final'])} seeds end in the octahedron with every antipodal pair joining the two sets",
+        fontsize=9.5,
+    )
     return plotting.save(fig, figure_path)
 
 
 EXPERIMENT = Experiment(
     name="transformations",
-    description="E8: learning dynamics as geometric transformations (two correlated sets of 3 in 3 dimensions)",
-    sweeps=sweeps,
+    description="E8: learning dynamics as geometric transformations (two correlated sets of 3 in 3 "
+                "dimensions)",
+    stages=lambda size: sweeps(size == "quick"),
     plot=plot,
     report=report,
 )

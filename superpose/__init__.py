@@ -4,7 +4,8 @@ The package, one layer per folder, each importing only the layers below it (test
   superpose.validate, registry, processor, activations   errors, registries, the machine, activation functions
   superpose.train        the trainer: any `Learner`, many instances in one compiled program
   superpose.measures     pure metrics (feature geometry, dictionary recovery, decomposition pieces)
-  superpose.data         data sources: the toy's sparse features, ground-truth generators, SynthSAEBench, user arrays
+  superpose.data         data sources: the toy's sparse features, ground-truth generators, SynthSAEBench, user
+  arrays
   superpose.results      result folders: one kind per class, `run_or_load`, `load`
   superpose.toy          toy models of superposition: configs, models, training, theory, sweeps
   superpose.sae          sparse autoencoders: architectures, groups, evaluation, SAELens, steering
@@ -27,8 +28,14 @@ _LAZY = {
     "run_sweep": "superpose.toy.sweep",
 }
 
-RESULT_MODULES = ("superpose.toy.sweep", "superpose.sae.group", "superpose.sae.baselines", "superpose.targets.group",
-                  "superpose.decomposition.group", "superpose.transcoders")
+RESULT_MODULES = (
+    "superpose.toy.sweep",
+    "superpose.sae.group",
+    "superpose.sae.baselines",
+    "superpose.targets.group",
+    "superpose.decomposition.group",
+    "superpose.transcoders",
+)
 """The modules that define the built-in result kinds and decomposition methods (imported by `load`)."""
 
 __all__ = ["ConfigError", "ResultError", "Sweep", "ToyConfig", "load", "run_sweep"]

@@ -34,17 +34,24 @@ def _cpuinfo() -> tuple[str, set[str]]:
     if platform.system() == "Darwin":
         def sysctl(name):
             try:
-                return subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5).stdout
+                return subprocess.run(
+                    ["sysctl", "-n", name], capture_output=True, text=True, timeout=5
+                ).stdout
             except (OSError, subprocess.SubprocessError):
                 return ""
+
         features = sysctl("machdep.cpu.features") + " " + sysctl("machdep.cpu.leaf7_features")
-        return sysctl("machdep.cpu.brand_string").strip(), {f.lower().replace(".", "_") for f in features.split()}
+        return sysctl("machdep.cpu.brand_string").strip(), {
+            f.lower().replace(".", "_") for f in features.split()
+        }
     return "", set()
 
 
 def max_isa_flag(xla_flags: str | None = None) -> str | None:
     """The cap set by --xla_cpu_max_isa in $XLA_FLAGS (upper case), or None."""
-    found = re.findall(r"--xla_cpu_max_isa=(\S+)", os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags)
+    found = re.findall(
+        r"--xla_cpu_max_isa=(\S+)", os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags
+    )
     return found[-1].upper() if found else None
 
 
@@ -70,8 +77,13 @@ def record() -> dict[str, str | None]:
     """What decides a float result's last bits here: architecture, processor model, effective vector ISA,
     jax and jaxlib versions and $XLA_FLAGS."""
     model, flags = _cpuinfo()
-    return {"machine": platform.machine(), "model": model, "isa": isa(flags), **versions("jax", "jaxlib"),
-            "xla_flags": os.environ.get("XLA_FLAGS", "").strip()}
+    return {
+        "machine": platform.machine(),
+        "model": model,
+        "isa": isa(flags),
+        **versions("jax", "jaxlib"),
+        "xla_flags": os.environ.get("XLA_FLAGS", "").strip(),
+    }
 
 
 def versions(*packages: str) -> dict[str, str | None]:
@@ -94,9 +106,14 @@ def describe(rec: dict[str, str | None] | None = None) -> str:
     """One line: 'x86_64 AMD EPYC, AVX512; jax 0.10.2, jaxlib 0.10.2; XLA_FLAGS=...'."""
     r = record() if rec is None else rec
     flags = f"; XLA_FLAGS={r['xla_flags']}" if r.get("xla_flags") else ""
-    return (f"{r['machine']} {r['model'] or 'unknown processor'}, {r['isa']}; jax {r['jax']}, "
-            f"jaxlib {r['jaxlib']}{flags}")
+    return (
+        f"{r['machine']} {r['model'] or 'unknown processor'}, {r['isa']}; jax {r['jax']}, "
+        f"jaxlib {r['jaxlib']}{flags}"
+    )
 
 
 if __name__ == "__main__":
-    print(f"processor: {describe()}; python {platform.python_version()}\nvector flags: {' '.join(vector_flags())}")
+    print(
+        f"processor: {describe()}; python {platform.python_version()}\nvector flags: "
+        f"{' '.join(vector_flags())}"
+    )

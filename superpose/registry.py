@@ -45,7 +45,8 @@ class Registry:
 
 
 class Registered:
-    """Mixin of a registry's base class: `class X(Base, name="x")` registers X under "x" (and sets `X.name`)."""
+    """Mixin of a registry's base class: `class X(Base, name="x")` registers X under "x" (and sets
+    `X.name`)."""
 
     registry: ClassVar[Registry]
     name: ClassVar[str]

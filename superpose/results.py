@@ -24,8 +24,8 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import jax
@@ -46,7 +46,8 @@ KINDS = Registry("result kind", required=())
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """A result folder as read back. A subclass that passes `kind` registers itself in `KINDS`; `job_key` is the
+    """A result folder as read back. A subclass that passes `kind` registers itself in `KINDS`; `job_key` is
+    the
     config.json key of the job that made the folder (what `run_or_load` compares)."""
 
     path: Path
@@ -67,7 +68,8 @@ class Run:
 
 
 def environment() -> dict[str, Any]:
-    """What is needed to reproduce a run: versions, commit, device, processor (its vector ISA sets the last bits),
+    """What is needed to reproduce a run: versions, commit, device, processor (its vector ISA sets the last
+    bits),
     XLA flags and the seed offset ($SUPERPOSE_SEED_OFFSET, added to every seed)."""
     import jax
 
@@ -116,7 +118,8 @@ def check_writable(folder: Path) -> None:
 
 
 def json_normalise(value):
-    """What `value` looks like after a JSON round trip (tuples become lists): compare a job with a saved config
+    """What `value` looks like after a JSON round trip (tuples become lists): compare a job with a saved
+    config
     through this."""
     return json.loads(json.dumps(value))
 
@@ -154,7 +157,8 @@ def load(folder: Path) -> Run:
     config = _read_json(folder / "config.json")
     if config.get("schema") != SCHEMA_VERSION:
         raise ResultError(
-            f"{folder / 'config.json'} has schema {config.get('schema')}, this superpose reads {SCHEMA_VERSION}; "
+            f"{folder / 'config.json'} has schema {config.get('schema')}, this superpose reads "
+            f"{SCHEMA_VERSION}; "
             "re-run the experiment to regenerate it"
         )
     if config.get("arrays_sha256") != _sha256(folder / "arrays.npz"):
@@ -166,8 +170,10 @@ def load(folder: Path) -> Run:
         raise ResultError(f"{folder / 'arrays.npz'} cannot be read: {e}") from None
     kind = _kind_of(config)
     if kind is not None and kind not in KINDS.names():
-        raise ResultError(f"{folder / 'config.json'} holds a result of kind {kind!r}, which no imported module "
-                          f"defines (known: {', '.join(KINDS.names())}); load it with superpose.load")
+        raise ResultError(
+            f"{folder / 'config.json'} holds a result of kind {kind!r}, which no imported module "
+            f"defines (known: {', '.join(KINDS.names())}); load it with superpose.load"
+        )
     cls = Run if kind is None else KINDS.get(kind)
     return cls(folder, config, arrays, _read_json(folder / "summary.json"))
 
@@ -182,7 +188,8 @@ def holds(folder: Path, kind: type[Run], job) -> bool:
 
 
 def _kind_of(config: dict) -> str | None:
-    """The folder's kind. Folders written before config.json named it (superpose 0.1.0 until December 2026, the
+    """The folder's kind. Folders written before config.json named it (superpose 0.1.0 until December 2026,
+    the
     same schema 2) are told apart by the key of their job, as the built-in kinds of that release wrote it."""
     if "kind" in config:
         return config["kind"]
@@ -194,8 +201,14 @@ def _kind_of(config: dict) -> str | None:
     return None
 
 
-def run_or_load(kind: type[Run], folder: Path, job, compute: Callable[[Path], tuple[dict, dict, dict]], *,
-                skip_existing: bool = False) -> Path:
+def run_or_load(
+    kind: type[Run],
+    folder: Path,
+    job,
+    compute: Callable[[Path], tuple[dict, dict, dict]],
+    *,
+    skip_existing: bool = False,
+) -> Path:
     """Make the `kind` result folder of `job`, or keep it when `skip_existing` and it already holds `job`.
 
     `compute(checkpoint)` trains and evaluates (resuming from `checkpoint`, the trainer's file beside the
@@ -209,8 +222,12 @@ def run_or_load(kind: type[Run], folder: Path, job, compute: Callable[[Path], tu
     checkpoint = checkpoint_lib.beside(folder)
     arrays, summary, config = compute(checkpoint)
     if jax.process_index() == 0:
-        save(folder, config={"kind": kind.kind, kind.job_key: job, **config, "environment": environment()},
-             arrays=arrays, summary=summary)
+        save(
+            folder,
+            config={"kind": kind.kind, kind.job_key: job, **config, "environment": environment()},
+            arrays=arrays,
+            summary=summary,
+        )
         checkpoint_lib.remove(checkpoint)
     return folder
 

@@ -13,13 +13,31 @@ jax.devices()
 
 
 TRAINING_MODULES = {
-    "test_circuits_experiments", "test_sae_experiments", "test_spd_experiments", "test_science_basic",
-    "test_science_circuits", "test_science_dynamics", "test_science_geometry", "test_science_intro",
-    "test_science_panels", "test_science_perturb", "test_science_sae", "test_scorecard", "test_notebook",
-    "test_command_line", "test_reliability", "test_sharding", "test_golden", "test_cli", "test_phase",
+    "test_circuits_experiments",
+    "test_sae_experiments",
+    "test_spd_experiments",
+    "test_science_basic",
+    "test_science_circuits",
+    "test_science_dynamics",
+    "test_science_geometry",
+    "test_science_intro",
+    "test_science_panels",
+    "test_science_perturb",
+    "test_science_sae",
+    "test_scorecard",
+    "test_notebook",
+    "test_docs",
+    "test_command_line",
+    "test_reliability",
+    "test_sharding",
+    "test_golden",
+    "test_cli",
+    "test_phase",
 }
-"""Test files that train experiments, goldens or whole command runs: marked `trains`, as is every test that asks for
-the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of a few hundred
+"""Test files that train experiments, goldens or whole command runs: marked `trains`, as is every test that
+asks for
+the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of a few
+hundred
 steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
 
 
@@ -43,9 +61,11 @@ def pytest_report_header(config):
     from superpose import processor
     from superpose.train import rng
 
-    return [f"processor: {processor.describe()}; python {platform.python_version()}",
-            f"vector flags: {' '.join(processor.vector_flags()) or 'unknown'}",
-            f"seed offset: {rng.seed_offset()} (${rng.SEED_OFFSET_VARIABLE})"]
+    return [
+        f"processor: {processor.describe()}; python {platform.python_version()}",
+        f"vector flags: {' '.join(processor.vector_flags()) or 'unknown'}",
+        f"seed offset: {rng.seed_offset()} (${rng.SEED_OFFSET_VARIABLE})",
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +89,7 @@ def quick_results(quick_root):
 
     def get(name: str):
         if name not in manifests:
-            manifests[name] = registry()[name].train(quick_root / "results", quick=True, progress=False)
+            manifests[name] = registry()[name].run(quick_root / "results", "quick", progress=False)
         return manifests[name]
 
     return get

@@ -6,16 +6,26 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from superpose.data import user_arrays
+from superpose.data import groundtruth, user_arrays
 from superpose.sae import group as sae_group
-from superpose.data import groundtruth
 from superpose.sae import model as sae_lib
 from superpose.validate import ConfigError
 
 SOURCE = groundtruth.synthetic_source(groundtruth.random_directions(12, 6, 0),
                                       groundtruth.constant_probabilities(12, 0.08))
-CONFIGS = [sae_lib.SAEConfig(architecture="topk", n_latents=12, k=2, steps=1500, batch_size=256, log_every=250,
-                             seed=s, resample="random") for s in range(2)]
+CONFIGS = [
+    sae_lib.SAEConfig(
+        architecture="topk",
+        n_latents=12,
+        k=2,
+        steps=1500,
+        batch_size=256,
+        log_every=250,
+        seed=s,
+        resample="random",
+    )
+    for s in range(2)
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +36,10 @@ def drawn(tmp_path_factory):
     truth = np.asarray(SOURCE.directions_GxD)
     np.savez(folder / "all.npz", activations=x_NxD, directions=truth, codes=codes_GxN.T)
     np.save(folder / "x.npy", x_NxD)
-    save_file({"activations": x_NxD, "directions": truth, "codes": np.ascontiguousarray(codes_GxN.T)},
-              str(folder / "all.safetensors"))
+    save_file(
+        {"activations": x_NxD, "directions": truth, "codes": np.ascontiguousarray(codes_GxN.T)},
+        str(folder / "all.safetensors"),
+    )
     return folder, codes_GxN, x_NxD
 
 
@@ -45,8 +57,13 @@ def test_training_on_drawn_arrays_matches_training_on_the_source(drawn, trained_
     source = user_arrays.open_source(folder / "all.npz")
     on_arrays = sae_group.evaluate(CONFIGS, sae_lib.train(CONFIGS, source, progress=False), source)
     for a, b in zip(on_source, on_arrays):
-        for name, tolerance in [("mcc", 0.03), ("mmcs_true", 0.02), ("f1", 0.04), ("explained_variance", 0.01),
-                                ("l0", 0.05)]:
+        for name, tolerance in [
+            ("mcc", 0.03),
+            ("mmcs_true", 0.02),
+            ("f1", 0.04),
+            ("explained_variance", 0.01),
+            ("l0", 0.05),
+        ]:
             assert a[name] == pytest.approx(b[name], abs=tolerance), (name, a[name], b[name])
         assert a["mcc"] > 0.75 and a["explained_variance"] > 0.85
 
@@ -67,10 +84,12 @@ def test_array_files_are_memory_mapped_and_read_alike(drawn):
 
 
 def test_each_epoch_visits_every_training_row_once():
-    source = user_arrays.ArraySource(np.arange(70, dtype=np.float32).reshape(35, 2), train_rows=slice(5, None))
+    source = user_arrays.ArraySource(
+        np.arange(70, dtype=np.float32).reshape(35, 2), train_rows=slice(5, None)
+    )
     rows = source.rows(0, 90)  # three epochs of 30
     for epoch in range(3):
-        assert sorted(rows[30 * epoch: 30 * (epoch + 1)]) == list(range(5, 35))
+        assert sorted(rows[30 * epoch : 30 * (epoch + 1)]) == list(range(5, 35))
     assert not np.array_equal(rows[:30], rows[30:60])  # a fresh order every epoch
     np.testing.assert_array_equal(source.rows(45, 20), rows[45:65])  # any window of the stream agrees
 
@@ -79,8 +98,12 @@ def test_bad_arrays_end_in_one_line(tmp_path):
     np.save(tmp_path / "ints.npy", np.zeros((4, 3), np.int32))
     np.savez(tmp_path / "other.npz", weights=np.zeros((4, 3)))
     np.savez(tmp_path / "mismatch.npz", activations=np.zeros((4, 3), np.float32), directions=np.zeros((5, 2)))
-    for name, message in [("missing.npy", "no such array file"), ("ints.npy", "floating point"),
-                          ("other.npz", "no array named 'activations'"), ("mismatch.npz", "G x 3")]:
+    for name, message in [
+        ("missing.npy", "no such array file"),
+        ("ints.npy", "floating point"),
+        ("other.npz", "no array named 'activations'"),
+        ("mismatch.npz", "G x 3"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             user_arrays.open_source(tmp_path / name)
 
@@ -95,8 +118,12 @@ def test_superpose_evaluate_scores_an_sae_on_an_array_file(drawn, tmp_path, caps
 
     folder = drawn[0]
     truth = np.asarray(SOURCE.directions_GxD)
-    params = {"W_enc_DxL": truth.T, "b_enc_L": np.full(12, -1e-4, np.float32), "W_dec_LxD": truth,
-              "b_dec_D": np.zeros(6, np.float32)}
+    params = {
+        "W_enc_DxL": truth.T,
+        "b_enc_L": np.full(12, -1e-4, np.float32),
+        "W_dec_LxD": truth,
+        "b_dec_D": np.zeros(6, np.float32),
+    }
     saelens.write(tmp_path / "sae", sae_lib.SAEConfig(architecture="l1", n_latents=12), params)
     assert main(["evaluate", str(tmp_path / "sae"), "--source", f"file:{folder / 'all.npz'}", "--json"]) == 0
     full = json.loads(capsys.readouterr().out)

@@ -22,8 +22,15 @@ from superpose.validate import ConfigError
 
 TWO_HOP = TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
                        feature_probability=0.3)
-ABS = TargetConfig(kind="abs_mlp", n_features=8, n_hidden=16, d_resid=8, init="truth", feature_probability=0.05,
-                   repeat_frac=0.2)
+ABS = TargetConfig(
+    kind="abs_mlp",
+    n_features=8,
+    n_hidden=16,
+    d_resid=8,
+    init="truth",
+    feature_probability=0.05,
+    repeat_frac=0.2,
+)
 
 
 def planted(config):
@@ -40,10 +47,11 @@ def test_planted_targets_compute_their_labels_exactly():
     C = np.maximum(B + np.roll(B, -1, axis=1) - 0.75, 0)
     np.testing.assert_allclose(y, np.concatenate([A, B, C], axis=1), atol=1e-6)
     # C_j > 0 unless (B_j, B_j+1) is (0, 0), (0, ½) or (½, 0): probability 1 − 0.49² − 2·0.49·0.42 at p = 0.3
-    assert abs(np.mean(C > 0) - (1 - 0.49 ** 2 - 2 * 0.49 * 0.42)) < 0.015
+    assert abs(np.mean(C > 0) - (1 - 0.49**2 - 2 * 0.49 * 0.42)) < 0.015
     x = jnp.asarray(faithfulness.inputs(ABS))
-    np.testing.assert_allclose(np.asarray(targets_lib.from_arrays(ABS, planted(ABS))(x)), np.abs(np.asarray(x)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(targets_lib.from_arrays(ABS, planted(ABS))(x)), np.abs(np.asarray(x)), atol=1e-6
+    )
 
 
 def test_repeated_point_fraction_and_mixing_matrices():
@@ -62,16 +70,30 @@ def test_trained_targets_learn_the_planted_computations():
     """Trained from random weights by the one trainer: the two-hop circuit's outputs, and |x| in superposition
     (8 sparse features, 6 neurons, E11: relative error 0.50, below the 5/8 of 3 features computed exactly) and
     with all 16 neurons."""
-    two_hop = dataclasses.replace(TWO_HOP, init="random", steps=4000, batch_size=1024, learning_rate=3e-3,
-                                  weight_decay=0.0)
-    abs_configs = [dataclasses.replace(ABS, init="random", n_hidden=m, repeat_frac=0.0, feature_probability=p,
-                                       steps=4000, learning_rate=3e-3, weight_decay=0.0) for m, p in ((6, 0.02), (16, 0.1))]
+    two_hop = dataclasses.replace(
+        TWO_HOP, init="random", steps=4000, batch_size=1024, learning_rate=3e-3, weight_decay=0.0
+    )
+    abs_configs = [
+        dataclasses.replace(
+            ABS,
+            init="random",
+            n_hidden=m,
+            repeat_frac=0.0,
+            feature_probability=p,
+            steps=4000,
+            learning_rate=3e-3,
+            weight_decay=0.0,
+        )
+        for m, p in ((6, 0.02), (16, 0.1))
+    ]
     from superpose.targets.group import label_error
 
     for configs in ([two_hop], abs_configs[:1], abs_configs[1:]):
         trained = targets_lib.train(configs, progress=False)
-        errors = [label_error(c, targets_lib.from_arrays(c, {k: v[i] for k, v in trained.params.items()}))
-                  for i, c in enumerate(configs)]
+        errors = [
+            label_error(c, targets_lib.from_arrays(c, {k: v[i] for k, v in trained.params.items()}))
+            for i, c in enumerate(configs)
+        ]
         assert max(errors) < (0.58 if configs[0].n_hidden == 6 else 0.05), errors
 
 
@@ -88,12 +110,15 @@ def test_target_sizes_are_validated():
         transcoders.residual_shape(TargetConfig(kind="tms"))
 
 
-@pytest.mark.parametrize("kind, activation", [("plt", "jumprelu"), ("skip", "jumprelu"), ("clt", "jumprelu"),
-                                              ("plt", "relu"), ("clt", "topk")])
+@pytest.mark.parametrize(
+    "kind, activation",
+    [("plt", "jumprelu"), ("skip", "jumprelu"), ("clt", "jumprelu"), ("plt", "relu"), ("clt", "topk")],
+)
 def test_replacement_set_to_the_true_circuit_is_perfect(kind, activation):
     config = TranscoderConfig(kind=kind, n_latents=5, activation=activation, k=3)
-    scores = faithfulness.evaluate(config, TWO_HOP, faithfulness.planted_replacement(config, TWO_HOP),
-                                   planted(TWO_HOP))
+    scores = faithfulness.evaluate(
+        config, TWO_HOP, faithfulness.planted_replacement(config, TWO_HOP), planted(TWO_HOP)
+    )
     assert scores["output_error"] < 1e-9 and scores["ood_values"] < 1e-9 and scores["ood_dense"] < 1e-9
     assert max(scores["fvu"]) < 1e-9 and scores["jacobian_error"] < 1e-9
     np.testing.assert_allclose(scores["recovery"], 1.0, atol=1e-6)
@@ -103,8 +128,9 @@ def test_replacement_set_to_the_true_circuit_is_perfect(kind, activation):
 
 def test_collapsed_clt_is_scored_collapsed():
     config = TranscoderConfig(kind="clt", n_latents=5)
-    scores = faithfulness.evaluate(config, TWO_HOP, faithfulness.planted_replacement(config, TWO_HOP, collapsed=True),
-                                   planted(TWO_HOP))
+    scores = faithfulness.evaluate(
+        config, TWO_HOP, faithfulness.planted_replacement(config, TWO_HOP, collapsed=True), planted(TWO_HOP)
+    )
     assert scores["through_b"] == 0.0 and scores["direct_share"] == pytest.approx(1.0)
     assert abs(scores["mediation"]) < 1e-6  # zeroing B changes nothing in the replacement
     assert scores["recovery"][0] == pytest.approx(1.0) and scores["recovery"][1] < 0.5
@@ -115,14 +141,19 @@ def test_planted_datapoint_latent_is_detected():
     config = TranscoderConfig(kind="plt", n_latents=17)
     truth = planted(ABS)
     clean = faithfulness.evaluate(config, ABS, faithfulness.planted_replacement(config, ABS), truth)
-    memorised = faithfulness.evaluate(config, ABS, faithfulness.planted_replacement(config, ABS, datapoint=True), truth)
-    assert clean["datapoint_latents"] == 0 and clean["datapoint_cosine"] == pytest.approx(1 / np.sqrt(3), abs=1e-4)
+    memorised = faithfulness.evaluate(
+        config, ABS, faithfulness.planted_replacement(config, ABS, datapoint=True), truth
+    )
+    assert clean["datapoint_latents"] == 0 and clean["datapoint_cosine"] == pytest.approx(
+        1 / np.sqrt(3), abs=1e-4
+    )
     assert memorised["datapoint_latents"] == 1 and memorised["datapoint_cosine"] == pytest.approx(1.0)
     assert clean["recovery"][0] == pytest.approx(1.0) and clean["output_error"] < 1e-6
 
 
 def test_jacobian_probe_estimator_is_unbiased():
-    """E_u ‖(J_rep − J_model)ᵀu‖² over Gaussian probes equals ‖J_rep − J_model‖_F² (per sample, mean over x)."""
+    """E_u ‖(J_rep − J_model)ᵀu‖² over Gaussian probes equals ‖J_rep − J_model‖_F² (per sample, mean over
+    x)."""
     config = TranscoderConfig(kind="clt", n_latents=5, activation="relu")
     model = transcoders.Replacement(config, 2, 12, jax.random.key(1))
     target = targets_lib.from_arrays(TWO_HOP, planted(TWO_HOP))
@@ -139,12 +170,15 @@ def test_jacobian_probe_estimator_is_unbiased():
 def test_transcoder_training_learns_the_two_hop_b_features():
     """A per-layer transcoder trained from random init recovers the planted B neurons (encoder and decoder
     cosines, matched; measured 0.95-0.97 at this size) and reconstructs both layers."""
-    configs = [TranscoderConfig(kind="plt", n_latents=6, sparsity_coefficient=3e-3, steps=3000, seed=s)
-               for s in range(2)]
+    configs = [
+        TranscoderConfig(kind="plt", n_latents=6, sparsity_coefficient=3e-3, steps=3000, seed=s)
+        for s in range(2)
+    ]
     trained = transcoders.train(configs, [TWO_HOP] * 2, [planted(TWO_HOP)] * 2, progress=False)
     for i, config in enumerate(configs):
-        scores = faithfulness.evaluate(config, TWO_HOP, {k: v[i] for k, v in trained.params.items()},
-                                       planted(TWO_HOP))
+        scores = faithfulness.evaluate(
+            config, TWO_HOP, {k: v[i] for k, v in trained.params.items()}, planted(TWO_HOP)
+        )
         assert scores["recovery"][0] > 0.85
         assert max(scores["fvu"]) < 0.05
 
@@ -156,7 +190,9 @@ def test_semi_nmf_reproduces_a_nonnegative_factorisation_and_naive_loss():
     assert U.min() >= 0
 
     def residual(U):
-        return np.linalg.norm(U @ np.linalg.lstsq(U, U0 @ V0, rcond=None)[0] - U0 @ V0) / np.linalg.norm(U0 @ V0)
+        return np.linalg.norm(U @ np.linalg.lstsq(U, U0 @ V0, rcond=None)[0] - U0 @ V0) / np.linalg.norm(
+            U0 @ V0
+        )
 
     # a local optimum (semi-NMF is not convex): far better than a random non-negative U (≈ 0.5)
     assert residual(U) < 0.15 and residual(U) < 0.3 * residual(rng.random((20, 6)))

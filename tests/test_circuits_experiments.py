@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 
 from experiments import circuits_compressed, circuits_faithfulness
-from superpose.targets import compressed
 from superpose.app.experiment import Manifest
+from superpose.targets import compressed
 
 
 @pytest.fixture(scope="module")
 def faithfulness_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("circuits-faithfulness")
-    folders = circuits_faithfulness.train_more(Manifest(root, ()), True, progress=False, skip_existing=False)
+    folders = circuits_faithfulness.train_stage(
+        Manifest(root, ()), "quick", progress=False, skip_existing=False
+    )
     return Manifest(root, tuple(folders))
 
 
@@ -34,7 +36,8 @@ def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
     assert clt[max(clt)]["direct_share"] > 0.5
     assert all(r["direct_share"] == 0 for r in _rows(faithfulness_run, target="two_hop", kind="plt"))
     # Jacobian matching makes the per-layer transcoder compute C through B as the model does (through B
-    # 0.975-1.00 in all six runs; mediation 0.98-1.00 in five, 0.83 in one), and helps on average (mean mediation
+    # 0.975-1.00 in all six runs; mediation 0.98-1.00 in five, 0.83 in one), and helps on average (mean
+    # mediation
     # over every replacement with / without: 0.83 / 0.65, 0.86 / 0.80, 0.67 / 0.54) ...
     matched = _rows(faithfulness_run, target="two_hop", kind="plt", jacobian=1.0)
     assert all(r["through_b"] > 0.95 for r in matched) and min(r["mediation"] for r in matched) > 0.75
@@ -49,20 +52,28 @@ def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
 
 def test_repeated_point_datapoint_feature_and_jacobian_matching(faithfulness_run):
     """Without Jacobian matching the per-layer transcoder memorises the repeated point at the larger λ (seed
-    offsets 0, 1000, 2000: 3 of 3); with it, fewer datapoint latents form (in total over both λ 0, 1, 0 against
+    offsets 0, 1000, 2000: 3 of 3); with it, fewer datapoint latents form (in total over both λ 0, 1, 0
+    against
     1, 2, 1 without)."""
-    plain = {r["lambda"]: r["datapoint_latents"]
-             for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=0.0)}
-    matched = {r["lambda"]: r["datapoint_latents"]
-               for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=1.0)}
+    plain = {
+        r["lambda"]: r["datapoint_latents"]
+        for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=0.0)
+    }
+    matched = {
+        r["lambda"]: r["datapoint_latents"]
+        for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=1.0)
+    }
     assert plain[max(plain)] >= 1
     assert sum(matched.values()) < sum(plain.values())
 
 
-@pytest.mark.slow  # 7 targets and 7 semi-NMF fits: about 50 s on 2 cores, kept out of the default suite's budget
+# 7 targets and 7 semi-NMF fits: about 50 s on 2 cores, kept out of the default suite's budget
+@pytest.mark.slow
 def test_compressed_computation_needs_the_mixing_matrix(tmp_path):
     root = tmp_path / "results"
-    folders = circuits_compressed.train_more(Manifest(root, ()), True, progress=False, skip_existing=False)
+    folders = circuits_compressed.train_stage(
+        Manifest(root, ()), "quick", progress=False, skip_existing=False
+    )
     manifest = Manifest(root, tuple(folders))
     data = circuits_compressed._measure(manifest)
     naive = compressed.naive_loss_per_probability(100, 50)

@@ -58,17 +58,52 @@ def _experiment_or_study():
 
 
 def _options():
-    edges = ["0", "1", "2147483648", "4294967295", "4294967296", "99999999999999999999", "-1", "1e3", "nan", "[1,2]"]
+    edges = [
+        "0",
+        "1",
+        "2147483648",
+        "4294967295",
+        "4294967296",
+        "99999999999999999999",
+        "-1",
+        "1e3",
+        "nan",
+        "[1,2]",
+    ]
     value = st.one_of(st.sampled_from(edges), st.integers(-(2**70), 2**70).map(str), st.text(max_size=10))
-    key = st.sampled_from(["steps", "n_hidden", "feature_probability", "seed", "model", "importance",
-                           "prng", "nope", "", "n_features"])
+    key = st.sampled_from(
+        [
+            "steps",
+            "n_hidden",
+            "feature_probability",
+            "seed",
+            "model",
+            "importance",
+            "prng",
+            "nope",
+            "",
+            "n_features",
+        ]
+    )
     option = st.one_of(
         st.tuples(st.just("--out"), _paths()),
         st.tuples(st.just("--seed"), value),
         st.tuples(st.just("--set"), st.builds(lambda k, v: f"{k}={v}", key, value) | st.text(max_size=10)),
         st.tuples(st.just("--only"), st.sampled_from(["intro", "intro,basic", "nope", ",", "intro,,nope"])),
-        st.sampled_from([("--quick",), ("--strict",), ("--overwrite",), ("--no-progress",), ("--no-figures",),
-                         ("--only",), ("--seed",), ("--out",), ("-q",), ("--",)]),
+        st.sampled_from(
+            [
+                ("--quick",),
+                ("--strict",),
+                ("--overwrite",),
+                ("--no-progress",),
+                ("--no-figures",),
+                ("--only",),
+                ("--seed",),
+                ("--out",),
+                ("-q",),
+                ("--",),
+            ]
+        ),
         st.text(min_size=1, max_size=8).map(lambda t: (f"--{t}",)),
     )
     return st.lists(option, max_size=3)
@@ -76,8 +111,12 @@ def _options():
 
 @st.composite
 def command_lines(draw):
-    command = draw(_mostly(st.sampled_from(["run", "run", "run", "figures", "list"]),
-                           st.sampled_from(["help", "-h", "--help", "", "RUN"]) | st.text(max_size=8)))
+    command = draw(
+        _mostly(
+            st.sampled_from(["run", "run", "run", "figures", "list"]),
+            st.sampled_from(["help", "-h", "--help", "", "RUN"]) | st.text(max_size=8),
+        )
+    )
     words = [command]
     if command == "run" or draw(st.booleans()):
         words.append(draw(_experiment_or_study()))
@@ -93,6 +132,7 @@ def example_all(argvs):
         for argv in argvs:
             test = example(argv=argv)(test)
         return test
+
     return decorate
 
 
@@ -115,6 +155,7 @@ def _tree():
 
 def _check(argv, monkeypatch):
     argv = [w.replace("{root}", str(ROOT)) for w in argv]
+
     def would_train(*args, **kwargs):
         raise WouldTrain
 
@@ -176,20 +217,25 @@ def test_many_generated_command_lines(monkeypatch, argv):
 
 
 def test_list_and_help_start_without_jax_or_matplotlib():
-    code = ("import sys; from superpose.app.cli import main; main(['list']); "
-            "bad = [m for m in ('jax', 'matplotlib', 'flax', 'numpy') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; from superpose.app.cli import main; main(['list']); "
+        "bad = [m for m in ('jax', 'matplotlib', 'flax', 'numpy') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "intro" in out and "sae-steering" in out
 
 
 def test_the_command_flushes_its_output_before_it_exits_at_once():
-    """`superpose` (cli.entry) leaves without Python's shutdown: what it printed to a pipe (block-buffered) must
+    """`superpose` (cli.entry) leaves without Python's shutdown: what it printed to a pipe (block-buffered)
+    must
     still arrive whole, and its exit status must be main's."""
     command = [sys.executable, "-m", "superpose.app.cli"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is then block-buffered
     listed = subprocess.run([*command, "list"], capture_output=True, text=True, env=env, check=False)
     assert listed.returncode == 0 and listed.stdout.count("\n") == len(experiment.catalogue())
-    bad = subprocess.run([*command, "run", "intro", "--nope"], capture_output=True, text=True, env=env, check=False)
+    bad = subprocess.run(
+        [*command, "run", "intro", "--nope"], capture_output=True, text=True, env=env, check=False
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("superpose: error:") and bad.stderr.count("\n") == 1

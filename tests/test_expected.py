@@ -50,7 +50,9 @@ def test_ranks_two_configurations_like_ten_million_samples():
     assert loss[0] + 3 * se[0] < loss[1] - 3 * se[1]
     plain = _plain_monte_carlo(W, b, s, importance)
     assert plain[0] < plain[1]
-    np.testing.assert_allclose(loss, [theory.loss_antipodal(s, 0.5) / 3, theory.loss_antipodal(s) / 3], rtol=0.03)
+    np.testing.assert_allclose(
+        loss, [theory.loss_antipodal(s, 0.5) / 3, theory.loss_antipodal(s) / 3], rtol=0.03
+    )
 
 
 def test_free_norms_and_biases_keep_the_closed_forms_ranking_at_low_density():

@@ -43,11 +43,14 @@ ROUND_OFF_ONLY = {"sae/topk": 2e-6, "toy/intro_relu_output": 1e-6, "toy/intro_li
 CROSS_PLATFORM = {"toy": 1e-5, "sae": 1e-5, "decompose": 1e-5}
 """Largest |difference| / max |golden| allowed per float array on another platform. Measured with
 tests/golden/spread.py on the golden file's AMD EPYC (AVX-512; jax 0.10.2): under --xla_cpu_max_isa=AVX and
-SSE4_2 the largest is 4.4e-7 for toy cases (finite_normalised's W) and 5.9e-7 for SAE cases (jumprelu_resampled,
+SSE4_2 the largest is 4.4e-7 for toy cases (finite_normalised's W) and 5.9e-7 for SAE cases
+(jumprelu_resampled,
 gated_inputs), a few float32 ulps of each array's scale; AVX2 agrees with AVX-512 except in the three
-ROUND_OFF_ONLY cases (4.7e-7). A real AVX2 processor (AMD EPYC without AVX-512) measured 6e-8 on toy/abs's W and
+ROUND_OFF_ONLY cases (4.7e-7). A real AVX2 processor (AMD EPYC without AVX-512) measured 6e-8 on toy/abs's W
+and
 3e-7 on sae/l1_random's W_dec, the same size. Margin: 1e-5 is 23x the toy and 17x the SAE measurement; the
-smallest mutation below (learning rate x 1.01) moves the arrays by 4.5e-3 (toy) and 9.4e-3 (SAE) of their scale,
+smallest mutation below (learning rate x 1.01) moves the arrays by 4.5e-3 (toy) and 9.4e-3 (SAE) of their
+scale,
 450x and 940x the tolerance. The decomposition cases (every target kind, SPD, APD, each transcoder kind; added
 before the code moved by concept) measured at most 1.4e-7 under AVX2 and 5.6e-7 under AVX and SSE4_2
 (target_abs_mlp's b_in): margin 18x."""
@@ -71,10 +74,13 @@ def _compare(kind: str, trained: dict[str, dict[str, np.ndarray]], exact: bool):
                 np.testing.assert_array_equal(value, golden, err_msg=message)
             elif not exact:
                 scale = float(np.max(np.abs(golden), initial=0.0))
-                np.testing.assert_allclose(value, golden, rtol=0, atol=CROSS_PLATFORM[kind] * scale, err_msg=message)
+                np.testing.assert_allclose(
+                    value, golden, rtol=0, atol=CROSS_PLATFORM[kind] * scale, err_msg=message
+                )
             elif f"{kind}/{name}" in ROUND_OFF_ONLY:
-                np.testing.assert_allclose(value, golden, rtol=0, atol=ROUND_OFF_ONLY[f"{kind}/{name}"],
-                                           err_msg=message)
+                np.testing.assert_allclose(
+                    value, golden, rtol=0, atol=ROUND_OFF_ONLY[f"{kind}/{name}"], err_msg=message
+                )
             else:
                 np.testing.assert_array_equal(value, golden, err_msg=message)
 
@@ -110,7 +116,9 @@ SAE_MUTATIONS = {
 }
 
 
-@pytest.mark.parametrize("kind,mutation", [("toy", m) for m in TOY_MUTATIONS] + [("sae", m) for m in SAE_MUTATIONS])
+@pytest.mark.parametrize(
+    "kind,mutation", [("toy", m) for m in TOY_MUTATIONS] + [("sae", m) for m in SAE_MUTATIONS]
+)
 def test_a_changed_recipe_fails_even_the_cross_platform_tolerance(kind, mutation, monkeypatch):
     """A one-line change of the recipe moves the arrays far past CROSS_PLATFORM: the tolerant comparison
     (what every other platform runs) still catches it."""
@@ -151,8 +159,9 @@ def test_result_folders_of_the_previous_release_load_as_modules():
     np.testing.assert_array_equal(model.W_out_FxH[...], toy.arrays["W_out"][1])
     x = jnp.asarray([[0.5, -0.2], [0.0, 0.9], [-0.7, 0.1]])
     h = np.maximum(toy.arrays["W"][1].T @ np.asarray(x), 0)
-    np.testing.assert_allclose(model(x), np.maximum(toy.arrays["W_out"][1] @ h + toy.arrays["b"][1][:, None], 0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model(x), np.maximum(toy.arrays["W_out"][1] @ h + toy.arrays["b"][1][:, None], 0), rtol=1e-6
+    )
     saes = superpose.load(root / "sae" / "gated")
     assert saes.configs[1].architecture == "gated" and saes.configs[1].seed == 1
     sae = saes.model(1)

@@ -119,6 +119,8 @@ def test_the_rules_catch_a_violation(tmp_path, monkeypatch):
     (fake / "measures" / "loop_b.py").write_text("from superpose.measures import loop_a\n")
     monkeypatch.setitem(globals(), "PACKAGE", fake)
     monkeypatch.setitem(globals(), "MODULES", {module_name(p): p for p in fake.rglob("*.py")})
-    for check in (test_imports_run_down_the_layers, test_nothing_below_the_application_draws, test_no_import_cycle):
+    checks = (test_imports_run_down_the_layers, test_nothing_below_the_application_draws,
+              test_no_import_cycle)
+    for check in checks:
         with pytest.raises(AssertionError):
             check()

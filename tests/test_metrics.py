@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from experiments import _checks
+from experiments import _library_checks
 from superpose.measures import features as metrics
 
-GEOMETRIES = _checks.known_geometries()  # check 2's geometries: one definition, shared with `superpose check`
+GEOMETRIES = (
+    _library_checks.known_geometries()
+)  # check 2's geometries: one definition, shared with `superpose check`
 
 
 @pytest.mark.parametrize("W, expected", list(GEOMETRIES.values()), ids=list(GEOMETRIES))
@@ -42,8 +44,14 @@ def test_numpy_in_numpy_out_equal_to_jax():
 
     W = np.asarray(np.random.default_rng(0).normal(size=(3, 6, 2)), np.float32)
     W[1, 4] = 0.0
-    for name in ("feature_norms", "interference", "feature_dimensionality", "dimensions_per_feature",
-                 "n_represented", "n_superposed"):
+    for name in (
+        "feature_norms",
+        "interference",
+        "feature_dimensionality",
+        "dimensions_per_feature",
+        "n_represented",
+        "n_superposed",
+    ):
         on_host, on_device = getattr(metrics, name)(W), getattr(metrics, name)(jnp.asarray(W))
         assert isinstance(on_host, np.ndarray) and isinstance(on_device, jax.Array), name
         assert on_host.dtype.kind == on_device.dtype.kind, name

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from superpose.data.sparse_features import sample_structured
 from superpose.toy import models, training
 from superpose.toy.config import ToyConfig
-from superpose.data.sparse_features import sample_structured
 from superpose.train import rng
 
 W = jnp.asarray([[1.0, 0.0], [-1.0, 0.5], [0.0, 2.0]])
@@ -41,7 +41,9 @@ N = 200_000
 
 
 def test_correlated_sets_are_zero_together():
-    x = np.asarray(sample_structured(rng.key(1), jnp.full((6,), 0.2), N, kind="correlated", set_size=2, signed=False))
+    x = np.asarray(
+        sample_structured(rng.key(1), jnp.full((6,), 0.2), N, kind="correlated", set_size=2, signed=False)
+    )
     on = x > 0
     # an active value is exactly 0 with probability 2⁻²³ (float32 U[0, 1)): allow that, not independence (32%)
     assert np.mean(on[0::2] != on[1::2]) <= 1e-5
@@ -72,8 +74,13 @@ def test_recipe_parity_with_the_notebook():
     """Check 14 of docs/checks.md: Xavier-normal W of std sqrt(2 / (F + H)), zero bias, and the notebook's
     AdamW (lr 1e-3 constant, weight decay 0.01 on W and b), batch 1024, 10,000 steps."""
     c = ToyConfig()
-    assert (c.learning_rate, c.weight_decay, c.batch_size, c.steps, c.schedule) == (1e-3, 0.01, 1024, 10_000,
-                                                                                      "constant")
+    assert (c.learning_rate, c.weight_decay, c.batch_size, c.steps, c.schedule) == (
+        1e-3,
+        0.01,
+        1024,
+        10_000,
+        "constant",
+    )
     model = models.MODELS.get("relu_output")(200, 50, jax.random.key(0))
     std = float(np.std(np.asarray(model.W_FxH[...])))
     assert abs(std / np.sqrt(2 / 250) - 1) <= 0.03
@@ -81,8 +88,9 @@ def test_recipe_parity_with_the_notebook():
     # weight decay acts on W and b alike: with a zero gradient both shrink by lr * wd per step
     toy = training.learner([c])
     params = {"W": jnp.ones(3), "b": jnp.ones(2)}
-    optimizer = toy.optimizer(training.hyper_arrays([c])._replace(
-        learning_rate=jnp.float32(1e-3), weight_decay=jnp.float32(0.01)))
+    optimizer = toy.optimizer(
+        training.hyper_arrays([c])._replace(learning_rate=jnp.float32(1e-3), weight_decay=jnp.float32(0.01))
+    )
     updates, _ = optimizer.update(jax.tree.map(jnp.zeros_like, params), optimizer.init(params), params)
     for u in jax.tree.leaves(updates):
         np.testing.assert_allclose(u, -1e-3 * 0.01, rtol=1e-5)

@@ -6,7 +6,7 @@ cell (by expected loss) instead of the full run's 6, judged by the scorecard's c
 
 import numpy as np
 
-from experiments import _checks, phase
+from experiments import phase
 from superpose.app.scorecard import assert_holds
 
 
@@ -14,9 +14,9 @@ def test_agrees_with_theory_in_the_right_corners(quick_results):
     run = quick_results("phase").group("phase_n2m1", "all")
     densities, ratios = phase.grid_of(run)
     empirical = phase.empirical_phases(run)
-    assert_holds(_checks.phase_diagram(empirical, phase.theory_phases(densities, ratios), densities))
+    assert_holds(phase.phase_diagram(empirical, phase.theory_phases(densities, ratios), densities))
     flipped = np.where(empirical == 1, 2, empirical)  # a diagram without superposition fails
-    assert [r.passed for r in _checks.phase_diagram(flipped, phase.theory_phases(densities, ratios), densities)
+    assert [r.passed for r in phase.phase_diagram(flipped, phase.theory_phases(densities, ratios), densities)
             ].count(False) == 2
 
 

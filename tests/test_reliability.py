@@ -47,7 +47,9 @@ def test_kills_at_random_points_then_rerun_gives_identical_arrays(tmp_path):
     study.write_text(STUDY)
     env = {**os.environ, "SUPERPOSE_CHECKPOINT_SECONDS": "0", "TQDM_DISABLE": "1"}
     reference = tmp_path / "ref"
-    assert _run_cli(["run", str(study), "--out", str(reference), "--no-progress"], env).communicate()[1] == b""
+    assert (
+        _run_cli(["run", str(study), "--out", str(reference), "--no-progress"], env).communicate()[1] == b""
+    )
 
     out = tmp_path / "killed"
     checkpoint = out / "results" / "kill" / ".all.checkpoint.npz"
@@ -84,8 +86,9 @@ SMALL = ToyConfig(n_features=3, n_hidden=2, steps=200, batch_size=64, log_every=
 
 def test_rerun_skips_finished_groups_and_refuses_a_different_sweep(tmp_path, capsys):
     study = tmp_path / "s.toml"
-    study.write_text('name = "s"\n[base]\nn_features = 3\nsteps = 200\nbatch_size = 64\n'
-                     '[axes]\nn_hidden = [1, 2]\n')
+    study.write_text(
+        'name = "s"\n[base]\nn_features = 3\nsteps = 200\nbatch_size = 64\n[axes]\nn_hidden = [1, 2]\n'
+    )
     assert main(["run", str(study), "--out", str(tmp_path), "--no-progress"]) == 0
     folder = tmp_path / "results" / "s" / "n_hidden=1"
     mtime = (folder / "arrays.npz").stat().st_mtime_ns
@@ -95,8 +98,12 @@ def test_rerun_skips_finished_groups_and_refuses_a_different_sweep(tmp_path, cap
     assert main(["run", str(study), "--out", str(tmp_path), "--no-progress", "--set", "steps=300"]) == 2
     assert "holds results of a different sweep" in capsys.readouterr().err
     assert (folder / "arrays.npz").stat().st_mtime_ns == mtime
-    assert main(["run", str(study), "--out", str(tmp_path), "--no-progress", "--set", "steps=300",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            ["run", str(study), "--out", str(tmp_path), "--no-progress", "--set", "steps=300", "--overwrite"]
+        )
+        == 0
+    )
     assert results.load(folder).config["sweep"]["base"]["steps"] == 300
 
 
@@ -132,9 +139,12 @@ def test_recorded_config_reproduces_its_arrays_bit_for_bit(tmp_path):
     sweep = Sweep(name="d", base=SMALL, axes={"feature_probability": (1.0, 0.1)}, best_of=2)
     (folder,) = run_sweep(sweep, tmp_path / "a", progress=False)
     recorded = results.load(folder).config
-    again = Sweep(name=recorded["sweep"]["name"], base=ToyConfig(**recorded["sweep"]["base"]),
-                  axes={k: tuple(v) for k, v in recorded["sweep"]["axes"].items()},
-                  best_of=recorded["sweep"]["best_of"])
+    again = Sweep(
+        name=recorded["sweep"]["name"],
+        base=ToyConfig(**recorded["sweep"]["base"]),
+        axes={k: tuple(v) for k, v in recorded["sweep"]["axes"].items()},
+        best_of=recorded["sweep"]["best_of"],
+    )
     (folder2,) = run_sweep(again, tmp_path / "b", progress=False)
     a, b = results.load(folder).arrays, results.load(folder2).arrays
     for key in a:
@@ -145,8 +155,10 @@ def test_recorded_config_reproduces_its_arrays_bit_for_bit(tmp_path):
 
 def test_divergence_is_reported_and_strict_exits_1(tmp_path, capsys):
     study = tmp_path / "nan.toml"
-    study.write_text('name = "nan"\n[base]\nn_features = 3\nsteps = 200\nbatch_size = 64\nlog_every = 100\n'
-                     '[axes]\nlearning_rate = [0.001, 1e30]\n')
+    study.write_text(
+        'name = "nan"\n[base]\nn_features = 3\nsteps = 200\nbatch_size = 64\nlog_every = 100\n'
+        "[axes]\nlearning_rate = [0.001, 1e30]\n"
+    )
     assert main(["run", str(study), "--out", str(tmp_path), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert "instances [1] diverged" in captured.out and "1 instance(s) diverged" in captured.err
@@ -158,12 +170,35 @@ def test_divergence_is_reported_and_strict_exits_1(tmp_path, capsys):
 # --- property-based: random configs and files either run or fail with one clean line ------------------------
 
 VALUES = st.one_of(
-    st.integers(-3, 5), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=4),
-    st.lists(st.floats(-2, 2), max_size=6), st.none(),
+    st.integers(-3, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=4),
+    st.lists(st.floats(-2, 2), max_size=6),
+    st.none(),
 )
-KEYS = st.sampled_from(["n_features", "n_hidden", "feature_probability", "importance", "importance_decay",
-                        "steps", "batch_size", "learning_rate", "weight_decay", "model", "seed", "data",
-                        "set_size", "n_train", "prng", "schedule", "nonsense", "n_hiden"])
+KEYS = st.sampled_from(
+    [
+        "n_features",
+        "n_hidden",
+        "feature_probability",
+        "importance",
+        "importance_decay",
+        "steps",
+        "batch_size",
+        "learning_rate",
+        "weight_decay",
+        "model",
+        "seed",
+        "data",
+        "set_size",
+        "n_train",
+        "prng",
+        "schedule",
+        "nonsense",
+        "n_hiden",
+    ]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -177,7 +212,9 @@ def test_random_overrides_run_or_fail_cleanly(tmp_path, capsys, overrides):
         args += ["--set", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     out = tmp_path / "h"
     try:
-        (sweep,) = intro.sweeps(quick=True)  # the sweep the command below validates (5 features, not SMALL's 3)
+        (sweep,) = intro.sweeps(
+            quick=True
+        )  # the sweep the command below validates (5 features, not SMALL's 3)
         sweep.with_overrides(dict(parse_override(a) for a in args[1::2])).instances()
     except Exception as e:  # noqa: BLE001 - what the CLI would see
         assert type(e).__name__ in ("ConfigError", "UsageError"), repr(e)
@@ -202,10 +239,23 @@ def test_an_interrupted_sae_group_resumes_from_its_checkpoint_bit_for_bit(tmp_pa
     """An SAE group stopped after two of its four chunks (Ctrl-C) resumes from the checkpoint, and the
     arrays equal an uninterrupted run (inputs resampling at step 200, so the state must carry over)."""
     monkeypatch.setenv("SUPERPOSE_CHECKPOINT_SECONDS", "0")
-    source = groundtruth.synthetic_source(groundtruth.random_directions(12, 8, seed=1),
-                                          groundtruth.constant_probabilities(12, 0.1))
-    configs = [sae_lib.SAEConfig(n_latents=12, steps=400, log_every=100, batch_size=64, resample="inputs",
-                                 resample_every=200, resample_window=100, dead_window=100, seed=s) for s in (0, 1)]
+    source = groundtruth.synthetic_source(
+        groundtruth.random_directions(12, 8, seed=1), groundtruth.constant_probabilities(12, 0.1)
+    )
+    configs = [
+        sae_lib.SAEConfig(
+            n_latents=12,
+            steps=400,
+            log_every=100,
+            batch_size=64,
+            resample="inputs",
+            resample_every=200,
+            resample_window=100,
+            dead_window=100,
+            seed=s,
+        )
+        for s in (0, 1)
+    ]
     whole = sae_lib.train(configs, source, progress=False)
 
     real_chunk, calls = trainer.compiled_chunk, []
@@ -218,6 +268,7 @@ def test_an_interrupted_sae_group_resumes_from_its_checkpoint_bit_for_bit(tmp_pa
             if len(calls) == stop_at:
                 raise KeyboardInterrupt
             return run(*inputs)
+
         return counted
 
     checkpoint = tmp_path / ".group.checkpoint.npz"

@@ -27,7 +27,9 @@ def test_per_feature_probability_is_respected():
     p = jnp.asarray([1.0, 0.3, 0.01])
     x = np.asarray(sample_features(rng.key(0), p, 400_000))
     frac = (x > 0).mean(axis=1)
-    assert np.all(np.abs(frac - np.asarray(p)) <= 4 * np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / 400_000) + 1e-9)
+    assert np.all(
+        np.abs(frac - np.asarray(p)) <= 4 * np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / 400_000) + 1e-9
+    )
 
 
 def test_hash_bits_are_uniform_and_independent():

@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from superpose.activations import jump_relu, step_function
 from superpose.data import groundtruth
 from superpose.measures import recovery
 from superpose.sae import evaluation
 from superpose.sae import model as sae_lib
-from superpose.activations import jump_relu, step_function
 from superpose.validate import ConfigError
 
 
@@ -157,7 +157,8 @@ def test_config_refuses_bad_values():
 def test_permuted_flipped_rescaled_truth_scores_one():
     true = groundtruth.random_directions(40, 16, seed=3)  # superposed: 40 features in 16 dims
     rng = np.random.default_rng(4)
-    learned = true[rng.permutation(40)] * rng.choice([-1.0, 1.0], 40)[:, None] * rng.uniform(0.1, 5, 40)[:, None]
+    signs, scales = rng.choice([-1.0, 1.0], 40)[:, None], rng.uniform(0.1, 5, 40)[:, None]
+    learned = true[rng.permutation(40)] * signs * scales
     m = recovery.direction_metrics(true, learned)
     for key in ("mmcs_true", "mmcs_learned", "mcc", "recovered_99"):
         assert m[key] == pytest.approx(1.0, abs=1e-5), key
@@ -170,14 +171,23 @@ def test_both_conventions_of_mcc_f1_uniqueness_and_shrinkage():
     learned = np.eye(4)[[0, 1, 0]] * 0.5
     cos = recovery.cosine_matrix(true, learned)
     assert recovery.mcc(cos[:, :2]) == pytest.approx(0.5) and recovery.mcc_matched_pairs(cos[:, :2]) == 1.0
-    assert recovery.mcc_matched_pairs(cos) == pytest.approx(2 / 3)  # 3 pairs; the duplicate gets a cos-0 partner
+    assert recovery.mcc_matched_pairs(cos) == pytest.approx(
+        2 / 3
+    )  # 3 pairs; the duplicate gets a cos-0 partner
     assert recovery.mcc_matched_pairs(cos[:2]) == recovery.mcc(cos[:2]) == 1.0  # L >= G: the same number
 
-    x = jnp.asarray(np.abs(np.random.default_rng(0).normal(size=(512, 4))) * (np.random.default_rng(1).random(
-        (512, 4)) < 0.3), jnp.float32)
+    x = jnp.asarray(
+        np.abs(np.random.default_rng(0).normal(size=(512, 4)))
+        * (np.random.default_rng(1).random((512, 4)) < 0.3),
+        jnp.float32,
+    )
     config = sae_lib.SAEConfig(architecture="l1", n_latents=3)
-    params = {"W_enc_DxL": jnp.asarray(learned.T * 2), "b_enc_L": jnp.asarray([0.0, 0.0, -100.0]),
-              "W_dec_LxD": jnp.asarray(learned), "b_dec_D": jnp.zeros(4)}
+    params = {
+        "W_enc_DxL": jnp.asarray(learned.T * 2),
+        "b_enc_L": jnp.asarray([0.0, 0.0, -100.0]),
+        "W_dec_LxD": jnp.asarray(learned),
+        "b_dec_D": jnp.zeros(4),
+    }
     stats = evaluation._stats_one(config, params, 0.0, (x > 0).T.astype(jnp.float32), x)
     m = evaluation.activation_metrics(jax.tree.map(np.asarray, stats), cos)
     assert m["dead_latents"] == 1 and m["f1"] == pytest.approx(1.0) and m["uniqueness"] == 1.0
@@ -185,7 +195,9 @@ def test_both_conventions_of_mcc_f1_uniqueness_and_shrinkage():
     assert m["uniqueness_all_latents"] == pytest.approx(2 / 3)  # features 0 and 1 over 3 latents
     on_01 = np.asarray(x)[:, :2]
     keep = np.linalg.norm(np.asarray(x), axis=1) > 1e-6
-    expected = np.mean(0.5 * np.linalg.norm(on_01[keep], axis=1) / np.linalg.norm(np.asarray(x)[keep], axis=1))
+    expected = np.mean(
+        0.5 * np.linalg.norm(on_01[keep], axis=1) / np.linalg.norm(np.asarray(x)[keep], axis=1)
+    )
     assert m["norm_ratio"] == pytest.approx(expected, rel=1e-5)  # SAELens: mean ‖x̂‖/‖x‖
     assert m["shrinkage"] == pytest.approx(0.5, rel=1e-5)  # γ = E‖x̂‖²/E[x·x̂] = 0.25/0.5 on the kept part
 
@@ -205,9 +217,15 @@ def test_sae_at_the_ground_truth_scores_above_099():
     )
     config = sae_lib.SAEConfig(architecture="l1", n_latents=16)
     truth = np.asarray(source.directions_GxD)
-    params = {"W_enc_DxL": truth.T, "b_enc_L": np.full(16, -1e-4), "W_dec_LxD": truth, "b_dec_D": np.zeros(24)}
-    result = sae_lib.SAEResult({k: np.asarray(a, np.float32)[None] for k, a in params.items()}, np.zeros(1),
-                               None, None, None)
+    params = {
+        "W_enc_DxL": truth.T,
+        "b_enc_L": np.full(16, -1e-4),
+        "W_dec_LxD": truth,
+        "b_dec_D": np.zeros(24),
+    }
+    result = sae_lib.SAEResult(
+        {k: np.asarray(a, np.float32)[None] for k, a in params.items()}, np.zeros(1), None, None, None
+    )
     stats = evaluation.activation_stats(config, result, source, n_eval=4096)
     cos = recovery.cosine_matrix(truth, truth)
     m = evaluation.activation_metrics(jax.tree.map(lambda a: a[0], stats), cos)
@@ -221,8 +239,21 @@ def test_absorption_rate_counts_silent_parent_latents():
     """Parent 0 with children 1, 2: a parent latent that never fires with a child is fully absorbed."""
     cos = np.eye(3)
     both = np.asarray([[50.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
-    stats = evaluation.ActivationStats(100.0, both.diagonal(), np.asarray([50.0, 10.0, 10.0]), both,
-                                     0.0, np.zeros(3), 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    stats = evaluation.ActivationStats(
+        100.0,
+        both.diagonal(),
+        np.asarray([50.0, 10.0, 10.0]),
+        both,
+        0.0,
+        np.zeros(3),
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    )
     assert evaluation.absorption_rate(stats, cos, np.asarray([-1, 0, 0])) == 1.0
     both[0, 1:] = 10.0
     assert evaluation.absorption_rate(stats._replace(both_LxG=both), cos, np.asarray([-1, 0, 0])) == 0.0
@@ -234,12 +265,16 @@ def test_hierarchy_children_fire_only_with_their_parent():
     on = np.asarray(codes) > 0
     assert not np.any(on[2:5] & ~on[0]) and not np.any(on[5:8] & ~on[1])
     np.testing.assert_allclose(on[2:].mean(1), 0.15, atol=0.01)
-    np.testing.assert_allclose(np.asarray(x), np.asarray(codes).T @ np.asarray(source.directions_GxD), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(x), np.asarray(codes).T @ np.asarray(source.directions_GxD), atol=1e-5
+    )
 
 
 def test_copula_keeps_marginals_and_correlates():
     corr = np.asarray([[1.0, 0.8], [0.8, 1.0]])
-    source = groundtruth.synthetic_source(np.eye(2, dtype=np.float32), np.asarray([0.2, 0.2]), correlation_GxG=corr)
+    source = groundtruth.synthetic_source(
+        np.eye(2, dtype=np.float32), np.asarray([0.2, 0.2]), correlation_GxG=corr
+    )
     codes, _ = groundtruth.sample(source, jax.random.key(0), 50000)
     on = np.asarray(codes) > 0
     np.testing.assert_allclose(on.mean(1), 0.2, atol=0.01)

@@ -1,4 +1,5 @@
-"""SAEs in SAELens's on-disk format: the written files follow the format, and every architecture reads back with
+"""SAEs in SAELens's on-disk format: the written files follow the format, and every architecture reads back
+with
 identical latents (the batch top-k family as the JumpReLU it is at inference)."""
 
 import json
@@ -48,8 +49,13 @@ def test_round_trip_keeps_every_latent(tmp_path, architecture):
     assert (cfg["d_in"], cfg["d_sae"], cfg["apply_b_dec_to_input"], cfg["normalize_activations"]) == (
         N_DIMS, N_LATENTS, True, "none")
     assert cfg.get("k") == (3 if architecture == "topk" else None)
-    expected = {"W_enc": (N_DIMS, N_LATENTS), "b_enc": (N_LATENTS,), "W_dec": (N_LATENTS, N_DIMS), "b_dec": (N_DIMS,),
-                **{name: (N_LATENTS,) for name in EXTRA.get(architecture, [])}}
+    expected = {
+        "W_enc": (N_DIMS, N_LATENTS),
+        "b_enc": (N_LATENTS,),
+        "W_dec": (N_LATENTS, N_DIMS),
+        "b_dec": (N_DIMS,),
+        **{name: (N_LATENTS,) for name in EXTRA.get(architecture, [])},
+    }
     if architecture == "gated":
         del expected["b_enc"]
     assert {k: v.shape for k, v in tensors.items()} == expected
@@ -77,7 +83,8 @@ def test_an_sae_that_encodes_x_itself_gets_its_decoder_bias_folded_in(tmp_path):
 
 
 def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, capsys):
-    """`superpose export` writes a result folder's SAEs; `superpose evaluate` scores one against its toy model as
+    """`superpose export` writes a result folder's SAEs; `superpose evaluate` scores one against its toy model
+    as
     the bench did; bad input ends in one line."""
     manifest = quick_results("sae-recovery")
     run = manifest.load("sae_recovery", "check13-resample=random")
@@ -90,9 +97,11 @@ def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, caps
     for name in ("mmcs_true", "mcc", "dead_latents", "n_true_features"):
         assert scored[name] == pytest.approx(stored[name], abs=1e-6), name
     assert scored["f1"] == pytest.approx(stored["f1"], abs=0.05)  # a different evaluation sample
-    for argv in (["evaluate", str(tmp_path / "sae-2"), "--source", "toy"],
-                 ["evaluate", str(tmp_path / "nothing"), "--source", "sharkey"],
-                 ["export", str(toys.path), "--out", str(tmp_path / "x")]):
+    for argv in (
+        ["evaluate", str(tmp_path / "sae-2"), "--source", "toy"],
+        ["evaluate", str(tmp_path / "nothing"), "--source", "sharkey"],
+        ["export", str(toys.path), "--out", str(tmp_path / "x")],
+    ):
         assert main(argv) == 2
         assert capsys.readouterr().err.count("\n") == 1
 
@@ -142,26 +151,32 @@ def test_saelens_conventions_of_the_metrics_match_saelens():
     truth = rng.normal(size=(8, N_DIMS)).astype(np.float32)
     codes = (rng.random((4096, 8)) < 0.2) * rng.random((4096, 8)).astype(np.float32)
     x = (codes @ truth).astype(np.float32)
-    stats = evaluation._stats_one(config, {k: jnp.asarray(v) for k, v in params.items()}, 0.0,
-                                jnp.asarray(codes.T), jnp.asarray(x))
+    stats = evaluation._stats_one(
+        config, {k: jnp.asarray(v) for k, v in params.items()}, 0.0, jnp.asarray(codes.T), jnp.asarray(x)
+    )
     cos = recovery.cosine_matrix(truth, params["W_dec_LxD"])
     ours = evaluation.activation_metrics(jax.tree.map(np.asarray, stats), cos) | recovery.direction_metrics(
-        truth, params["W_dec_LxD"])
+        truth, params["W_dec_LxD"]
+    )
 
     f, _ = sae_lib.model(config, params).encode(jnp.asarray(x), training=False)
     f = np.array(f)  # writable, for torch
     latents, x_hat = torch.from_numpy(f), torch.from_numpy(f @ params["W_dec_LxD"] + params["b_dec_D"])
-    classification = evals.ClassificationMetricsCalculator(torch.from_numpy(params["W_dec_LxD"]),
-                                                           torch.from_numpy(truth))
+    classification = evals.ClassificationMetricsCalculator(
+        torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)
+    )
     classification.add_batch(latents, torch.from_numpy(codes))
     theirs = classification.compute()
     shrinkage = evals.ShrinkageCalculator()
     shrinkage.add_batch(x_hat, torch.from_numpy(x))
     assert ours["dead_latents"] >= 3  # where the two conventions differ
     assert ours["mcc_matched_pairs"] == pytest.approx(
-        evals.mean_correlation_coefficient(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)), abs=1e-6)
+        evals.mean_correlation_coefficient(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)),
+        abs=1e-6,
+    )
     assert ours["uniqueness_all_latents"] == pytest.approx(
-        evals.feature_uniqueness(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)), abs=1e-9)
+        evals.feature_uniqueness(torch.from_numpy(params["W_dec_LxD"]), torch.from_numpy(truth)), abs=1e-9
+    )
     assert ours["precision_all_latents"] == pytest.approx(theirs.precision, abs=1e-6)
     assert ours["recall_all_latents"] == pytest.approx(theirs.recall, abs=1e-6)
     assert ours["f1_all_latents"] == pytest.approx(theirs.f1_score, abs=1e-6)

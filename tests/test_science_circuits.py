@@ -4,7 +4,7 @@ E10's regimes."""
 import numpy as np
 import pytest
 
-from experiments import _checks, absolute, correlated, privileged
+from experiments import absolute, correlated, privileged
 from superpose.app.experiment import Manifest
 from superpose.app.scorecard import assert_holds
 from superpose.measures import features as metrics
@@ -26,8 +26,12 @@ def test_correlated_pairs_orthogonal_anticorrelated_antipodal(out):
     W, p = correlated.best_W(out, "correlated_pairs")
     W_anti, p_anti = correlated.best_W(out, "anticorrelated_pairs")
     assert np.all((p_anti >= 0.1 - 1e-9) & (p_anti <= 0.32))
-    assert_holds(_checks.correlated_pairs(correlated.pair_cosines(W), p, correlated.pair_cosines(W_anti), p_anti))
-    swapped = _checks.correlated_pairs(correlated.pair_cosines(W_anti), p, correlated.pair_cosines(W), p_anti)
+    assert_holds(
+        correlated.correlated_pairs(correlated.pair_cosines(W), p, correlated.pair_cosines(W_anti), p_anti)
+    )
+    swapped = correlated.correlated_pairs(
+        correlated.pair_cosines(W_anti), p, correlated.pair_cosines(W), p_anti
+    )
     assert [r.passed for r in swapped] == [False, False]
 
 
@@ -54,8 +58,8 @@ def test_absolute_value_uses_two_opposite_neurons_per_feature(out):
     and no neuron carries two features."""
     run = out.group("absolute_3in6", "all")
     W = run.arrays["W"][int(np.argmin(run.summary["final_loss"]))]
-    assert_holds(_checks.absolute_value_neurons(W))
-    assert _checks.absolute_value_neurons(np.abs(W))[0].passed is False  # same-sign neurons fail
+    assert_holds(absolute.absolute_value_neurons(W))
+    assert absolute.absolute_value_neurons(np.abs(W))[0].passed is False  # same-sign neurons fail
     assert absolute.features_per_neuron(W).max() == 1
 
 

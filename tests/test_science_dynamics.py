@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from experiments import _checks, double_descent, dynamics
-from superpose.results import load
+from experiments import double_descent, dynamics
 from superpose.app.scorecard import assert_holds
 from superpose.measures import features as metrics
+from superpose.results import load
 from superpose.toy.sweep import run_sweep
 
 
@@ -39,10 +39,13 @@ def dd(quick_results):
 
 
 def test_double_descent_check_15(dd):
-    """Check 15 by the scorecard's function: T-gons (T = 5 judged at quick size; T = 3 is reported, not judged:
+    """Check 15 by the scorecard's function: T-gons (T = 5 judged at quick size; T = 3 is reported, not
+    judged:
     three points are reconstructed exactly without a triangle, see docs/checks.md), the generalising end, the
     test-loss peak between, and the m = 4 bump that weight decay removes."""
-    rules = _checks.double_descent(dd["T"], dd["data_dim"], dd["W"], dd["test_loss"], dd["bumps"], full_size=False)
+    rules = double_descent.double_descent_rules(
+        dd["T"], dd["data_dim"], dd["W"], dd["test_loss"], dd["bumps"], full_size=False
+    )
     assert_holds(rules, allow_unjudged=True)
     assert [r.passed for r in rules].count(True) == 4
 

@@ -7,7 +7,7 @@ at the paper notebook's size (200 in 20, 20 densities). Both by the scorecard's 
 import numpy as np
 import pytest
 
-from experiments import _checks, geometry
+from experiments import geometry
 from superpose.app.scorecard import assert_holds
 from superpose.toy.training import train
 
@@ -15,8 +15,8 @@ from superpose.toy.training import train
 def test_quick_geometry_sticks_at_one_half(quick_results):
     run = quick_results("geometry").group("geometry", "all")
     W, p = run.arrays["W"], run.arrays["feature_probability"][:, 0]
-    assert_holds(_checks.uniform_superposition(W, p, full_size=False), allow_unjudged=True)
-    assert_holds(_checks.fractional_dimensionalities(W, p, full_size=False), allow_unjudged=True)
+    assert_holds(geometry.uniform_superposition(W, p, full_size=False), allow_unjudged=True)
+    assert_holds(geometry.fractional_dimensionalities(W, p, full_size=False), allow_unjudged=True)
     # the geometry graph: in the plateau every represented feature sits in a digon
     plateau = (1 / p >= 2.2) & (1 / p <= 3.5)
     assert plateau.any()
@@ -49,5 +49,5 @@ def test_uniform_superposition_checks_10_and_11():
     configs = [c for _, _, c in geometry.sweeps(quick=False)[0].instances()]
     W = train(configs, progress=False).W_IxFxH
     p = np.asarray([c.feature_probability for c in configs])
-    assert_holds(_checks.uniform_superposition(W, p, full_size=True))
-    assert_holds(_checks.fractional_dimensionalities(W, p, full_size=True))
+    assert_holds(geometry.uniform_superposition(W, p, full_size=True))
+    assert_holds(geometry.fractional_dimensionalities(W, p, full_size=True))

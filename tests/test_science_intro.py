@@ -5,7 +5,7 @@ wd 0.01), 7 densities from 1 to 0.011 (0.224 and 0.05 among them), best of 4 see
 import numpy as np
 import pytest
 
-from experiments import _checks
+from experiments import intro as intro_experiment
 from superpose.app.scorecard import assert_holds
 from superpose.measures import features as metrics
 
@@ -13,7 +13,7 @@ from superpose.measures import features as metrics
 @pytest.fixture(scope="module")
 def intro(quick_results):
     manifest = quick_results("intro")
-    checks = {c.id: c for c in _checks.CHECKS}
+    checks = {c.id: c for c in intro_experiment.CHECKS}
     return {
         "rules": {i: checks[i].rules({"intro": manifest}, True) for i in ("8", "9")},
         "relu": manifest.group("intro", "model=relu_output"),
@@ -37,8 +37,8 @@ def test_pentagon_beats_four_antipodal_on_hand_made_seeds():
     pentagon = np.stack([np.cos(angle), np.sin(angle)], 1)
     pairs = np.array([[1, 0], [-1, 0], [0, 1], [0, -1], [0, 0]], float)
     W = np.stack([pentagon, pairs])[None]
-    (good,) = _checks.best_of_picks_the_pentagon(W, np.array([[0.1, 0.2]]), [0.05])
-    (bad,) = _checks.best_of_picks_the_pentagon(W, np.array([[0.3, 0.2]]), [0.05])
+    (good,) = intro_experiment.best_of_picks_the_pentagon(W, np.array([[0.1, 0.2]]), [0.05])
+    (bad,) = intro_experiment.best_of_picks_the_pentagon(W, np.array([[0.3, 0.2]]), [0.05])
     assert good.passed is True and bad.passed is False
 
 

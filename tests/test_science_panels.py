@@ -16,7 +16,7 @@ from superpose.toy.training import train
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     root = tmp_path_factory.mktemp("panels")
-    return {module: module.measure(module.EXPERIMENT.train(root, quick=True, progress=False))
+    return {module: module.measure(module.EXPERIMENT.run(root, "quick", progress=False))
             for module in (adversarial_training, hidden_l1, transformations)}
 
 

@@ -27,7 +27,8 @@ else:
     if sys.argv[3] == "sae-stacked":
         source = groundtruth.stack([source] * 5)
     configs = [sae.SAEConfig(architecture="jumprelu", n_latents=16, steps=200, batch_size=128, log_every=100,
-                             sparsity_coefficient=c, resample="random", resample_every=100, resample_window=20,
+                             sparsity_coefficient=c, resample="random", resample_every=100,
+                             resample_window=20,
                              seed=s) for s, c in enumerate([0.01, 0.02, 0.03, 0.05, 0.1])]
     out = sae.train(configs, source, progress=False)
     arrays = dict(loss=out.loss_IxC, threshold=out.threshold_I, **out.params)
@@ -50,7 +51,8 @@ def _run(n_devices, path, kind, block=0):
 CONTINUOUS = dict(rtol=1e-5, atol=1e-6)
 """Toy models: a smooth loss, so 1 and N devices differ only where a reduction is ordered differently, and
 training carries that round-off along without jumps. Measured: bit for bit here (AVX-512, and under
---xla_cpu_max_isa=AVX); the bound is 20x the largest cross-platform difference of the golden cases (4.4e-7)."""
+--xla_cpu_max_isa=AVX); the bound is 20x the largest cross-platform difference of the golden cases
+(4.4e-7)."""
 
 JUMPRELU = dict(rtol=1e-5, atol=1e-3)
 """JumpReLU SAEs are discontinuous: a Heaviside gate in the forward pass and a rectangle pseudo-derivative of
@@ -71,7 +73,9 @@ def _same(one, other, tolerance):
 def test_four_devices_equal_one(tmp_path):
     one = _run(1, tmp_path / "one.npz", "toy")
     _same(one, _run(4, tmp_path / "four.npz", "toy"), CONTINUOUS)
-    _same(one, _run(4, tmp_path / "four_blocked.npz", "toy", block=1), CONTINUOUS)  # 2 instances per device, one at a time
+    _same(
+        one, _run(4, tmp_path / "four_blocked.npz", "toy", block=1), CONTINUOUS
+    )  # 2 instances per device, one at a time
 
 
 def test_sae_groups_shard_over_four_devices_like_one(tmp_path):

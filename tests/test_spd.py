@@ -8,10 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.targets import models as targets_lib
-from superpose.decomposition import apd
+from superpose.decomposition import apd, spd
 from superpose.measures import pieces
-from superpose.decomposition import spd
+from superpose.targets import models as targets_lib
 
 TMS = targets_lib.PRESETS["tms_5-2"]
 TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
@@ -19,7 +18,8 @@ TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
 
 @pytest.fixture(scope="module")
 def tms(tmp_path_factory):
-    """A trained TMS 5-2 target (the SPD paper's recipe, the first of superpose.targets.group.TMS_CANDIDATES seeds that
+    """A trained TMS 5-2 target (the SPD paper's recipe, the first of superpose.targets.group.TMS_CANDIDATES
+    seeds that
     represents every feature, as the experiments pick it) and its arrays."""
     from superpose.targets.group import run_target
 
@@ -49,7 +49,9 @@ def truth(config, W_HxF, n_components=20):
 
 def true_importances(x, n_components, names, hidden=0):
     """CI = 1 exactly where the feature is active (and on the identity's first `hidden` pieces always)."""
-    active = jnp.concatenate([(x != 0).astype(jnp.float32), jnp.zeros((x.shape[0], n_components - x.shape[1]))], 1)
+    active = jnp.concatenate(
+        [(x != 0).astype(jnp.float32), jnp.zeros((x.shape[0], n_components - x.shape[1]))], 1
+    )
     always = jnp.zeros((x.shape[0], n_components)).at[:, :hidden].set(1.0)
     g = {n: always if n == "I" else active for n in names}
     return g, g
@@ -59,7 +61,9 @@ def true_importances(x, n_components, names, hidden=0):
 def test_spd_at_the_truth_is_faithful_and_reconstructs(tms, config, monkeypatch):
     """Reference oracles 4-6: L_F = 0 exactly; with CI = 1[x_c ≠ 0], L_SR and L_SRL ≈ 0; L_IM (p = 1) is the
     expected number of active features per matrix (0.25 each), plus m1 per input for the identity."""
-    target = targets_lib.from_arrays(config, tms | ({"I": np.eye(2, dtype=np.float32)} if config.identity else {}))
+    target = targets_lib.from_arrays(
+        config, tms | ({"I": np.eye(2, dtype=np.float32)} if config.identity else {})
+    )
     model = truth(config, tms["W"])
     x = targets_lib.sample(jax.random.key(1), 0.05, 8192, 5, False)
     names = model.names()
@@ -73,9 +77,17 @@ def test_spd_at_the_truth_is_faithful_and_reconstructs(tms, config, monkeypatch)
     assert abs(float(parts.importance_minimality) - expected) < 0.05
     # random importances are far worse: the oracle is not passing by accident
     monkeypatch.undo()
-    noisy = spd.losses(spd.Decomposition(spd.matrix_shapes(config), 20, 16, "paper", jax.random.key(3)), target, x,
-                       jax.random.key(2), 1.0, "paper")
-    assert float(noisy.faithfulness) > 0.1 and float(noisy.stochastic_recon) > 10 * float(parts.stochastic_recon)
+    noisy = spd.losses(
+        spd.Decomposition(spd.matrix_shapes(config), 20, 16, "paper", jax.random.key(3)),
+        target,
+        x,
+        jax.random.key(2),
+        1.0,
+        "paper",
+    )
+    assert float(noisy.faithfulness) > 0.1 and float(noisy.stochastic_recon) > 10 * float(
+        parts.stochastic_recon
+    )
 
 
 def test_full_importance_gives_unit_masks_and_the_exact_output(tms, monkeypatch):
@@ -91,7 +103,8 @@ def test_full_importance_gives_unit_masks_and_the_exact_output(tms, monkeypatch)
 
 
 def test_delta_component_changes_nothing_when_the_pieces_sum_to_w(tms):
-    """Oracle 9: with Σ pieces = W the remainder is 0, so the delta component leaves every loss unchanged; with
+    """Oracle 9: with Σ pieces = W the remainder is 0, so the delta component leaves every loss unchanged;
+    with
     pieces that do not sum to W it restores part of the missing weight."""
     target = targets_lib.from_arrays(TMS, tms)
     x = targets_lib.sample(jax.random.key(1), 0.05, 1024, 5, False)
@@ -110,7 +123,9 @@ def test_hard_sigmoids_and_their_gradients():
     np.testing.assert_allclose(spd.upper_leaky(x), [0.0, 0.5, 1.01], atol=1e-7)
     np.testing.assert_allclose(spd.lower_leaky(x), [-0.01, 0.5, 1.0], atol=1e-7)
     np.testing.assert_allclose(spd.lower_clamped(x), [0.0, 0.5, 1.0], atol=1e-7)
-    np.testing.assert_allclose(jax.grad(lambda v: jnp.sum(spd.lower_leaky(v)))(x), [0.01, 1.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(
+        jax.grad(lambda v: jnp.sum(spd.lower_leaky(v)))(x), [0.01, 1.0, 0.0], atol=1e-7
+    )
     down = jax.grad(lambda v: -jnp.sum(spd.lower_clamped(v)))(x)  # incoming gradient -1
     up = jax.grad(lambda v: jnp.sum(spd.lower_clamped(v)))(x)  # incoming gradient +1
     np.testing.assert_allclose(down, [-0.01, -1.0, 0.0], atol=1e-7)
@@ -119,7 +134,8 @@ def test_hard_sigmoids_and_their_gradients():
 
 def test_mmcs_and_ml2r_oracles():
     """Oracle 12: exact truth scores 1 under permutation, rescaling u → s·u, v → v/s, sign flips of both, and
-    extra zero pieces; flipping u alone gives that column cos -1; halves give ML2R 0.5; random pieces score low."""
+    extra zero pieces; flipping u alone gives that column cos -1; halves give ML2R 0.5; random pieces score
+    low."""
     rng = np.random.default_rng(0)
     W = rng.normal(size=(10, 40))
     perm = rng.permutation(40)
@@ -168,7 +184,8 @@ def test_ci_l0_counts_importances_above_threshold():
 
 
 def test_targets_data_embedding_and_frozen_identity():
-    """Oracles 1-2: the active fraction is p within 3σ with values on the stated range; W_E rows have unit norm;
+    """Oracles 1-2: the active fraction is p within 3σ with values on the stated range; W_E rows have unit
+    norm;
     TMS+ID's identity is still I after training."""
     x = np.asarray(targets_lib.sample(jax.random.key(0), 0.05, 20_000, 40, False))
     active = x != 0
@@ -192,7 +209,10 @@ def test_tms_target_passes_its_one_hot_check(tms):
 def test_vmapped_decompositions_equal_separate_runs(tms):
     """Oracle 10: two seeds and two coefficients in one program give each run's own result."""
     base = dataclasses.replace(spd.PRESETS["tms_5-2"], steps=40, batch_size=64, log_every=20)
-    configs = [dataclasses.replace(base, seed=3), dataclasses.replace(base, seed=4, importance_minimality=0.1)]
+    configs = [
+        dataclasses.replace(base, seed=3),
+        dataclasses.replace(base, seed=4, importance_minimality=0.1),
+    ]
     together = spd.train(configs, [TMS] * 2, [tms] * 2, progress=False)
     alone = spd.train(configs[1:], [TMS], [tms], progress=False)
     for name, value in alone.params.items():
@@ -214,11 +234,16 @@ def test_spd_batch_reductions_compile_without_ynnpack_on_cpu(tms, monkeypatch):
         def call(*a):
             compiled.append(run.lower(*a).compile().as_text())
             return run(*a)
+
         return call
 
     monkeypatch.setattr(trainer, "compiled_chunk", spy)
-    spd.train([dataclasses.replace(spd.PRESETS["tms_5-2"], steps=2, batch_size=64, log_every=2)], [TMS], [tms],
-              progress=False)
+    spd.train(
+        [dataclasses.replace(spd.PRESETS["tms_5-2"], steps=2, batch_size=64, log_every=2)],
+        [TMS],
+        [tms],
+        progress=False,
+    )
     reductions = [line for line in compiled[0].splitlines() if "reduce_sum" in line and " fusion(" in line]
     assert reductions and not [line for line in reductions if "__ynn_fusion" in line]
 

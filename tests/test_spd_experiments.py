@@ -1,12 +1,17 @@
 """The parameter-decomposition experiments at quick size, end to end: each asserts its figure's fact.
 
-Calibration (2-core CPU, quick sizes, the TMS target the first clean one of superpose.targets.group.TMS_CANDIDATES seeds):
+Calibration (2-core CPU, quick sizes, the TMS target the first clean one of
+superpose.targets.group.TMS_CANDIDATES seeds):
 SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 2, 1 and 2 of 4 seeds at seed offsets 0, 1000
-and 2000 (its best run MMCS 1.00 at each), so only the best run is asserted; APD reached MMCS ≥ 0.99 in 3, 2 and
-3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at each.
-At quick size about half the SPD seeds fail: the paper's recipe (40k steps of batch 4096) is not what CI affords.
+and 2000 (its best run MMCS 1.00 at each), so only the best run is asserted; APD reached MMCS ≥ 0.99 in 3, 2
+and
+3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at
+each.
+At quick size about half the SPD seeds fail: the paper's recipe (40k steps of batch 4096) is not what CI
+affords.
 
-Marked slow: the three experiments train for about 3.5 minutes on 2 cores, a third of the default suite's budget.
+Marked slow: the three experiments train for about 3.5 minutes on 2 cores, a third of the default suite's
+budget.
 The methods themselves are tested in the default suite (tests/test_spd.py: SPD and APD at the truth, vmapped
 decompositions equal separate runs, the targets)."""
 
@@ -22,7 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     root = tmp_path_factory.mktemp("spd")
-    manifests = {e.EXPERIMENT.name: e.EXPERIMENT.train(root / "results", quick=True, progress=False)
+    manifests = {e.EXPERIMENT.name: e.EXPERIMENT.run(root / "results", "quick", progress=False)
                  for e in (spd_tms, spd_resid_mlp, spd_robustness)}
     return root, manifests
 
@@ -53,7 +58,9 @@ def test_spd_resid_mlp_splits_w_in_and_keeps_w_out_whole(out):
     assert np.sum(run.metric("ci_error_W_out_tau0.2") == 0) >= 1
     l0_in = np.array([m["ci_l0"]["W_in.0"] for m in run.summary["metrics"]])
     assert np.all((l0_in > 0.5) & (l0_in < 1.5))  # about one W_in piece per active feature (E = 1)
-    assert all(p.stat().st_size > 10_000 for p in spd_resid_mlp.plot(manifest, root / "figures" / "spd-resid-mlp"))
+    assert all(
+        p.stat().st_size > 10_000 for p in spd_resid_mlp.plot(manifest, root / "figures" / "spd-resid-mlp")
+    )
 
 
 def test_spd_robustness_fails_when_minimality_dominates(out, capsys):
@@ -80,6 +87,10 @@ def test_decomposition_folders_load_as_what_was_trained(out):
     targets = superpose.load(root / "results" / "spd-tms" / "target-tms_5-2-id")
     assert isinstance(targets, TargetGroup)
     np.testing.assert_array_equal(targets.model(0).I[...], np.eye(2))  # frozen through training and saving
-    decomposed = run.config["decomposition"]["target"]["instances"][0]  # the first clean one of the candidates
-    np.testing.assert_array_equal(run.target_params(0)["W"], superpose.load(
-        root / "results" / "spd-tms" / "target-tms_5-2").arrays["W"][decomposed])
+    decomposed = run.config["decomposition"]["target"]["instances"][
+        0
+    ]  # the first clean one of the candidates
+    np.testing.assert_array_equal(
+        run.target_params(0)["W"],
+        superpose.load(root / "results" / "spd-tms" / "target-tms_5-2").arrays["W"][decomposed],
+    )

@@ -3,8 +3,8 @@
 import pytest
 
 from superpose.app.cli import main
-from superpose.results import load
 from superpose.app.study import load_study
+from superpose.results import load
 from superpose.validate import ConfigError
 
 GOOD = """
@@ -38,7 +38,10 @@ def test_round_trip(tmp_path, capsys):
     [
         ("name = 'x'\n[base]\nn_hiden = 2", "did you mean 'n_hidden'"),
         ("name = 'x'\n[axes]\nfeature_probability = [0.5, 2.0]", "feature_probability must be in (0, 1]"),
-        ("name = 'x'\n[axes]\nfeature_probability = 0.5", "axes.feature_probability must be a non-empty list"),
+        (
+            "name = 'x'\n[axes]\nfeature_probability = 0.5",
+            "axes.feature_probability must be a non-empty list",
+        ),
         ("name = 'x'\nbest_of = 0", "best_of must be an integer >= 1"),
         ("name = 'x'\ncolour = 1", "unknown key 'colour'"),
         ("name = '../x'", "name must be a non-empty word"),

@@ -12,7 +12,9 @@ BASE = ToyConfig(n_features=3, n_hidden=2, steps=200, batch_size=128, log_every=
 
 
 def test_expansion_seeds_and_groups():
-    sweep = Sweep(name="s", base=BASE, axes={"n_hidden": (1, 2), "feature_probability": (1.0, 0.1)}, best_of=2)
+    sweep = Sweep(
+        name="s", base=BASE, axes={"n_hidden": (1, 2), "feature_probability": (1.0, 0.1)}, best_of=2
+    )
     inst = sweep.instances()
     assert len(inst) == 8
     assert [c.seed for _, _, c in inst[:2]] == [0, 1]
@@ -46,10 +48,14 @@ def test_run_sweep_writes_loadable_folders_and_picks_best(tmp_path):
 
 
 def test_a_rerun_finds_a_sweep_with_per_feature_axes(tmp_path, monkeypatch):
-    """Axis values that are tuples (per-feature densities, as in E6) come back from JSON as lists: a re-run must
+    """Axis values that are tuples (per-feature densities, as in E6) come back from JSON as lists: a re-run
+    must
     still recognise its own folder (no retraining, no 'different sweep' error)."""
-    sweep = Sweep(name="s", base=dataclasses.replace(BASE, steps=100, log_every=100),
-                  axes={"feature_probability": ((0.1, 0.1, 0.1), (0.1, 0.1, 0.01))})
+    sweep = Sweep(
+        name="s",
+        base=dataclasses.replace(BASE, steps=100, log_every=100),
+        axes={"feature_probability": ((0.1, 0.1, 0.1), (0.1, 0.1, 0.01))},
+    )
     (folder,) = run_sweep(sweep, tmp_path, progress=False)
     from superpose.toy import sweep as sweep_module
 

@@ -74,7 +74,8 @@ def test_children_fire_only_with_their_parent_and_siblings_exclude_each_other(co
 
 
 def test_child_rates_given_the_parent_follow_exclusion_among_independent_siblings():
-    """Without correlation: P(child on | parent on) = q_c · E[1 / (1 + active siblings)], with q the compensated
+    """Without correlation: P(child on | parent on) = q_c · E[1 / (1 + active siblings)], with q the
+    compensated
     probabilities and siblings independent (the uniform choice among the active ones)."""
     world = S.build(S.WorldConfig(**{**CONFIG.to_dict(), "correlation_rank": 0}))
     c = _codes(world, seed=1)
@@ -106,14 +107,22 @@ def test_parents_scale_their_children_and_magnitudes_are_rectified_normals():
     assert sd.min() > 0.01 and np.ptp(mu) > 0
     values = [c[g][c[g] > 0] for g in range(84, 100)]
     expected = mu * scipy.stats.norm.cdf(mu / sd) + sd * scipy.stats.norm.pdf(mu / sd)
-    _within(np.asarray([v.mean() for v in values]), expected, np.asarray([v.std() / np.sqrt(v.size) for v in values]))
+    _within(
+        np.asarray([v.mean() for v in values]),
+        expected,
+        np.asarray([v.std() / np.sqrt(v.size) for v in values]),
+    )
 
 
 def test_activations_are_the_codes_times_the_dictionary_plus_its_bias():
     world = S.build(CONFIG)
     codes, x = S.sample(world, rng.key(4, "hash"), 256)
-    np.testing.assert_allclose(x, np.asarray(codes).T @ np.asarray(world.directions_GxD) + np.asarray(world.bias_D),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        x,
+        np.asarray(codes).T @ np.asarray(world.directions_GxD) + np.asarray(world.bias_D),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     assert np.linalg.norm(world.bias_D) == pytest.approx(0.5, rel=1e-5)
     np.testing.assert_allclose(np.linalg.norm(world.directions_GxD, axis=1), 1.0, rtol=1e-5)
 
@@ -132,11 +141,14 @@ def test_orthogonalisation_loss_is_the_pairwise_one_and_pushes_features_apart():
 
 def test_firing_profiles_span_their_range():
     for firing in ("zipf", "linear", "constant"):
-        p = S.firing_probabilities(S.WorldConfig(n_features=50, n_dims=4, firing=firing, max_probability=0.3,
-                                                 min_probability=0.01))
+        p = S.firing_probabilities(
+            S.WorldConfig(n_features=50, n_dims=4, firing=firing, max_probability=0.3, min_probability=0.01)
+        )
         assert p[0] == pytest.approx(0.3) and np.all(np.diff(p) <= 0)
         assert p[-1] == pytest.approx(0.3 if firing == "constant" else 0.01)
-    zipf = S.firing_probabilities(S.WorldConfig(n_features=50, n_dims=4, max_probability=0.3, min_probability=0.01))
+    zipf = S.firing_probabilities(
+        S.WorldConfig(n_features=50, n_dims=4, max_probability=0.3, min_probability=0.01)
+    )
     linear = np.linspace(0.3, 0.01, 50)
     assert np.all(zipf[1:-1] < linear[1:-1])  # a power law drops fast, then flattens
 

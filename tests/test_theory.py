@@ -3,8 +3,8 @@
 import jax.numpy as jnp
 import pytest
 
-from superpose.toy import models, theory
 from superpose.data.sparse_features import sample_features
+from superpose.toy import models, theory
 from superpose.train import rng
 
 

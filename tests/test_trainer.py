@@ -107,8 +107,12 @@ def test_an_sae_group_split_into_memory_pieces_equals_one_program(monkeypatch):
 
     sources = [groundtruth.synthetic_source(groundtruth.random_directions(10, 6, s),
                                             groundtruth.constant_probabilities(10, 0.1)) for s in range(3)]
-    configs = [sae_lib.SAEConfig(architecture="topk", n_latents=12, k=2, steps=200, log_every=100, batch_size=64,
-                                 seed=s) for s in range(3)]
+    configs = [
+        sae_lib.SAEConfig(
+            architecture="topk", n_latents=12, k=2, steps=200, log_every=100, batch_size=64, seed=s
+        )
+        for s in range(3)
+    ]
     whole = sae_lib.train(configs, groundtruth.stack(sources), progress=False)
     per_sae = sae_lib.SAELearner(sae_lib.static_config(configs), 6, True).bytes_per_instance()
     monkeypatch.setenv("SUPERPOSE_MEMORY_BUDGET_GB", str(2.5 * per_sae / 2**30))

@@ -1,0 +1,1 @@
+"""The application: the command line, the experiment runner, the scorecard, plotting and study files."""

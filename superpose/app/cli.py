@@ -37,34 +37,65 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the experiments")
     run = sub.add_parser("run", help="train one experiment and write its result folders")
-    run.add_argument("experiment", help="an experiment name (see `superpose list`) or a study file (.toml/.json)")
+    run.add_argument(
+        "experiment", help="an experiment name (see `superpose list`) or a study file (.toml/.json)"
+    )
     figures = sub.add_parser("figures", help="draw every figure from result files, training what is missing")
-    check = sub.add_parser("check", help="the reproduction scorecard: evaluate the acceptance checks on the results "
-                                         "under --out, training what is missing (docs/checks.md)")
-    export = sub.add_parser("export", help="write the SAEs of a result folder in SAELens's format (one folder each)")
+    check = sub.add_parser(
+        "check",
+        help="the reproduction scorecard: evaluate the acceptance checks on the results "
+        "under --out, training what is missing (docs/checks.md)",
+    )
+    export = sub.add_parser(
+        "export", help="write the SAEs of a result folder in SAELens's format (one folder each)"
+    )
     export.add_argument("folder", type=Path, help="a superpose SAE result folder")
-    export.add_argument("--out", type=Path, required=True, help="where the SAELens folders go (sae-I for SAE I)")
-    export.add_argument("--instance", type=int, action="append", metavar="I", help="export SAE I only (repeatable)")
+    export.add_argument(
+        "--out", type=Path, required=True, help="where the SAELens folders go (sae-I for SAE I)"
+    )
+    export.add_argument(
+        "--instance", type=int, action="append", metavar="I", help="export SAE I only (repeatable)"
+    )
     evaluate = sub.add_parser("evaluate", help="score an SAE (SAELens folder) against a ground-truth source")
     evaluate.add_argument("path", type=Path, help="a SAELens SAE folder (cfg.json + sae_weights.safetensors)")
-    evaluate.add_argument("--source", required=True, metavar="SOURCE",
-                          help="toy:FOLDER[:I] (the hidden activations of toy model I of a toy result folder), "
-                               "file:PATH (your activations: .npy, or .npz / .safetensors with 'activations' and "
-                               "optionally 'directions' and 'codes') or sharkey (Sharkey et al.'s preset)")
+    evaluate.add_argument(
+        "--source",
+        required=True,
+        metavar="SOURCE",
+        help="toy:FOLDER[:I] (the hidden activations of toy model I of a toy result folder), "
+        "file:PATH (your activations: .npy, or .npz / .safetensors with 'activations' and "
+        "optionally 'directions' and 'codes') or sharkey (Sharkey et al.'s preset)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     for p in (run, figures, check):
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
-        p.add_argument("--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)")
+        p.add_argument(
+            "--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)"
+        )
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
     figures.add_argument("--only", metavar="NAMES", help="comma-separated experiments to draw (default: all)")
     check.add_argument("--only", metavar="CHECKS", help="comma-separated check numbers (default: all)")
-    check.add_argument("--markdown", action="store_true", help="print the table as markdown (as in the README)")
+    check.add_argument(
+        "--markdown", action="store_true", help="print the table as markdown (as in the README)"
+    )
+    run.add_argument(
+        "--size",
+        metavar="SIZE",
+        help="a size the experiment offers beyond quick and full (spd-tms: cpu, paper-5-2, ...); results "
+        "go under ./SIZE unless --out",
+    )
     run.add_argument("--seed", type=int, help="base seed of the sweep")
-    run.add_argument("--overwrite", action="store_true",
-                     help="retrain every group, replacing its folder (default: keep finished groups, resume the rest)")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="retrain every group, replacing its folder (default: keep finished groups, resume the rest)",
+    )
     run.add_argument("--strict", action="store_true", help="exit with status 1 if any instance diverged")
-    run.add_argument("--no-figures", action="store_true",
-                     help="train and save only; the same command without it draws from the saved results")
+    run.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="train and save only; the same command without it draws from the saved results",
+    )
     run.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)"
     )
@@ -138,57 +169,60 @@ def compilation_cache_folder() -> Path | None:
     return base / "superpose" / "jax"
 
 
+def _size(args) -> str:
+    size = getattr(args, "size", None)
+    if size is not None and args.quick and size != "quick":
+        raise UsageError(f"--quick and --size {size} ask for two sizes; pass one")
+    return size or ("quick" if args.quick else "full")
+
+
 def _out_root(args) -> Path:
-    return args.out if args.out is not None else Path("quick" if args.quick else ".")
+    size = _size(args)
+    return args.out if args.out is not None else Path("." if size == "full" else size)
 
 
 def _run(args) -> int:
-    from superpose.app.experiment import Manifest
-    from superpose.results import load
+    from superpose import load
     from superpose.app import study
-    from superpose.toy.sweep import diverged, run_sweep
+    from superpose.app.experiment import Experiment
+    from superpose.toy.sweep import ToyGroup, diverged
 
     overrides = dict(parse_override(s) for s in args.set)
     if args.seed is not None:
         overrides["seed"] = args.seed
-    if study.is_study_path(args.experiment):
-        experiment = None
-        sweeps = [study.load_study(Path(args.experiment)).with_overrides(overrides)]
+    is_study = study.is_study_path(args.experiment)
+    if is_study:
+        experiment = Experiment.of_study(study.load_study(Path(args.experiment)))
     else:
         experiment = _experiment(args.experiment)
-        if overrides and experiment.train_more is not None:
-            raise UsageError(f"--set and --seed apply to toy-model studies; '{experiment.name}' takes neither")
-        sweeps = [s.with_overrides(overrides) for s in experiment.sweeps(args.quick)]
-    for s in sweeps:
-        s.instances()  # validate every point before training anything
-    if experiment is None and not args.no_figures:
+    experiment = experiment.with_overrides(overrides)
+    if is_study and not args.no_figures:
         _import_in_background("superpose.app.plotting", "matplotlib.backends.backend_pdf")
-    root = _out_root(args) / "results"
     n_diverged = 0
-    trained: list[Path] = []
-    for s in sweeps:
-        folders = run_sweep(s, root, progress=not args.no_progress, skip_existing=not args.overwrite,
-                            overwrite=args.overwrite)
-        trained += folders
+
+    def wrote(folders: list[Path]) -> None:
+        nonlocal n_diverged
         for folder in folders:
-            bad = diverged(load(folder))
+            run = load(folder)
+            bad = diverged(run) if isinstance(run, ToyGroup) else []
             n_diverged += len(bad)
             note = f"; instances {bad} diverged (loss not finite; see summary.json)" if bad else ""
             print(f"wrote {folder}{note}")
-        if study.is_study_path(args.experiment) and not args.no_figures:
-            for path in study.plot(folders, _out_root(args) / "figures" / s.name):
-                print(f"wrote {path}")
-    if experiment is not None and experiment.train_more is not None:
-        for folder in experiment.train_more(Manifest(root, tuple(trained)), args.quick,
-                                            progress=not args.no_progress, skip_existing=not args.overwrite):
-            trained.append(folder)
-            print(f"wrote {folder}")
-    if experiment is not None and experiment.report is not None:
-        manifest = Manifest(root, tuple(trained))
+
+    root = _out_root(args)
+    manifest = experiment.run(
+        root / "results",
+        _size(args),
+        progress=not args.no_progress,
+        skip_existing=not args.overwrite,
+        overwrite=args.overwrite,
+        on_stage=wrote,
+    )
+    if experiment.report is not None:
         print(experiment.report(manifest))
-        if not args.no_figures:
-            for path in experiment.plot(manifest, _out_root(args) / "figures" / experiment.name):
-                print(f"wrote {path}")
+    if not args.no_figures:
+        for path in experiment.plot(manifest, root / "figures" / experiment.name):
+            print(f"wrote {path}")
     if n_diverged:
         print(f"superpose: {n_diverged} instance(s) diverged", file=sys.stderr)
         if args.strict:
@@ -204,7 +238,7 @@ def _figures(args) -> int:
     if args.only:
         experiments = [_experiment(name.strip()) for name in args.only.split(",") if name.strip()]
     for experiment in experiments:
-        manifest = experiment.train(root / "results", args.quick, progress=not args.no_progress)
+        manifest = experiment.run(root / "results", _size(args), progress=not args.no_progress)
         for path in experiment.plot(manifest, root / "figures" / experiment.name):
             print(f"wrote {path}")
     return 0
@@ -220,7 +254,9 @@ def _selected_checks(args) -> list:
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in by_id]
     if unknown or not wanted:
-        raise UsageError(f"unknown check '{unknown[0] if unknown else args.only}' (known: {', '.join(by_id)})")
+        raise UsageError(
+            f"unknown check '{unknown[0] if unknown else args.only}' (known: {', '.join(by_id)})"
+        )
     return [by_id[name] for name in wanted]
 
 
@@ -238,9 +274,9 @@ def _check(args) -> int:
 
 
 def _export(args) -> int:
+    from superpose import load
     from superpose.sae import saelens
     from superpose.sae.group import SAEGroup
-    from superpose import load
 
     run = load(args.folder)
     if not isinstance(run, SAEGroup):
@@ -286,7 +322,9 @@ def _evaluate(args) -> int:
     config, params = saelens.read(args.path)
     source, min_norm = _source(args.source)
     if source.n_dims != params["b_dec_D"].shape[-1]:
-        raise UsageError(f"the SAE reads {params['b_dec_D'].shape[-1]} dimensions; the source has {source.n_dims}")
+        raise UsageError(
+            f"the SAE reads {params['b_dec_D'].shape[-1]} dimensions; the source has {source.n_dims}"
+        )
     metrics = sae_group.score(config, params, source, min_truth_norm=min_norm)
     if args.json:
         print(json.dumps(metrics))
@@ -307,7 +345,8 @@ def _check_arguments(args) -> None:
 
 
 def _error(message: str) -> int:
-    """One line on stderr, whatever the message holds (control characters from the command line are escaped)."""
+    """One line on stderr, whatever the message holds (control characters from the command line are
+    escaped)."""
     line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     print(f"superpose: error: {line}", file=sys.stderr)
     return EXIT_USAGE
@@ -329,20 +368,25 @@ def main(argv: list[str] | None = None) -> int:
             args.checks = _selected_checks(args)  # a bad --only fails before JAX starts
         start_jax()
         return {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
-            args.command](args)
+            args.command
+        ](args)
     except (UsageError, ConfigError, ResultError) as e:
         return _error(str(e))
     except OSError as e:  # a folder that cannot be created, a full disk, an unreadable file
         return _error(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
     except KeyboardInterrupt:
-        print("superpose: interrupted; finished groups and the running group's checkpoint are kept: "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            "superpose: interrupted; finished groups and the running group's checkpoint are kept: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 
 def entry() -> NoReturn:
     """The `superpose` command: `main`, then an immediate exit. Once the exit handlers have run and the output
-    is flushed, nothing is left to do, yet Python's own shutdown (tearing down JAX, flax and matplotlib module by
+    is flushed, nothing is left to do, yet Python's own shutdown (tearing down JAX, flax and matplotlib module
+    by
     module) takes about 0.35 s: a third of a small study's training. Every file superpose writes is closed by
     then."""
     code = main()

@@ -17,6 +17,8 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+
 from superpose.app.experiment import Manifest
 
 
@@ -49,6 +51,17 @@ class Check:
     """(manifests by experiment name, quick) -> its rules, evaluated."""
 
 
+def value_range(values, fmt: str = ".3g") -> str:
+    """"lo to hi" of `values` (one value when they print alike): how a rule states what it measured."""
+    lo, hi = format(float(np.min(values)), fmt), format(float(np.max(values)), fmt)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def value_set(values) -> str:
+    """{a, b, c}: the densities (or other settings) a rule covers."""
+    return "{" + ", ".join(f"{v:g}" for v in values) + "}"
+
+
 def failed(rules: Iterable[Rule]) -> list[Rule]:
     return [r for r in rules if r.passed is False]
 
@@ -59,17 +72,19 @@ def assert_holds(rules: list[Rule], *, allow_unjudged: bool = False) -> None:
     assert not bad, "\n".join(f"{r.rule}: measured {r.measured}" for r in bad)
 
 
-def evaluate(checks: list[Check], root: Path, quick: bool, *, progress: bool = True) -> list[dict]:
-    """Every check's rules on the results under `root` (training the experiments that are missing)."""
+def evaluate(checks: list[Check], root: Path, quick: bool, *, progress: bool = True,
+             experiments: dict | None = None) -> list[dict]:
+    """Every check's rules on the results under `root` (training the experiments that are missing), the
+    experiments found by name in `experiments` (default: every installed one)."""
     from superpose.app.experiment import registry
 
-    experiments = registry()
+    experiments = registry() if experiments is None else experiments
     manifests: dict[str, Manifest] = {}
     rows = []
     for check in checks:
         for name in check.experiments:
             if name not in manifests:
-                manifests[name] = experiments[name].train(root, quick, progress=progress)
+                manifests[name] = experiments[name].run(root, "quick" if quick else "full", progress=progress)
         rules = check.rules(manifests, quick)
         rows.append({"check": check.id, "claim": check.claim, "source": check.source,
                      "experiments": list(check.experiments),
@@ -99,7 +114,10 @@ def table(rows: list[dict], *, markdown: bool = False) -> str:
 
 
 def summary(rows: list[dict]) -> str:
-    counts = {v: sum(row["passed"] is p for row in rows) for v, p in (("pass", True), ("FAIL", False), ("n/a", None))}
+    counts = {
+        v: sum(row["passed"] is p for row in rows)
+        for v, p in (("pass", True), ("FAIL", False), ("n/a", None))
+    }
     return f"{counts['pass']} checks pass, {counts['FAIL']} fail, {counts['n/a']} not judged at this size"
 
 

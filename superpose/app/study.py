@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from superpose import results
-from superpose.toy import config as cfg
 from superpose.measures import features as metrics
+from superpose.toy import config as cfg
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
 from superpose.validate import ConfigError
@@ -106,7 +106,9 @@ def plot(folders: list[Path], figure_path: Path) -> list[Path]:
 def _draw(ax, values: np.ndarray, swept: dict[str, list], label: str) -> None:
     names = list(swept)
     if len(names) == 2:
-        im = ax.imshow(values.reshape(len(swept[names[0]]), -1), aspect="auto", cmap="viridis", origin="lower")
+        im = ax.imshow(
+            values.reshape(len(swept[names[0]]), -1), aspect="auto", cmap="viridis", origin="lower"
+        )
         ax.set_yticks(np.arange(len(swept[names[0]])), [_short(v) for v in swept[names[0]]])
         ax.set_xticks(np.arange(len(swept[names[1]])), [_short(v) for v in swept[names[1]]], rotation=60)
         ax.set(ylabel=names[0], xlabel=names[1])
@@ -117,7 +119,10 @@ def _draw(ax, values: np.ndarray, swept: dict[str, list], label: str) -> None:
         ax.yaxis.get_major_locator().set_params(integer=True)
     if len(names) == 1:
         ax.set_xticks(np.arange(values.size), [_short(v) for v in swept[names[0]]], rotation=60)
-    ax.set(xlabel=names[0] if len(names) == 1 else "point (axes in order: " + ", ".join(names) + ")", ylabel=label)
+    ax.set(
+        xlabel=names[0] if len(names) == 1 else "point (axes in order: " + ", ".join(names) + ")",
+        ylabel=label,
+    )
 
 
 def _short(value: Any) -> str:

@@ -85,7 +85,9 @@ def sample(source: FeatureSource | synthsaebench.World, key: jax.Array, batch_si
             values = 1.0 - jax.random.uniform(value_key, on_GxB.shape)
         else:
             noise = jax.random.normal(value_key, on_GxB.shape)
-            values = jnp.maximum(source.magnitude_mean_G[:, None] + source.magnitude_std_G[:, None] * noise, 0.0)
+            values = jnp.maximum(
+                source.magnitude_mean_G[:, None] + source.magnitude_std_G[:, None] * noise, 0.0
+            )
         codes_GxB = jnp.where(on_GxB, values, 0.0)
     if source.parent_G is not None:
         has_parent = source.parent_G >= 0
@@ -104,7 +106,9 @@ def random_directions(n_features: int, n_dims: int, seed: int) -> np.ndarray:
     """Unit directions G x D: Gaussian rows normalised (Sharkey et al.), exactly orthonormal when G <= D
     (`synthsaebench.orthogonalize` pushes an overcomplete dictionary apart as SynthSAEBench does)."""
     if n_features < 1 or n_dims < 1:
-        raise ConfigError(f"a dictionary needs at least one feature and one dimension, got {n_features}x{n_dims}")
+        raise ConfigError(
+            f"a dictionary needs at least one feature and one dimension, got {n_features}x{n_dims}"
+        )
     gaussian = rng.generator(seed).standard_normal((n_features, n_dims))
     if n_features <= n_dims:
         q, _ = np.linalg.qr(gaussian.T)
@@ -172,7 +176,11 @@ def synthetic_source(
             raise ConfigError("the correlation matrix is not positive definite") from None
     if parent_G is not None:
         parent = np.asarray(parent_G, np.int32)
-        if parent.shape != (g,) or np.any(parent >= g) or np.any(parent[parent >= 0] == np.flatnonzero(parent >= 0)):
+        if (
+            parent.shape != (g,)
+            or np.any(parent >= g)
+            or np.any(parent[parent >= 0] == np.flatnonzero(parent >= 0))
+        ):
             raise ConfigError("parent_G must give, per feature, another feature's index or -1")
         if np.any(parent[parent[parent >= 0]] >= 0):
             raise ConfigError("hierarchies are one level deep: a parent cannot have a parent")
@@ -199,7 +207,12 @@ def sharkey_source(
 
 
 def hierarchical_source(
-    n_dims: int, n_parents: int, children_per_parent: int, *, parent_probability: float, child_probability: float,
+    n_dims: int,
+    n_parents: int,
+    children_per_parent: int,
+    *,
+    parent_probability: float,
+    child_probability: float,
     seed: int = 0,
 ) -> FeatureSource:
     """Parents fire with `parent_probability`; each child fires with `child_probability` given its parent

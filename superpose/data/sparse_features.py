@@ -65,7 +65,9 @@ def sample_structured(
         mask_FxB = jnp.repeat(on_SxB, set_size, axis=0)
     elif kind == "anticorrelated":
         member_SxB = jax.random.randint(key_member, (n_sets, batch_size), 0, set_size)
-        chosen_FxB = jnp.repeat(member_SxB, set_size, axis=0) == jnp.tile(jnp.arange(set_size), n_sets)[:, None]
+        chosen_FxB = (
+            jnp.repeat(member_SxB, set_size, axis=0) == jnp.tile(jnp.arange(set_size), n_sets)[:, None]
+        )
         mask_FxB = jnp.repeat(on_SxB, set_size, axis=0) & chosen_FxB
     else:
         raise ValueError(f"unknown data kind {kind!r}")

@@ -94,8 +94,10 @@ class WorldConfig:
         for name in ("correlation_scale", "bias_norm"):
             check_float(name, getattr(self, name), lower=0.0)
         if self.roots * tree_size(self.branching, self.depth) > self.n_features:
-            raise ConfigError(f"{self.roots} trees of {tree_size(self.branching, self.depth)} features do not fit "
-                              f"in {self.n_features} features")
+            raise ConfigError(
+                f"{self.roots} trees of {tree_size(self.branching, self.depth)} features do not fit "
+                f"in {self.n_features} features"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,18 +108,31 @@ def tree_size(branching: int, depth: int) -> int:
 
 
 PRESETS = {
-    "synthsaebench-16k": WorldConfig(n_features=16_384, n_dims=768, roots=128, correlation_rank=25,
-                                     orthogonalize_steps=100),
-    "synthsaebench-cpu": WorldConfig(n_features=2048, n_dims=96, roots=16, correlation_rank=25,
-                                     orthogonalize_steps=100),
+    "synthsaebench-16k": WorldConfig(
+        n_features=16_384, n_dims=768, roots=128, correlation_rank=25, orthogonalize_steps=100
+    ),
+    "synthsaebench-cpu": WorldConfig(
+        n_features=2048, n_dims=96, roots=16, correlation_rank=25, orthogonalize_steps=100
+    ),
 }
 """The published SynthSAEBench-16k world, and the same generator at a size for two CPU cores."""
 
 
-@functools.partial(jax.tree_util.register_dataclass,
-                   meta_fields=("levels", "branching", "mutually_exclusive", "scale_children_by_parent"),
-                   data_fields=("directions_GxD", "bias_D", "probability_G", "threshold_G", "magnitude_mean_G",
-                                "magnitude_std_G", "factor_GxR", "residual_std_G", "parent_G"))
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    meta_fields=("levels", "branching", "mutually_exclusive", "scale_children_by_parent"),
+    data_fields=(
+        "directions_GxD",
+        "bias_D",
+        "probability_G",
+        "threshold_G",
+        "magnitude_mean_G",
+        "magnitude_std_G",
+        "factor_GxR",
+        "residual_std_G",
+        "parent_G",
+    ),
+)
 @dataclasses.dataclass(frozen=True)
 class World:
     """A built world (module doc): arrays, and the forest's shape (static)."""
@@ -181,7 +196,8 @@ def forest(config: WorldConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def compensated(p_G: np.ndarray, parent_G: np.ndarray, config: WorldConfig) -> np.ndarray:
     """SynthSAEBench's compensation: a child's probability p_g is divided by its parent's (uncompensated)
-    probability P, and with exclusive siblings multiplied by 1 + Σ_{siblings j} p_j / P, the expected number of
+    probability P, and with exclusive siblings multiplied by 1 + Σ_{siblings j} p_j / P, the expected number
+    of
     competitors, then capped at 1; so that marginal rates come out near the profile's."""
     p = p_G.astype(np.float64)
     out = p.copy()
@@ -189,7 +205,9 @@ def compensated(p_G: np.ndarray, parent_G: np.ndarray, config: WorldConfig) -> n
     parent_p = p[parent_G[children]]
     out[children] = p[children] / parent_p
     if config.mutually_exclusive:
-        sibling_total = np.bincount(parent_G[children], weights=p[children], minlength=p.size)[parent_G[children]]
+        sibling_total = np.bincount(parent_G[children], weights=p[children], minlength=p.size)[
+            parent_G[children]
+        ]
         out[children] *= 1 + (sibling_total - p[children]) / parent_p
     return np.minimum(out, 1.0).astype(np.float32)
 
@@ -239,16 +257,23 @@ def build(config: WorldConfig) -> World:
     bias = np.random.default_rng(parts[1]).standard_normal(d)
     bias *= config.bias_norm / np.linalg.norm(bias)
     parent, level = forest(config)
-    p = compensated(firing_probabilities(config), parent, config) if config.compensate_probabilities else \
-        firing_probabilities(config)
+    p = (
+        compensated(firing_probabilities(config), parent, config)
+        if config.compensate_probabilities
+        else firing_probabilities(config)
+    )
     mean = np.linspace(*config.magnitude_mean, g)
     std = np.abs(np.random.default_rng(parts[2]).normal(*config.magnitude_std, g))
     factor = residual = None
     if config.correlation_rank:
-        factor = low_rank_factor(g, config.correlation_rank, config.correlation_scale, np.random.default_rng(parts[3]))
+        factor = low_rank_factor(
+            g, config.correlation_rank, config.correlation_scale, np.random.default_rng(parts[3])
+        )
         residual = np.sqrt(1 - np.sum(factor.astype(np.float64) ** 2, axis=1)).astype(np.float32)
-    levels = tuple((int(np.flatnonzero(level == depth)[0]), int(np.flatnonzero(level == depth)[-1]) + 1)
-                   for depth in range(1, int(level.max()) + 1))
+    levels = tuple(
+        (int(np.flatnonzero(level == depth)[0]), int(np.flatnonzero(level == depth)[-1]) + 1)
+        for depth in range(1, int(level.max()) + 1)
+    )
     return World(
         directions_GxD=jnp.asarray(directions, jnp.float32),
         bias_D=jnp.asarray(bias, jnp.float32),
@@ -271,7 +296,8 @@ def preset(name: str) -> World:
     return build(PRESETS[name])
 
 
-# --- sampling (one world; vmap adds an instance axis) ------------------------------------------------------------
+# --- sampling (one world; vmap adds an instance axis)
+# ------------------------------------------------------------
 
 
 def codes(world: World, key: jax.Array, n: int) -> jax.Array:
@@ -286,14 +312,21 @@ def codes(world: World, key: jax.Array, n: int) -> jax.Array:
         z = world.factor_GxR @ u + world.residual_std_G[:, None] * jax.random.normal(own_key, (g, n))
         on = z > world.threshold_G[:, None]
     noise = jax.random.normal(magnitude_key, (g, n))
-    c = jnp.where(on, jax.nn.relu(world.magnitude_mean_G[:, None] + world.magnitude_std_G[:, None] * noise), 0.0)
+    c = jnp.where(
+        on, jax.nn.relu(world.magnitude_mean_G[:, None] + world.magnitude_std_G[:, None] * noise), 0.0
+    )
     b = world.branching
     for level, ((up, first), (_, end)) in enumerate(zip(world.levels, world.levels[1:]), start=1):
         children = c[first:end].reshape(first - up, b, n)  # the children of parent up + i are row i
         if world.mutually_exclusive:  # among the active children the one with the largest uniform score stays
-            score = jnp.where(children > 0, jax.random.uniform(jax.random.fold_in(exclusion_key, level),
-                                                               children.shape), -1.0)
-            children = jnp.where(jnp.arange(b)[None, :, None] == jnp.argmax(score, axis=1)[:, None, :], children, 0.0)
+            score = jnp.where(
+                children > 0,
+                jax.random.uniform(jax.random.fold_in(exclusion_key, level), children.shape),
+                -1.0,
+            )
+            children = jnp.where(
+                jnp.arange(b)[None, :, None] == jnp.argmax(score, axis=1)[:, None, :], children, 0.0
+            )
         parent = c[up:first][:, None, :]  # final already: it sits one level up
         if world.scale_children_by_parent:
             children = children * (parent / world.magnitude_mean_G[up:first][:, None, None])
@@ -315,7 +348,7 @@ def mean_max_overlap(directions_GxD: np.ndarray, chunk: int = 2048) -> float:
     d = d / np.linalg.norm(d, axis=1, keepdims=True)
     best = []
     for start in range(0, len(d), chunk):
-        cos = np.abs(d[start: start + chunk] @ d.T)
+        cos = np.abs(d[start : start + chunk] @ d.T)
         cos[np.arange(cos.shape[0]), start + np.arange(cos.shape[0])] = 0
         best.append(cos.max(axis=1))
     return float(np.concatenate(best).mean())

@@ -33,11 +33,21 @@ KEYS = ("activations", "directions", "codes")
 
 
 class ArraySource:
-    """Activations (N x D, any float dtype, possibly memory-mapped) with an optional true dictionary and codes."""
+    """Activations (N x D, any float dtype, possibly memory-mapped) with an optional true dictionary and
+    codes."""
 
-    def __init__(self, activations_NxD: Any, *, directions_GxD: Any = None, codes_NxG: Any = None,
-                 train_rows: slice | None = None, evaluation_rows: slice | None = None, shuffle_seed: int = 0,
-                 shuffle: bool = True, name: str = "arrays"):
+    def __init__(
+        self,
+        activations_NxD: Any,
+        *,
+        directions_GxD: Any = None,
+        codes_NxG: Any = None,
+        train_rows: slice | None = None,
+        evaluation_rows: slice | None = None,
+        shuffle_seed: int = 0,
+        shuffle: bool = True,
+        name: str = "arrays",
+    ):
         self.activations = activations_NxD
         self.directions = None if directions_GxD is None else np.asarray(directions_GxD, np.float32)
         self.codes = codes_NxG
@@ -54,7 +64,11 @@ class ArraySource:
             raise ConfigError(f"{name}: the true dictionary must be G x {d}, got {self.directions.shape}")
         if codes_NxG is not None:
             g = None if self.directions is None else self.directions.shape[0]
-            if np.shape(codes_NxG)[0] != n or (g is not None and np.shape(codes_NxG)[1] != g) or len(np.shape(codes_NxG)) != 2:
+            if (
+                np.shape(codes_NxG)[0] != n
+                or (g is not None and np.shape(codes_NxG)[1] != g)
+                or len(np.shape(codes_NxG)) != 2
+            ):
                 raise ConfigError(f"{name}: true codes must be {n} x {g or 'G'}, got {np.shape(codes_NxG)}")
         self.train_rows = range(n)[train_rows or slice(None)]
         self.evaluation_rows = range(n)[evaluation_rows or slice(None)]
@@ -94,11 +108,20 @@ class ArraySource:
         return x.reshape(n_steps, batch_size, self.n_dims)
 
     def fingerprint(self) -> list[np.ndarray]:
-        """What a checkpoint trained on this source must match: sizes, the order's seed and a sample of rows."""
+        """What a checkpoint trained on this source must match: sizes, the order's seed and a sample of
+        rows."""
         probe = np.linspace(0, np.shape(self.activations)[0] - 1, 64).astype(np.int64)
-        return [np.asarray([*np.shape(self.activations), self.shuffle_seed if self.shuffle else -1,
-                            self.train_rows.start, self.train_rows.stop]),
-                _take(self.activations, probe).astype(np.float32)]
+        return [
+            np.asarray(
+                [
+                    *np.shape(self.activations),
+                    self.shuffle_seed if self.shuffle else -1,
+                    self.train_rows.start,
+                    self.train_rows.stop,
+                ]
+            ),
+            _take(self.activations, probe).astype(np.float32),
+        ]
 
     # --- evaluation ----------------------------------------------------------------------------------------
 
@@ -110,15 +133,22 @@ class ArraySource:
         return codes, x
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "arrays", "name": self.name, "rows": int(np.shape(self.activations)[0]),
-                "dims": self.n_dims, "directions": self.directions is not None, "codes": self.codes is not None,
-                "train_rows": [self.train_rows.start, self.train_rows.stop],
-                "evaluation_rows": [self.evaluation_rows.start, self.evaluation_rows.stop],
-                "shuffle_seed": self.shuffle_seed}
+        return {
+            "kind": "arrays",
+            "name": self.name,
+            "rows": int(np.shape(self.activations)[0]),
+            "dims": self.n_dims,
+            "directions": self.directions is not None,
+            "codes": self.codes is not None,
+            "train_rows": [self.train_rows.start, self.train_rows.stop],
+            "evaluation_rows": [self.evaluation_rows.start, self.evaluation_rows.stop],
+            "shuffle_seed": self.shuffle_seed,
+        }
 
 
-def record(source, n_steps: int, batch_size: int, path: str | Path, *, data_seed: int = 0,
-           progress: bool = False) -> ArraySource:
+def record(
+    source, n_steps: int, batch_size: int, path: str | Path, *, data_seed: int = 0, progress: bool = False
+) -> ArraySource:
     """The batches SAEs trained on a generated `source` with `data_seed` would draw (steps 0 … n_steps − 1,
     bit for bit), written to the `.npy` file `path` and opened as an unshuffled `ArraySource`: groups of
     SAEs that train one after another on the same source read them instead of drawing them again (worth it
@@ -129,12 +159,14 @@ def record(source, n_steps: int, batch_size: int, path: str | Path, *, data_seed
     from superpose.data import groundtruth
     from superpose.train import rng
 
-    draw = jax.jit(lambda t: groundtruth.sample(source, jax.random.fold_in(rng.key(data_seed, "hash"), t),
-                                                batch_size)[1])
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
-                                    shape=(n_steps * batch_size, source.n_dims))
+    draw = jax.jit(
+        lambda t: groundtruth.sample(source, jax.random.fold_in(rng.key(data_seed, "hash"), t), batch_size)[1]
+    )
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(n_steps * batch_size, source.n_dims)
+    )
     for t in tqdm(range(n_steps), disable=not progress, desc="drawing batches", leave=False):
-        out[t * batch_size: (t + 1) * batch_size] = np.asarray(draw(np.uint32(t)))
+        out[t * batch_size : (t + 1) * batch_size] = np.asarray(draw(np.uint32(t)))
     out.flush()
     return ArraySource(np.load(path, mmap_mode="r"), shuffle=False, name=Path(path).name)
 
@@ -164,8 +196,13 @@ def open_source(path: str | Path, **options) -> ArraySource:
         raise ConfigError(f"cannot read {path}: {error}") from None
     if "activations" not in found:
         raise ConfigError(f"{path} has no array named 'activations'")
-    return ArraySource(found["activations"], directions_GxD=found.get("directions"), codes_NxG=found.get("codes"),
-                       name=path.name, **options)
+    return ArraySource(
+        found["activations"],
+        directions_GxD=found.get("directions"),
+        codes_NxG=found.get("codes"),
+        name=path.name,
+        **options,
+    )
 
 
 _SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
@@ -189,6 +226,11 @@ def _map_safetensors(path: Path) -> dict[str, np.ndarray]:
         if entry["dtype"] not in _SAFETENSORS_DTYPES:
             raise ConfigError(f"{path}: {key} is {entry['dtype']}; use F16, F32 or F64")
         start, _ = entry["data_offsets"]
-        out[key] = np.memmap(path, dtype=np.dtype(_SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<"), mode="r",
-                             offset=8 + header_bytes + start, shape=tuple(entry["shape"]))
+        out[key] = np.memmap(
+            path,
+            dtype=np.dtype(_SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<"),
+            mode="r",
+            offset=8 + header_bytes + start,
+            shape=tuple(entry["shape"]),
+        )
     return out

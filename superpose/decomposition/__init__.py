@@ -1,3 +1,4 @@
 """Parameter decompositions of a target (SPD, APD): importing the package registers both methods."""
 
-from superpose.decomposition import apd as _apd, spd as _spd  # noqa: F401  (register "apd" and "spd")
+from superpose.decomposition import apd as _apd  # noqa: F401  (registers "apd")
+from superpose.decomposition import spd as _spd  # noqa: F401  (registers "spd")

@@ -30,12 +30,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
 from superpose.activations import kth_largest
 from superpose.decomposition.spd import clean_pass, matrix_shapes
 from superpose.decomposition.training import Method, target_inputs, train_group
 from superpose.measures import pieces as pieces_lib
+from superpose.targets import models as targets_lib
+from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
@@ -75,7 +75,9 @@ class APDConfig:
         if self.warmup_fraction >= 1:
             raise ConfigError(f"warmup_fraction must be < 1, got {self.warmup_fraction}")
         if self.top_k * self.batch_size < 1:
-            raise ConfigError(f"top_k x batch_size must keep at least one component, got {self.top_k * self.batch_size}")
+            raise ConfigError(
+                f"top_k x batch_size must keep at least one component, got {self.top_k * self.batch_size}"
+            )
         for name in ("faithfulness", "minimality", "simplicity"):
             check_float(name, getattr(self, name), lower=0.0)
         check_float("p", self.p, lower=0.0, open_lower=True)
@@ -89,8 +91,15 @@ class APDConfig:
 
 PRESETS: dict[str, APDConfig] = {
     "tms_5-2": APDConfig(),
-    "tms_40-10": APDConfig(n_components=50, top_k=1.0, learning_rate=1e-3, schedule="cosine", minimality=10.0,
-                           simplicity=20.0, p=0.9),
+    "tms_40-10": APDConfig(
+        n_components=50,
+        top_k=1.0,
+        learning_rate=1e-3,
+        schedule="cosine",
+        minimality=10.0,
+        simplicity=20.0,
+        p=0.9,
+    ),
 }
 """The APD paper's TMS runs (its appendix; C = 5 for 5-2 from its released code, where the text is silent)."""
 
@@ -123,7 +132,9 @@ class Component(nnx.Module):
 class APDModel(nnx.Module):
     def __init__(self, shapes: dict[str, tuple[int, int]], n_components: int, key: jax.Array):
         keys = jax.random.split(key, len(shapes))
-        self.layers = nnx.Dict({name: Component(*shape, n_components, k) for (name, shape), k in zip(shapes.items(), keys)})
+        self.layers = nnx.Dict(
+            {name: Component(*shape, n_components, k) for (name, shape), k in zip(shapes.items(), keys)}
+        )
 
     def names(self) -> list[str]:
         return list(self.layers.keys())
@@ -152,6 +163,7 @@ def attributions(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array) 
     def output(deltas, x):  # one input; deltas[l] is added to layer l's output
         def apply(name, a):
             return a @ weights[name].T + deltas[name]
+
         return target.forward(x[None], apply)[0]
 
     zeros = {n: jnp.zeros((weights[n].shape[0],), jnp.float32) for n in names}
@@ -162,7 +174,7 @@ def attributions(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array) 
         inner = jnp.einsum("bi,cir->bcr", jax.lax.stop_gradient(acts[n]), model.layers[n].A[...])
         pushed = jnp.einsum("bcr,cro->bco", inner, model.layers[n].B[...])
         total = total + jnp.einsum("bok,bck->boc", jac[n], pushed)
-    return jnp.sum(total ** 2, axis=1)
+    return jnp.sum(total**2, axis=1)
 
 
 def losses(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array, top_k: float, p) -> Losses:
@@ -197,13 +209,18 @@ class APDLearner(Learner):
         return optax.adam(lambda count: hyper.learning_rate * shape(count))
 
     def batch(self, data_key, hyper, data, t):
-        return target_inputs(self.target, jax.random.fold_in(data_key, t), data, self.config.batch_size), data["params"]
+        return target_inputs(
+            self.target, jax.random.fold_in(data_key, t), data, self.config.batch_size
+        ), data["params"]
 
     def loss(self, model: APDModel, batch, hyper: Hyper, carry):
         x, params = batch
         parts = losses(model, targets_lib.from_arrays(self.target, params), x, self.config.top_k, hyper.p)
-        return (hyper.faithfulness * parts.faithfulness + hyper.minimality * parts.minimality
-                + hyper.simplicity * parts.simplicity), parts
+        return (
+            hyper.faithfulness * parts.faithfulness
+            + hyper.minimality * parts.minimality
+            + hyper.simplicity * parts.simplicity
+        ), parts
 
     def bytes_per_instance(self) -> int:
         c, shapes = self.config, matrix_shapes(self.target)
@@ -213,12 +230,27 @@ class APDLearner(Learner):
         return int(4 * (4 * n_params + 4 * c.batch_size * per_sample))
 
 
-def train(configs: Sequence[APDConfig], target_configs: Sequence[TargetConfig],
-          target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "apd",
-          checkpoint=None) -> trainer.Trained:
+def train(
+    configs: Sequence[APDConfig],
+    target_configs: Sequence[TargetConfig],
+    target_params: Sequence[dict[str, np.ndarray]],
+    *,
+    progress: bool = True,
+    desc: str = "apd",
+    checkpoint=None,
+) -> trainer.Trained:
     """Like superpose.decomposition.spd.train, for APD."""
-    return train_group("apd", APDLearner, Hyper, configs, target_configs, target_params, progress=progress,
-                       desc=desc, checkpoint=checkpoint)
+    return train_group(
+        "apd",
+        APDLearner,
+        Hyper,
+        configs,
+        target_configs,
+        target_params,
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
+    )
 
 
 def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -226,8 +258,12 @@ def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:
     return np.einsum("cir,cro->coi", params[f"layers/{name}/A"], params[f"layers/{name}/B"])
 
 
-def evaluate(config: APDConfig, target: TargetConfig, params: dict[str, np.ndarray],
-             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+def evaluate(
+    config: APDConfig,
+    target: TargetConfig,
+    params: dict[str, np.ndarray],
+    target_params: dict[str, np.ndarray],
+) -> dict[str, Any]:
     """One decomposition's metrics against its target's truth: on TMS the pieces' mmcs and ml2r
     (superpose.measures.pieces); the number of live components (norm above 0.1 of the largest)."""
     out: dict[str, Any] = {}

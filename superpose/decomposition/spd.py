@@ -41,10 +41,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.targets import models as targets_lib
 from superpose.decomposition.training import Method, target_inputs, train_group
 from superpose.measures import pieces
 from superpose.targets import group as target_group
+from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -92,7 +92,12 @@ class SPDConfig:
         if not isinstance(self.delta_component, (bool, np.bool_)):
             raise ConfigError(f"delta_component must be true or false, got {self.delta_component!r}")
         check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
-        for name in ("faithfulness", "stochastic_recon", "stochastic_recon_layerwise", "importance_minimality"):
+        for name in (
+            "faithfulness",
+            "stochastic_recon",
+            "stochastic_recon_layerwise",
+            "importance_minimality",
+        ):
             check_float(name, getattr(self, name), lower=0.0)
         check_float("p", self.p, lower=0.0, open_lower=True)
 
@@ -108,12 +113,34 @@ PRESETS: dict[str, SPDConfig] = {
     "tms_5-2-id": SPDConfig(n_components=20, importance_minimality=3e-3, p=1.0),
     "tms_40-10": SPDConfig(n_components=200, importance_minimality=1e-4, p=2.0),
     "tms_40-10-id": SPDConfig(n_components=200, importance_minimality=1e-4, p=2.0),
-    "resid_mlp1": SPDConfig(n_components=100, importance_minimality=1e-5, p=2.0, learning_rate=2e-3,
-                            schedule="constant", batch_size=2048, steps=30_000),
-    "resid_mlp2": SPDConfig(n_components=400, importance_minimality=2e-5, p=2.0, learning_rate=1e-3,
-                            schedule="constant", batch_size=2048, steps=50_000),
-    "resid_mlp3": SPDConfig(n_components=500, importance_minimality=0.5e-5, p=2.0, learning_rate=1e-3, d_gate=128,
-                            schedule="constant", batch_size=2048, steps=100_000),
+    "resid_mlp1": SPDConfig(
+        n_components=100,
+        importance_minimality=1e-5,
+        p=2.0,
+        learning_rate=2e-3,
+        schedule="constant",
+        batch_size=2048,
+        steps=30_000,
+    ),
+    "resid_mlp2": SPDConfig(
+        n_components=400,
+        importance_minimality=2e-5,
+        p=2.0,
+        learning_rate=1e-3,
+        schedule="constant",
+        batch_size=2048,
+        steps=50_000,
+    ),
+    "resid_mlp3": SPDConfig(
+        n_components=500,
+        importance_minimality=0.5e-5,
+        p=2.0,
+        learning_rate=1e-3,
+        d_gate=128,
+        schedule="constant",
+        batch_size=2048,
+        steps=100_000,
+    ),
 }
 """The paper's per-model hyperparameters (Bushnaq, Braun & Sharkey 2025, appendix; the `resid_mlp2` β₃ of its
 released config, 2e-5, where the text says 1e-5)."""
@@ -188,11 +215,16 @@ class Components(nnx.Module):
 class Decomposition(nnx.Module):
     """One Components per decomposed matrix of the target, by the target's names for them."""
 
-    def __init__(self, shapes: dict[str, tuple[int, int]], n_components: int, d_gate: int, recipe: str,
-                 key: jax.Array):
+    def __init__(
+        self, shapes: dict[str, tuple[int, int]], n_components: int, d_gate: int, recipe: str, key: jax.Array
+    ):
         keys = jax.random.split(key, len(shapes))
-        self.layers = nnx.Dict({name: Components(*shape, n_components, d_gate, recipe, k)
-                                for (name, shape), k in zip(shapes.items(), keys)})
+        self.layers = nnx.Dict(
+            {
+                name: Components(*shape, n_components, d_gate, recipe, k)
+                for (name, shape), k in zip(shapes.items(), keys)
+            }
+        )
 
     def names(self) -> list[str]:
         return list(self.layers.keys())
@@ -239,8 +271,15 @@ def clean_pass(target: targets_lib.Target, x_BxF: jax.Array) -> tuple[jax.Array,
     return target.forward(x_BxF, record), acts
 
 
-def losses(model: Decomposition, target: targets_lib.Target, x_BxF: jax.Array, mask_key: jax.Array,
-           p: jax.Array, recipe: str, delta_component: bool = False) -> Losses:
+def losses(
+    model: Decomposition,
+    target: targets_lib.Target,
+    x_BxF: jax.Array,
+    mask_key: jax.Array,
+    p: jax.Array,
+    recipe: str,
+    delta_component: bool = False,
+) -> Losses:
     """The four SPD losses of one batch (module doc), before their coefficients."""
     weights = target.matrices()
     y_BxO, acts = clean_pass(target, x_BxF)
@@ -250,7 +289,7 @@ def losses(model: Decomposition, target: targets_lib.Target, x_BxF: jax.Array, m
     keys = jax.random.split(mask_key, 2 * len(names))
     r = {n: jax.random.uniform(k, g_lo[n].shape) for n, k in zip(names, keys)}
     mask = {n: g_lo[n] + (1 - g_lo[n]) * r[n] for n in names}
-    delta_mask = {n: jax.random.uniform(k, (x_BxF.shape[0], 1)) for n, k in zip(names, keys[len(names):])}
+    delta_mask = {n: jax.random.uniform(k, (x_BxF.shape[0], 1)) for n, k in zip(names, keys[len(names) :])}
 
     def masked(only: str | None):
         def apply(name, a):
@@ -260,6 +299,7 @@ def losses(model: Decomposition, target: targets_lib.Target, x_BxF: jax.Array, m
                     out = out + delta_mask[name] * (a @ (weights[name] - model.layers[name].weight()).T)
                 return out
             return a @ weights[name].T
+
         return apply
 
     def error(apply):
@@ -286,7 +326,9 @@ class SPDLearner(Learner):
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed))
         c = self.config
-        return Decomposition(matrix_shapes(self.target), c.n_components, c.d_gate, c.recipe, init_key), data_key
+        return Decomposition(
+            matrix_shapes(self.target), c.n_components, c.d_gate, c.recipe, init_key
+        ), data_key
 
     def optimizer(self, hyper: Hyper):
         shape = targets_lib.schedule(self.config.schedule, self.config.steps)
@@ -301,9 +343,12 @@ class SPDLearner(Learner):
         x, mask_key, params = batch
         target = targets_lib.from_arrays(self.target, params)
         parts = losses(model, target, x, mask_key, hyper.p, self.config.recipe, self.config.delta_component)
-        total = (hyper.faithfulness * parts.faithfulness + hyper.stochastic_recon * parts.stochastic_recon
-                 + hyper.stochastic_recon_layerwise * parts.stochastic_recon_layerwise
-                 + hyper.importance_minimality * parts.importance_minimality)
+        total = (
+            hyper.faithfulness * parts.faithfulness
+            + hyper.stochastic_recon * parts.stochastic_recon
+            + hyper.stochastic_recon_layerwise * parts.stochastic_recon_layerwise
+            + hyper.importance_minimality * parts.importance_minimality
+        )
         return total, parts
 
     def bytes_per_instance(self) -> int:
@@ -317,47 +362,78 @@ class SPDLearner(Learner):
         return int(4 * (4 * n_params + c.batch_size * per_sample))
 
 
-def train(configs: Sequence[SPDConfig], target_configs: Sequence[TargetConfig],
-          target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "spd",
-          checkpoint=None) -> trainer.Trained:
+def train(
+    configs: Sequence[SPDConfig],
+    target_configs: Sequence[TargetConfig],
+    target_params: Sequence[dict[str, np.ndarray]],
+    *,
+    progress: bool = True,
+    desc: str = "spd",
+    checkpoint=None,
+) -> trainer.Trained:
     """Decompose one target per instance (the same one repeated, or several of one shape) in one program.
 
     Args:
       configs: one SPDConfig per decomposition; their static fields must agree.
       target_configs, target_params: the target each decomposition splits (its config and arrays by name).
     """
-    return train_group("spd", SPDLearner, Hyper, configs, target_configs, target_params, progress=progress,
-                       desc=desc, checkpoint=checkpoint)
+    return train_group(
+        "spd",
+        SPDLearner,
+        Hyper,
+        configs,
+        target_configs,
+        target_params,
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
+    )
 
 
 @functools.lru_cache(maxsize=16)
 def _importance_fn(config: SPDConfig, target: TargetConfig):
     def one(params, target_params, x_BxF):
         model = trainer.module_from_arrays(
-            lambda: Decomposition(matrix_shapes(target), config.n_components, config.d_gate, config.recipe,
-                                  jax.random.key(0)), params)
+            lambda: Decomposition(
+                matrix_shapes(target), config.n_components, config.d_gate, config.recipe, jax.random.key(0)
+            ),
+            params,
+        )
         _, acts = clean_pass(targets_lib.from_arrays(target, target_params), x_BxF)
         return importances(model, acts, config.recipe)[0]
 
     return jax.jit(one)
 
 
-def causal_importance(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
-                      target_params: dict[str, np.ndarray], x_BxF: np.ndarray) -> dict[str, np.ndarray]:
+def causal_importance(
+    config: SPDConfig,
+    target: TargetConfig,
+    params: dict[str, np.ndarray],
+    target_params: dict[str, np.ndarray],
+    x_BxF: np.ndarray,
+) -> dict[str, np.ndarray]:
     """g_lo (B x C) of each decomposed matrix on inputs `x` (one decomposition, arrays by name)."""
-    out = _importance_fn(config.static(), target.static())(params, target_params, jnp.asarray(x_BxF, jnp.float32))
+    out = _importance_fn(config.static(), target.static())(
+        params, target_params, jnp.asarray(x_BxF, jnp.float32)
+    )
     return {n: np.asarray(v) for n, v in out.items()}
 
 
-def evaluate(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
-             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+def evaluate(
+    config: SPDConfig,
+    target: TargetConfig,
+    params: dict[str, np.ndarray],
+    target_params: dict[str, np.ndarray],
+) -> dict[str, Any]:
     """One decomposition's metrics against its target's truth (superpose.measures.pieces): on TMS the pieces'
-    mmcs and ml2r; the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on data;
+    mmcs and ml2r; the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on
+    data;
     on residual MLPs the neuron contributions' slope and correlation."""
     out: dict[str, Any] = {}
     if target.kind == "tms":
-        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(target_params["W"],
-                                                    pieces.spd_pieces(params["layers/W/U"], params["layers/W/V"]))
+        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(
+            target_params["W"], pieces.spd_pieces(params["layers/W/U"], params["layers/W/V"])
+        )
     one_hot = causal_importance(config, target, params, target_params, target_group.one_hot_inputs(target))
     data = causal_importance(config, target, params, target_params, target_group.eval_inputs(target))
     for tau, suffix in ((0.1, ""), (0.2, "_tau0.2")):
@@ -369,22 +445,31 @@ def evaluate(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarr
                 errors["I"] = pieces.dense_ci_error(one_hot["I"], target.n_hidden, tau)
         else:
             layers = range(target.n_layers)
-            errors["W_in"] = pieces.identity_ci_error(np.concatenate([one_hot[f"W_in.{i}"] for i in layers], 1), tau)
-            errors["W_out"] = pieces.dense_ci_error(np.concatenate([one_hot[f"W_out.{i}"] for i in layers], 1),
-                                                    target.n_hidden * target.n_layers, tau)
+            errors["W_in"] = pieces.identity_ci_error(
+                np.concatenate([one_hot[f"W_in.{i}"] for i in layers], 1), tau
+            )
+            errors["W_out"] = pieces.dense_ci_error(
+                np.concatenate([one_hot[f"W_out.{i}"] for i in layers], 1),
+                target.n_hidden * target.n_layers,
+                tau,
+            )
         out[f"ci_error{suffix}"] = int(sum(errors.values()))
         out |= {f"ci_error_{name}{suffix}": v for name, v in errors.items()}
     out["ci_l0"] = {name: pieces.ci_l0(g) for name, g in data.items()}
     if target.kind == "resid_mlp":
         model_nc, spd_nc = neuron_contributions(config, target, params, target_params)
-        slope = float(np.sum(model_nc * spd_nc) / max(np.sum(model_nc ** 2), 1e-12))
+        slope = float(np.sum(model_nc * spd_nc) / max(np.sum(model_nc**2), 1e-12))
         out["nc_slope"] = slope
         out["nc_correlation"] = float(np.corrcoef(model_nc.ravel(), spd_nc.ravel())[0, 1])
     return out
 
 
-def neuron_contributions(config: SPDConfig, target: TargetConfig, params: dict[str, np.ndarray],
-                         target_params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def neuron_contributions(
+    config: SPDConfig,
+    target: TargetConfig,
+    params: dict[str, np.ndarray],
+    target_params: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     """(model, SPD) neuron contributions, features x neurons of all layers (Bushnaq et al. 2025): for SPD,
     W_in replaced by the single subcomponent contributing most to each feature, W_out by its pieces' sum."""
     W_E = target_params["W_E"]
@@ -404,7 +489,7 @@ def neuron_contributions(config: SPDConfig, target: TargetConfig, params: dict[s
     spd_nc = np.zeros((W_E.shape[0], target.n_layers * target.n_hidden))
     for i, c in enumerate(best):
         layer = c // n_c
-        spd_nc[i, layer * target.n_hidden: (layer + 1) * target.n_hidden] = stacked[i, c]
+        spd_nc[i, layer * target.n_hidden : (layer + 1) * target.n_hidden] = stacked[i, c]
     return np.concatenate(model_nc, axis=1), spd_nc
 
 

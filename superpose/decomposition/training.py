@@ -71,7 +71,13 @@ def train_group(method: str, learner_class: type, hyper_class: type, configs: Se
     if len(statics) != 1 or len(target_statics) != 1:
         raise ConfigError("decompositions trained together must share their static fields and target shape")
     learner = learner_class(statics.pop(), target_statics.pop())
-    return trainer.train(learner, hyper_arrays(configs, hyper_class), [c.seed for c in configs],
-                         data=target_data(target_configs, target_params),
-                         configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
-                         progress=progress, desc=desc, checkpoint=checkpoint)
+    return trainer.train(
+        learner,
+        hyper_arrays(configs, hyper_class),
+        [c.seed for c in configs],
+        data=target_data(target_configs, target_params),
+        configs=[c.to_dict() | {"target": t.to_dict()} for c, t in zip(configs, target_configs)],
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
+    )

@@ -68,7 +68,8 @@ class TopK(SAE, name="topk"):
         if self.config.unit_norm_decoder:
             self.W_dec_LxD[...] = unit_rows(self.W_dec_LxD[...])
         W_enc = self.W_enc_DxL[...]
-        # (x − b_dec)·W_enc + b_enc with b_dec moved onto the biases: the gradient of b_dec then costs D·L, not
+        # (x − b_dec)·W_enc + b_enc with b_dec moved onto the biases: the gradient of b_dec then costs D·L,
+        # not
         # a B x D x L product back through the inputs
         h = x_BxD @ W_enc + (self.b_enc_L[...] - self.b_dec_D[...] @ W_enc)
         values, indices = top_k(h, self.config.k)
@@ -81,8 +82,10 @@ class TopK(SAE, name="topk"):
         return [self.config.aux_coefficient * self.aux_k_loss(x_BxD, x_hat_BxD, h_BxL, dead_L)]
 
     def aux_k_loss(self, x_BxD, x_hat_BxD, h_BxL, dead_L):
-        """OpenAI's AuxK: the dead latents' top-k_aux reconstruct the residual; scaled by min(n_dead / k_aux, 1).
-        Zero without dead latents, so it is computed only when some SAE of the group has one (`any_instance`)."""
+        """OpenAI's AuxK: the dead latents' top-k_aux reconstruct the residual; scaled by min(n_dead / k_aux,
+        1).
+        Zero without dead latents, so it is computed only when some SAE of the group has one
+        (`any_instance`)."""
         W_dec = self.W_dec_LxD[...]
         n_latents, n_dims = W_dec.shape
         k_aux = min(self.config.aux_k or max(n_dims // 2, 1), n_latents)
@@ -129,8 +132,9 @@ class Matryoshka(BatchTopK, name="matryoshka"):
 class JumpReLU(SAE, name="jumprelu"):
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         super().__init__(config, n_dims, key)
-        self.log_threshold_L = nnx.Param(jnp.full(config.n_latents, np.log(config.initial_threshold), jnp.float32),
-                                         latent_axis=0)
+        self.log_threshold_L = nnx.Param(
+            jnp.full(config.n_latents, np.log(config.initial_threshold), jnp.float32), latent_axis=0
+        )
         """θ = exp(log_threshold)."""
 
     def _theta(self, h_BxL):
@@ -161,4 +165,7 @@ class Gated(SAE, name="gated"):
     def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
         gate = jax.nn.relu(h_BxL)
         W_dec, b_dec = jax.lax.stop_gradient(self.W_dec_LxD[...]), jax.lax.stop_gradient(self.b_dec_D[...])
-        return [coefficient * jnp.mean(jnp.sum(gate * _decoder_norm_L(self), axis=1)), mse(x_BxD, gate @ W_dec + b_dec)]
+        return [
+            coefficient * jnp.mean(jnp.sum(gate * _decoder_norm_L(self), axis=1)),
+            mse(x_BxD, gate @ W_dec + b_dec),
+        ]

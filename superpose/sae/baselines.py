@@ -60,8 +60,15 @@ def ica(x_NxD: np.ndarray, n_components: int, seed: int = 0) -> np.ndarray:
 def dictionary_learning(x_NxD: np.ndarray, n_components: int, alpha: float, seed: int = 0) -> np.ndarray:
     """Online dictionary learning (Mairal et al.), non-negative codes."""
     model = _sklearn().MiniBatchDictionaryLearning(
-        n_components=n_components, alpha=alpha, batch_size=256, max_iter=20, positive_code=True, fit_algorithm="cd",
-        transform_algorithm="lasso_cd", random_state=seed)
+        n_components=n_components,
+        alpha=alpha,
+        batch_size=256,
+        max_iter=20,
+        positive_code=True,
+        fit_algorithm="cd",
+        transform_algorithm="lasso_cd",
+        random_state=seed,
+    )
     with _quiet():
         return model.fit(x_NxD).components_
 
@@ -71,8 +78,14 @@ def sparse_codes(x_NxD: np.ndarray, dictionary_KxD: np.ndarray, alpha: float) ->
     dictionary_KxD = np.asarray(dictionary_KxD, np.float64)
     unit = dictionary_KxD / np.maximum(np.linalg.norm(dictionary_KxD, axis=1, keepdims=True), 1e-12)
     with _quiet():
-        return _sklearn().sparse_encode(np.asarray(x_NxD, np.float64), unit, algorithm="lasso_cd", alpha=alpha,
-                                        positive=True, max_iter=500)
+        return _sklearn().sparse_encode(
+            np.asarray(x_NxD, np.float64),
+            unit,
+            algorithm="lasso_cd",
+            alpha=alpha,
+            positive=True,
+            max_iter=500,
+        )
 
 
 def support_f1(codes_NxK: np.ndarray, true_NxG: np.ndarray, atom_to_feature: np.ndarray) -> float:

@@ -28,12 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.data import user_arrays
-from superpose.data import groundtruth
+from superpose.data import groundtruth, user_arrays
 from superpose.measures import recovery
 from superpose.sae import model as sae_lib
 from superpose.train import rng
-
 
 N_EVAL = 2**17
 """Evaluation samples per SAE (131,072, in chunks of `EVAL_CHUNK`). Dead-latent counts need many: on the
@@ -94,7 +92,9 @@ def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -
         reconstruction_dot=jnp.sum(x_NxD * x_hat),
         latents_fired=fired.sum(),
         features_active=active.sum(),
-        norm_ratio=jnp.sum(jnp.where(norms > 1e-6, jnp.linalg.norm(x_hat, axis=1) / jnp.maximum(norms, 1e-6), 0.0)),
+        norm_ratio=jnp.sum(
+            jnp.where(norms > 1e-6, jnp.linalg.norm(x_hat, axis=1) / jnp.maximum(norms, 1e-6), 0.0)
+        ),
         nonzero_inputs=jnp.sum(norms > 1e-6).astype(jnp.float32),
     )
 
@@ -102,6 +102,7 @@ def _stats_one(config: sae_lib.SAEConfig, params, threshold, codes_GxN, x_NxD) -
 @functools.lru_cache(maxsize=32)
 def _compiled_stats(config: sae_lib.SAEConfig, n_eval: int, shared: bool):
     """Stats of every SAE on one chunk of `n_eval` samples drawn from the source (one SAE at a time)."""
+
     def run(params_I, threshold_I, source, key):
         if shared:  # one evaluation batch for every SAE
             codes, x = groundtruth.sample(source, key, n_eval)
@@ -120,8 +121,11 @@ def _compiled_stats(config: sae_lib.SAEConfig, n_eval: int, shared: bool):
 @functools.lru_cache(maxsize=32)
 def _compiled_stats_on(config: sae_lib.SAEConfig):
     """Stats of every SAE on given (codes, activations)."""
-    return jax.jit(lambda params_I, threshold_I, codes, x: jax.lax.map(
-        lambda a: _stats_one(config, a[0], a[1], codes, x), (params_I, threshold_I)))
+    return jax.jit(
+        lambda params_I, threshold_I, codes, x: jax.lax.map(
+            lambda a: _stats_one(config, a[0], a[1], codes, x), (params_I, threshold_I)
+        )
+    )
 
 
 def _add(total: ActivationStats | None, part) -> ActivationStats:
@@ -130,8 +134,12 @@ def _add(total: ActivationStats | None, part) -> ActivationStats:
 
 
 def activation_stats(
-    config: sae_lib.SAEConfig, result: sae_lib.SAEResult, source, *,
-    n_eval: int = N_EVAL, seed: int = 10**6,
+    config: sae_lib.SAEConfig,
+    result: sae_lib.SAEResult,
+    source,
+    *,
+    n_eval: int = N_EVAL,
+    seed: int = 10**6,
 ) -> ActivationStats:
     """Statistics of every SAE of a group on `n_eval` fresh evaluation samples (the same for all SAEs on a
     shared source), in chunks of `EVAL_CHUNK`, so memory stays EVAL_CHUNK x L. On an array source
@@ -144,14 +152,21 @@ def activation_stats(
         if codes is None:
             codes = np.zeros((1, x.shape[0]), np.float32)
         for start in range(0, x.shape[0], EVAL_CHUNK):
-            total = _add(total, _compiled_stats_on(static)(params, threshold, codes[:, start: start + EVAL_CHUNK],
-                                                           x[start: start + EVAL_CHUNK]))
+            total = _add(
+                total,
+                _compiled_stats_on(static)(
+                    params, threshold, codes[:, start : start + EVAL_CHUNK], x[start : start + EVAL_CHUNK]
+                ),
+            )
         return total
     shared = source.directions_GxD.ndim == 2
     key = rng.key(seed, "hash")
     for i, start in enumerate(range(0, n_eval, EVAL_CHUNK)):
         size = min(EVAL_CHUNK, n_eval - start)
-        total = _add(total, _compiled_stats(static, size, shared)(params, threshold, source, jax.random.fold_in(key, i)))
+        total = _add(
+            total,
+            _compiled_stats(static, size, shared)(params, threshold, source, jax.random.fold_in(key, i)),
+        )
     return total
 
 

@@ -19,8 +19,7 @@ import jax
 import numpy as np
 
 from superpose import results
-from superpose.data import user_arrays
-from superpose.data import groundtruth
+from superpose.data import groundtruth, user_arrays
 from superpose.measures import recovery
 from superpose.sae import evaluation
 from superpose.sae import model as sae_lib
@@ -55,15 +54,26 @@ def evaluate(
         parent_i = parent if parent is None or parent.ndim == 1 else parent[i]
         kept = np.linalg.norm(truth_i, axis=1) > min_truth_norm
         cos = recovery.cosine_matrix(truth_i, trained.params["W_dec_LxD"][i]) * kept[:, None]
-        metrics = recovery.direction_metrics(truth_i[kept], trained.params["W_dec_LxD"][i]) if kept.any() else {}
+        metrics = (
+            recovery.direction_metrics(truth_i[kept], trained.params["W_dec_LxD"][i]) if kept.any() else {}
+        )
         metrics |= evaluation.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats), cos, parent_i)
         metrics["n_true_features"] = int(kept.sum())
         out.append(metrics)
     return out
 
 
-MATCHING_METRICS = ("precision", "recall", "f1", "uniqueness", "precision_all_latents", "recall_all_latents",
-                    "f1_all_latents", "uniqueness_all_latents", "true_l0")
+MATCHING_METRICS = (
+    "precision",
+    "recall",
+    "f1",
+    "uniqueness",
+    "precision_all_latents",
+    "recall_all_latents",
+    "f1_all_latents",
+    "uniqueness_all_latents",
+    "true_l0",
+)
 """Activation metrics that need the true codes."""
 
 
@@ -75,8 +85,9 @@ def _evaluate_arrays(configs, trained, source: user_arrays.ArraySource, stats) -
         decoder = trained.params["W_dec_LxD"][i]
         truth = source.directions if has_dictionary else np.zeros((1, decoder.shape[1]), np.float32)
         metrics = recovery.direction_metrics(truth, decoder) if has_dictionary else {}
-        found = evaluation.activation_metrics(jax.tree.map(lambda a, i=i: a[i], stats),
-                                            recovery.cosine_matrix(truth, decoder))
+        found = evaluation.activation_metrics(
+            jax.tree.map(lambda a, i=i: a[i], stats), recovery.cosine_matrix(truth, decoder)
+        )
         metrics |= {k: v for k, v in found.items() if can_match or k not in MATCHING_METRICS}
         if has_dictionary:
             metrics["n_true_features"] = int(truth.shape[0])
@@ -84,12 +95,23 @@ def _evaluate_arrays(configs, trained, source: user_arrays.ArraySource, stats) -
     return out
 
 
-def score(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], source: groundtruth.FeatureSource | user_arrays.ArraySource, *,
-          threshold: float = 0.0, min_truth_norm: float = 0.0) -> dict[str, float]:
+def score(
+    config: sae_lib.SAEConfig,
+    params: dict[str, np.ndarray],
+    source: groundtruth.FeatureSource | user_arrays.ArraySource,
+    *,
+    threshold: float = 0.0,
+    min_truth_norm: float = 0.0,
+) -> dict[str, float]:
     """The metrics of `evaluate` for one SAE given by its parameters (no instance axis), e.g. one read from
     another library's files (superpose.sae.saelens)."""
-    result = sae_lib.SAEResult({k: np.asarray(v)[None] for k, v in params.items()}, np.asarray([threshold], np.float32),
-                               np.zeros((1, 1)), np.zeros(1), np.full(1, -1))
+    result = sae_lib.SAEResult(
+        {k: np.asarray(v)[None] for k, v in params.items()},
+        np.asarray([threshold], np.float32),
+        np.zeros((1, 1)),
+        np.zeros(1),
+        np.full(1, -1),
+    )
     return evaluate([config], result, source, min_truth_norm=min_truth_norm)[0]
 
 
@@ -107,11 +129,20 @@ def run_group(
     train_on=None,
 ) -> results.Run:
     """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job).
-    `train_on`: a function returning the training data when it is needed (e.g. `user_arrays.record`ed batches of
+    `train_on`: a function returning the training data when it is needed (e.g. `user_arrays.record`ed batches
+    of
     `source`); by default the group trains on `source`. Evaluation is always on `source`."""
+    folder = Path(folder)
+
     def compute(checkpoint):
-        trained = sae_lib.train(configs, source if train_on is None else train_on(), data_seed=data_seed,
-                                progress=progress, desc=folder.name, checkpoint=checkpoint)
+        trained = sae_lib.train(
+            configs,
+            source if train_on is None else train_on(),
+            data_seed=data_seed,
+            progress=progress,
+            desc=folder.name,
+            checkpoint=checkpoint,
+        )
         metrics = evaluate(configs, trained, source, min_truth_norm=min_truth_norm)
         saved = dict(trained.params)
         saved |= {
@@ -119,7 +150,11 @@ def run_group(
             "loss": trained.loss_IxC,
             "loss_step": trained.loss_steps_C,
         }
-        truth = source.directions if isinstance(source, user_arrays.ArraySource) else np.asarray(source.directions_GxD)
+        truth = (
+            source.directions
+            if isinstance(source, user_arrays.ArraySource)
+            else np.asarray(source.directions_GxD)
+        )
         if truth is not None:
             saved["truth"] = truth
         return saved, {"metrics": metrics, "diverged_step": trained.diverged_step_I.tolist()}, {}

@@ -38,8 +38,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from superpose.data import user_arrays
-from superpose.data import groundtruth
+from superpose.data import groundtruth, user_arrays
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -84,7 +83,8 @@ class SAEConfig:
     aux_coefficient: float = 1 / 32
     bandwidth: float = 0.05
     initial_threshold: float = 0.1
-    """jumprelu: kernel bandwidth ε and initial θ (SAELens uses 0.05 and 0.01 for activations normalised to norm √d, Gemma Scope 0.001 and 0.001; ours suit features of magnitude about 1)."""
+    """jumprelu: kernel bandwidth ε and initial θ (SAELens uses 0.05 and 0.01 for activations normalised to
+    norm √d, Gemma Scope 0.001 and 0.001; ours suit features of magnitude about 1)."""
     matryoshka_widths: tuple[int, ...] = ()
     """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2)."""
     log_every: int = 500
@@ -94,8 +94,16 @@ class SAEConfig:
             object.__setattr__(self, "matryoshka_widths", tuple(self.matryoshka_widths))
         check_choice("architecture", self.architecture, architectures())
         check_choice("resample", self.resample, RESAMPLE)
-        for name in ("n_latents", "k", "steps", "batch_size", "resample_every", "resample_window",
-                     "dead_window", "log_every"):
+        for name in (
+            "n_latents",
+            "k",
+            "steps",
+            "batch_size",
+            "resample_every",
+            "resample_window",
+            "dead_window",
+            "log_every",
+        ):
             check_int(name, getattr(self, name), minimum=1)
         check_int("aux_k", self.aux_k, minimum=0)
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
@@ -107,11 +115,15 @@ class SAEConfig:
 
     def widths(self) -> tuple[int, ...]:
         """Prefix widths of the matryoshka loss, ending with n_latents."""
-        inner = self.matryoshka_widths or tuple(w for w in (self.n_latents // 4, self.n_latents // 2) if w > 0)
+        inner = self.matryoshka_widths or tuple(
+            w for w in (self.n_latents // 4, self.n_latents // 2) if w > 0
+        )
         return tuple(inner) + (self.n_latents,) if not inner or inner[-1] != self.n_latents else tuple(inner)
 
     def static_key(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PER_INSTANCE_FIELDS)
+        return tuple(
+            getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PER_INSTANCE_FIELDS
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,7 +143,8 @@ def mse(x, x_hat):
     return jnp.mean((x - x_hat) ** 2)
 
 
-# --- the module -----------------------------------------------------------------------------------------------
+# --- the module
+# -----------------------------------------------------------------------------------------------
 
 
 class SAE(nnx.Module, Registered):
@@ -140,7 +153,8 @@ class SAE(nnx.Module, Registered):
     registry = ARCHITECTURES
 
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
-        """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero biases."""
+        """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero
+        biases."""
         self.config = config
         n_latents = config.n_latents
         dec_key, enc_key = jax.random.split(key)
@@ -148,7 +162,9 @@ class SAE(nnx.Module, Registered):
             W_dec = unit_rows(jax.random.normal(dec_key, (n_latents, n_dims)))
             W_enc = W_dec.T
         else:  # PyTorch kaiming_uniform_: bound sqrt(6 / fan_in), fan_in = size(1)
-            W_dec = unit_rows(jax.random.uniform(dec_key, (n_latents, n_dims), minval=-1) * np.sqrt(6 / n_dims))
+            W_dec = unit_rows(
+                jax.random.uniform(dec_key, (n_latents, n_dims), minval=-1) * np.sqrt(6 / n_dims)
+            )
             W_enc = jax.random.uniform(enc_key, (n_dims, n_latents), minval=-1) * np.sqrt(6 / n_latents)
         self.W_enc_DxL = nnx.Param(W_enc, latent_axis=1)
         self.b_enc_L = nnx.Param(jnp.zeros(n_latents), latent_axis=0)
@@ -162,7 +178,9 @@ class SAE(nnx.Module, Registered):
     def pre_activations(self, x_BxD: jax.Array) -> jax.Array:
         return (x_BxD - self.b_dec_D[...]) @ self.W_enc_DxL[...] + self.b_enc_L[...]
 
-    def encode(self, x_BxD: jax.Array, *, training: bool = True, threshold=None) -> tuple[jax.Array, jax.Array]:
+    def encode(
+        self, x_BxD: jax.Array, *, training: bool = True, threshold=None
+    ) -> tuple[jax.Array, jax.Array]:
         """Latent activations f_BxL and pre-activations h_BxL. `threshold` is the running inference
         threshold, for architectures that use one when not `training`."""
         raise NotImplementedError
@@ -175,11 +193,13 @@ class SAE(nnx.Module, Registered):
         raise NotImplementedError
 
     def batch_threshold(self, h_BxL: jax.Array) -> jax.Array:
-        """The smallest activation a batch-level sparsity kept (its EMA is the inference threshold); 0 if none."""
+        """The smallest activation a batch-level sparsity kept (its EMA is the inference threshold); 0 if
+        none."""
         return jnp.asarray(0.0)
 
     def loss(self, x_BxD, coefficient, dead_L):
-        """Training loss on one batch, and (which latents fired in it, x̂, `batch_threshold`). With `unit_norm_decoder` the decoder
+        """Training loss on one batch, and (which latents fired in it, x̂, `batch_threshold`). With
+        `unit_norm_decoder` the decoder
         rows are normalised first, so the gradient has no component along them (the projection SAELens and
         sparsify apply by hand)."""
         if self.config.unit_norm_decoder:
@@ -201,7 +221,8 @@ def model(config: SAEConfig, params: Mapping[str, Any] | Callable[[str], Any]) -
     return trainer.module_from_arrays(lambda: cls(config, n_dims, jax.random.key(0)), lookup)
 
 
-# --- training -------------------------------------------------------------------------------------------------
+# --- training
+# -------------------------------------------------------------------------------------------------
 
 
 class Hyper(NamedTuple):
@@ -282,21 +303,29 @@ class SAELearner(Learner):
             direction = unit_rows(x_BxD[pick] - sae.b_dec_D[...])
             alive_norm = jnp.linalg.norm(W_enc, axis=0)
             encoder_scale = 0.2 * jnp.sum(alive_norm * ~dead) / jnp.maximum(jnp.sum(~dead), 1)
-        fresh = {"W_enc_DxL": direction.T * encoder_scale, "b_enc_L": jnp.zeros(n_latents), "W_dec_LxD": direction}
+        fresh = {
+            "W_enc_DxL": direction.T * encoder_scale,
+            "b_enc_L": jnp.zeros(n_latents),
+            "W_dec_LxD": direction,
+        }
         params = nnx.state(sae)
         keep = jax.tree.map(lambda v: v.replace(_keep_mask(v, ~dead)), params, is_leaf=_is_variable)
         for name, value in fresh.items():
             variable = getattr(sae, name)
             variable[...] = jnp.where(due, jnp.where(keep[name][...], variable[...], value), variable[...])
         reset = optax.tree_utils.tree_map_params(
-            optax.adam(0.0), lambda leaf, k: jnp.where(k, leaf, 0.0), opt_state, keep,
+            optax.adam(0.0),
+            lambda leaf, k: jnp.where(k, leaf, 0.0),
+            opt_state,
+            keep,
             transform_non_params=lambda leaf: leaf,
         )
         opt_state = jax.tree.map(lambda a, b: jnp.where(due, a, b), reset, opt_state)
         return opt_state, jnp.where(due, jnp.where(dead, 0, silent_L), silent_L)
 
     def bytes_per_instance(self) -> int:
-        """Float32: parameters with two Adam moments and gradient, about eight B x (L + D) buffers of one step."""
+        """Float32: parameters with two Adam moments and gradient, about eight B x (L + D) buffers of one
+        step."""
         n_latents, d, b = self.config.n_latents, self.n_dims, self.config.batch_size
         return 4 * (4 * (2 * d * n_latents + n_latents + d) + 8 * b * (n_latents + d))
 
@@ -306,7 +335,8 @@ def _is_variable(x) -> bool:
 
 
 def _keep_mask(variable: nnx.Variable, alive_L: jax.Array) -> jax.Array:
-    """True where a parameter is untouched by resampling: all of it without a `latent_axis`, else alive latents."""
+    """True where a parameter is untouched by resampling: all of it without a `latent_axis`, else alive
+    latents."""
     shape = variable[...].shape
     axis = variable.get_metadata().get("latent_axis")
     if axis is None:
@@ -332,8 +362,9 @@ def static_config(configs: Sequence[SAEConfig]) -> SAEConfig:
     if not configs:
         raise ConfigError("an SAE group needs at least one instance")
     if len({c.static_key() for c in configs}) != 1:
-        raise ConfigError("SAEs trained together must share every field but sparsity_coefficient, "
-                          "learning_rate and seed")
+        raise ConfigError(
+            "SAEs trained together must share every field but sparsity_coefficient, learning_rate and seed"
+        )
     return dataclasses.replace(configs[0], sparsity_coefficient=0.0, learning_rate=1.0, seed=0)
 
 
@@ -383,8 +414,14 @@ def train(
         learning_rate=jnp.asarray([c.learning_rate for c in configs], jnp.float32),
     )
     trained = trainer.train(
-        learner, hyper, [c.seed for c in configs], data=data,
-        configs=[c.to_dict() for c in configs], progress=progress, desc=desc, checkpoint=checkpoint,
+        learner,
+        hyper,
+        [c.seed for c in configs],
+        data=data,
+        configs=[c.to_dict() for c in configs],
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
     )
     return SAEResult(
         params=trained.params,

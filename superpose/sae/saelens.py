@@ -14,7 +14,8 @@ at inference, where latents must agree exactly:
 
   superpose l1                     -> SAELens "standard"  f = ReLU(h)
   superpose topk                   -> "topk" with k       f = ReLU(TopK_k(h))
-  superpose batchtopk, matryoshka  -> "jumprelu"          f = h·H(h − θ), θ_l = the running threshold for all l
+  superpose batchtopk, matryoshka  -> "jumprelu"          f = h·H(h − θ), θ_l = the running threshold for all
+  l
   superpose jumprelu               -> "jumprelu"          θ_l = exp(log_threshold_l)
   superpose gated                  -> "gated"             f = H(h_gate)·ReLU(h_mag)
 
@@ -54,9 +55,15 @@ def weights(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], threshold:
     `threshold`: the running inference threshold of the batch top-k family)."""
     arch = config.architecture
     if arch not in TO_SAELENS:
-        raise ResultError(f"architecture '{arch}' has no SAELens counterpart (known: {', '.join(TO_SAELENS)})")
-    out = {"W_enc": params["W_enc_DxL"], "b_enc": params["b_enc_L"], "W_dec": params["W_dec_LxD"],
-           "b_dec": params["b_dec_D"]}
+        raise ResultError(
+            f"architecture '{arch}' has no SAELens counterpart (known: {', '.join(TO_SAELENS)})"
+        )
+    out = {
+        "W_enc": params["W_enc_DxL"],
+        "b_enc": params["b_enc_L"],
+        "W_dec": params["W_dec_LxD"],
+        "b_dec": params["b_dec_D"],
+    }
     n_latents = out["b_enc"].shape[0]
     if arch in ("batchtopk", "matryoshka"):
         if threshold is None:
@@ -70,14 +77,28 @@ def weights(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], threshold:
     return TO_SAELENS[arch], {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
 
 
-def write(folder: Path, config: sae_lib.SAEConfig, params: dict[str, np.ndarray], *,
-          threshold: float | None = None, metadata: dict | None = None) -> Path:
+def write(
+    folder: Path,
+    config: sae_lib.SAEConfig,
+    params: dict[str, np.ndarray],
+    *,
+    threshold: float | None = None,
+    metadata: dict | None = None,
+) -> Path:
     """One SAE as a SAELens folder."""
     arch, tensors = weights(config, params, threshold)
     d_sae, d_in = tensors["W_dec"].shape
-    cfg = {"architecture": arch, "d_in": int(d_in), "d_sae": int(d_sae), "dtype": "float32", "device": "cpu",
-           "apply_b_dec_to_input": True, "normalize_activations": "none", "reshape_activations": "none",
-           "metadata": {"superpose": {"config": config.to_dict(), **(metadata or {})}}}
+    cfg = {
+        "architecture": arch,
+        "d_in": int(d_in),
+        "d_sae": int(d_sae),
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+        "reshape_activations": "none",
+        "metadata": {"superpose": {"config": config.to_dict(), **(metadata or {})}},
+    }
     if arch == "topk":
         cfg["k"] = config.k
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,11 +118,21 @@ def export(run, out: Path, instances: list[int] | None = None) -> list[Path]:
     written = []
     for i in chosen:
         config = run.configs[i]
-        params = {name: np.asarray(a[i]) for name, a in run.arrays.items()
-                  if name.endswith(("_DxL", "_LxD", "_L", "_D"))}
+        params = {
+            name: np.asarray(a[i])
+            for name, a in run.arrays.items()
+            if name.endswith(("_DxL", "_LxD", "_L", "_D"))
+        }
         threshold = float(run.arrays["threshold"][i]) if "threshold" in run.arrays else None
-        written.append(write(out / f"sae-{i}", config, params, threshold=threshold,
-                             metadata={"source_folder": str(run.path), "instance": i}))
+        written.append(
+            write(
+                out / f"sae-{i}",
+                config,
+                params,
+                threshold=threshold,
+                metadata={"source_folder": str(run.path), "instance": i},
+            )
+        )
     return written
 
 
@@ -112,24 +143,38 @@ def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
         cfg = json.loads((folder / CONFIG_FILE).read_text())
         tensors = _safetensors().load_file(str(folder / WEIGHTS_FILE))
     except FileNotFoundError as e:
-        raise ResultError(f"{folder} is not a SAELens SAE folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})") from e
+        raise ResultError(
+            f"{folder} is not a SAELens SAE folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})"
+        ) from e
     except (ValueError, OSError) as e:
         raise ResultError(f"{folder}: cannot read the SAE ({e})") from e
     arch = cfg.get("architecture", "standard")
     if arch not in FROM_SAELENS:
-        raise ResultError(f"{folder}: SAELens architecture '{arch}' cannot be read (known: {', '.join(FROM_SAELENS)})")
+        raise ResultError(
+            f"{folder}: SAELens architecture '{arch}' cannot be read (known: {', '.join(FROM_SAELENS)})"
+        )
     if cfg.get("normalize_activations", "none") != "none":
-        raise ResultError(f"{folder}: normalize_activations = '{cfg['normalize_activations']}' is not supported")
+        raise ResultError(
+            f"{folder}: normalize_activations = '{cfg['normalize_activations']}' is not supported"
+        )
     if cfg.get("rescale_acts_by_decoder_norm", False):
         raise ResultError(f"{folder}: rescale_acts_by_decoder_norm is not supported")
     t = {k: np.asarray(v, np.float32) for k, v in tensors.items()}
-    # superpose always encodes x − b_dec; an SAE that encodes x gets b_dec·W_enc folded into its encoder biases
+    # superpose always encodes x − b_dec; an SAE that encodes x gets b_dec·W_enc folded into its encoder
+    # biases
     shift = 0.0 if cfg.get("apply_b_dec_to_input", False) else 1.0
     b_enc = t["b_gate"] if arch == "gated" else t["b_enc"]
-    params = {"W_enc_DxL": t["W_enc"], "b_enc_L": b_enc + shift * t["b_dec"] @ t["W_enc"], "W_dec_LxD": t["W_dec"],
-              "b_dec_D": t["b_dec"]}
-    options = {"architecture": FROM_SAELENS[arch], "n_latents": int(t["W_dec"].shape[0]),
-               "unit_norm_decoder": False}
+    params = {
+        "W_enc_DxL": t["W_enc"],
+        "b_enc_L": b_enc + shift * t["b_dec"] @ t["W_enc"],
+        "W_dec_LxD": t["W_dec"],
+        "b_dec_D": t["b_dec"],
+    }
+    options = {
+        "architecture": FROM_SAELENS[arch],
+        "n_latents": int(t["W_dec"].shape[0]),
+        "unit_norm_decoder": False,
+    }
     if arch == "topk":
         options["k"] = int(cfg["k"])
     if arch == "jumprelu":

@@ -28,7 +28,9 @@ EVAL_SAMPLES = 1 << 16
 EVAL_SEED = 777
 
 
-def eval_inputs(n_features: int, probability: float, n: int = EVAL_SAMPLES, seed: int = EVAL_SEED) -> np.ndarray:
+def eval_inputs(
+    n_features: int, probability: float, n: int = EVAL_SAMPLES, seed: int = EVAL_SEED
+) -> np.ndarray:
     """Each feature active with `probability`, value U[−1, 1] when active."""
     generator = rng.generator(seed)
     active = generator.random((n, n_features)) < probability
@@ -49,8 +51,9 @@ def naive_loss_per_probability(n_features: int, n_neurons: int) -> float:
     return (n_features - n_neurons) / n_features / 6
 
 
-def semi_nmf(target_FxF: np.ndarray, rank: int, *, rounds: int = 500, pg_steps: int = 5, seed: int = 0
-             ) -> tuple[np.ndarray, np.ndarray]:
+def semi_nmf(
+    target_FxF: np.ndarray, rank: int, *, rounds: int = 500, pg_steps: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(U ≥ 0, V) with U V ≈ target, the better (in ‖UV − target‖_F) of two local optima: one from
     scikit-learn's NMF of |target| (Bhagat et al.'s start; skipped without scikit-learn) and one from a random
     non-negative U[0, 1] start. From each: `rounds` of an exact least-squares V and `pg_steps`
@@ -66,15 +69,20 @@ def semi_nmf(target_FxF: np.ndarray, rank: int, *, rounds: int = 500, pg_steps: 
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a start needs no exact NMF
-            starts.append(NMF(n_components=rank, init="nndsvda", max_iter=1000, random_state=seed).fit_transform(
-                np.abs(target)))
+            starts.append(
+                NMF(n_components=rank, init="nndsvda", max_iter=1000, random_state=seed).fit_transform(
+                    np.abs(target)
+                )
+            )
     except ImportError:
         pass
     solutions = [_semi_nmf_from(U.astype(np.float64), target, rounds, pg_steps) for U in starts]
     return min(solutions, key=lambda s: np.linalg.norm(s[0] @ s[1] - target))
 
 
-def _semi_nmf_from(U: np.ndarray, target: np.ndarray, rounds: int, pg_steps: int) -> tuple[np.ndarray, np.ndarray]:
+def _semi_nmf_from(
+    U: np.ndarray, target: np.ndarray, rounds: int, pg_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
     for r in range(rounds):
         V = np.linalg.lstsq(U, target, rcond=None)[0]
         step = 0.01 + 0.5 * (1.0 - 0.01) * (1 + np.cos(np.pi * r / max(rounds - 1, 1)))

@@ -22,7 +22,8 @@ Three more compute something with a circuit known by construction (superpose.cir
   ``B_j = ReLU(A_2j + A_2j+1 − ½)`` written to k residual directions of their own, a second MLP
   computing ``C_j = ReLU(B_j + B_j+1 − ¾)`` (indices mod k) from B alone. The truth: the B and C
   neurons and the edges A→B→C. No binary input puts a neuron exactly at its kink (pre-activations
-  −0.5, 0.5, 1.5 and −0.75, −0.25, 0.25, 0.75, 1.25, 2.25: at least ¼ from the kink), so the model's Jacobian is defined on the data.
+  −0.5, 0.5, 1.5 and −0.75, −0.25, 0.25, 0.75, 1.25, 2.25: at least ¼ from the kink), so the model's Jacobian
+  is defined on the data.
 * **Mixing MLP** (``mixing_mlp``; Bhagat et al. 2025): ``ŷ = W_out ReLU(W_in x)`` trained on
   ``ReLU(x) + M x`` with a fixed symmetric mixing matrix M: a random one of a chosen scale, or
   the residual MLP's own ``I − W_E W_Eᵀ``; with M = 0 the labels are clean.
@@ -128,8 +129,13 @@ class TargetConfig:
         if self.identity and self.kind != "tms":
             raise ConfigError("identity applies to the tms target only")
 
-    PER_INSTANCE: ClassVar[tuple[str, ...]] = ("feature_probability", "learning_rate", "weight_decay", "mixing_scale",
-                                               "seed")
+    PER_INSTANCE: ClassVar[tuple[str, ...]] = (
+        "feature_probability",
+        "learning_rate",
+        "weight_decay",
+        "mixing_scale",
+        "seed",
+    )
 
     def static(self) -> TargetConfig:
         """The shape-fixing part (per-instance fields at their defaults)."""
@@ -203,7 +209,9 @@ class TMS(Target, name="tms"):
         f, h = config.n_features, config.n_hidden
         k_w, k_b = jax.random.split(key)
         self.W = nnx.Param(_uniform(k_w, (h, f), f))
-        self.b = nnx.Param(_uniform(k_b, (f,), h) if config.bias_init == "random" else jnp.zeros((f,), jnp.float32))
+        self.b = nnx.Param(
+            _uniform(k_b, (f,), h) if config.bias_init == "random" else jnp.zeros((f,), jnp.float32)
+        )
         self.I = nnx.Variable(jnp.eye(h, dtype=jnp.float32)) if config.identity else None
 
     def matrices(self):
@@ -293,13 +301,17 @@ class ResidMLP(ResidualTarget, name="resid_mlp"):
         return x_BxF + jax.nn.relu(x_BxF)
 
 
-def _planted_or_random(config: TargetConfig, key: jax.Array, planted: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+def _planted_or_random(
+    config: TargetConfig, key: jax.Array, planted: dict[str, np.ndarray]
+) -> dict[str, jax.Array]:
     """The planted weights, or random ones of the same shapes (PyTorch's default init) to learn them."""
     if config.init == "truth":
         return {k: jnp.asarray(v) for k, v in planted.items()}
     keys = jax.random.split(key, len(planted))
-    return {name: (_uniform(k, v.shape, v.shape[-1]) if name != "b_in" else jnp.zeros(v.shape, jnp.float32))
-            for k, (name, v) in zip(keys, planted.items())}
+    return {
+        name: (_uniform(k, v.shape, v.shape[-1]) if name != "b_in" else jnp.zeros(v.shape, jnp.float32))
+        for k, (name, v) in zip(keys, planted.items())
+    }
 
 
 class AbsMLP(ResidualTarget, name="abs_mlp"):
@@ -316,10 +328,14 @@ class AbsMLP(ResidualTarget, name="abs_mlp"):
     @classmethod
     def check(cls, config):
         if config.d_resid != config.n_features or config.n_layers != 1:
-            raise ConfigError("abs_mlp needs d_resid = n_features and one layer, got "
-                              f"{config.d_resid} and {config.n_layers}")
+            raise ConfigError(
+                "abs_mlp needs d_resid = n_features and one layer, got "
+                f"{config.d_resid} and {config.n_layers}"
+            )
         if config.init == "truth" and config.n_hidden != 2 * config.n_features:
-            raise ConfigError(f"the planted abs_mlp has n_hidden = 2·n_features neurons, got {config.n_hidden}")
+            raise ConfigError(
+                f"the planted abs_mlp has n_hidden = 2·n_features neurons, got {config.n_hidden}"
+            )
         if config.n_features < cls.REPEATED:
             raise ConfigError(f"abs_mlp needs at least {cls.REPEATED} features")
 
@@ -327,8 +343,11 @@ class AbsMLP(ResidualTarget, name="abs_mlp"):
     def planted(config: TargetConfig) -> dict[str, np.ndarray]:
         n = config.n_features
         eye = np.eye(n, dtype=np.float32)
-        return {"W_in": np.concatenate([eye, -eye])[None], "b_in": np.zeros((1, 2 * n), np.float32),
-                "W_out": np.concatenate([eye, eye], axis=1)[None]}
+        return {
+            "W_in": np.concatenate([eye, -eye])[None],
+            "b_in": np.zeros((1, 2 * n), np.float32),
+            "W_out": np.concatenate([eye, eye], axis=1)[None],
+        }
 
     @classmethod
     def repeated_point(cls, config: TargetConfig) -> np.ndarray:
@@ -367,7 +386,8 @@ class AbsMLP(ResidualTarget, name="abs_mlp"):
 class TwoHop(ResidualTarget, name="two_hop"):
     """A planted two-hop circuit in a residual stream of n + 2k dimensions (n = 2k binary inputs A).
 
-    Layer 0: B_j = ReLU(A_2j + A_2j+1 − ½), written to dimension n + j. Layer 1: C_j = ReLU(B_j + B_(j+1 mod k)
+    Layer 0: B_j = ReLU(A_2j + A_2j+1 − ½), written to dimension n + j. Layer 1: C_j = ReLU(B_j + B_(j+1 mod
+    k)
     − ¾), written to dimension n + k + j, reading only B. The output is the whole final residual stream.
     """
 
@@ -377,8 +397,10 @@ class TwoHop(ResidualTarget, name="two_hop"):
     def check(cls, config):
         n, k = config.n_features, config.n_hidden
         if n != 2 * k or k < 2 or config.n_layers != 2 or config.d_resid != n + 2 * k:
-            raise ConfigError("two_hop needs n_features = 2·n_hidden (n_hidden ≥ 2), n_layers = 2 and d_resid = "
-                              f"n_features + 2·n_hidden, got {n}, {k}, {config.n_layers}, {config.d_resid}")
+            raise ConfigError(
+                "two_hop needs n_features = 2·n_hidden (n_hidden ≥ 2), n_layers = 2 and d_resid = "
+                f"n_features + 2·n_hidden, got {n}, {k}, {config.n_layers}, {config.d_resid}"
+            )
 
     @staticmethod
     def planted(config: TargetConfig) -> dict[str, np.ndarray]:
@@ -460,16 +482,46 @@ class MixingMLP(Target, name="mixing_mlp"):
 
 PRESETS: dict[str, TargetConfig] = {
     "tms_5-2": TargetConfig(kind="tms", n_features=5, n_hidden=2, bias_init="random", batch_size=1024),
-    "tms_5-2-id": TargetConfig(kind="tms", n_features=5, n_hidden=2, identity=True, bias_init="random",
-                               batch_size=1024),
+    "tms_5-2-id": TargetConfig(
+        kind="tms", n_features=5, n_hidden=2, identity=True, bias_init="random", batch_size=1024
+    ),
     "tms_40-10": TargetConfig(kind="tms", n_features=40, n_hidden=10, batch_size=8192),
     "tms_40-10-id": TargetConfig(kind="tms", n_features=40, n_hidden=10, identity=True, batch_size=8192),
-    "resid_mlp1": TargetConfig(kind="resid_mlp", n_features=100, n_hidden=50, n_layers=1, feature_probability=0.01,
-                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=1000, log_every=100),
-    "resid_mlp2": TargetConfig(kind="resid_mlp", n_features=100, n_hidden=25, n_layers=2, feature_probability=0.01,
-                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=1000, log_every=100),
-    "resid_mlp3": TargetConfig(kind="resid_mlp", n_features=102, n_hidden=17, n_layers=3, feature_probability=0.01,
-                               learning_rate=3e-3, schedule="cosine", batch_size=2048, steps=10_000),
+    "resid_mlp1": TargetConfig(
+        kind="resid_mlp",
+        n_features=100,
+        n_hidden=50,
+        n_layers=1,
+        feature_probability=0.01,
+        learning_rate=3e-3,
+        schedule="cosine",
+        batch_size=2048,
+        steps=1000,
+        log_every=100,
+    ),
+    "resid_mlp2": TargetConfig(
+        kind="resid_mlp",
+        n_features=100,
+        n_hidden=25,
+        n_layers=2,
+        feature_probability=0.01,
+        learning_rate=3e-3,
+        schedule="cosine",
+        batch_size=2048,
+        steps=1000,
+        log_every=100,
+    ),
+    "resid_mlp3": TargetConfig(
+        kind="resid_mlp",
+        n_features=102,
+        n_hidden=17,
+        n_layers=3,
+        feature_probability=0.01,
+        learning_rate=3e-3,
+        schedule="cosine",
+        batch_size=2048,
+        steps=10_000,
+    ),
 }
 """The SPD paper's targets (Bushnaq, Braun & Sharkey 2025, appendix "Training details"): TMS with AdamW
 lr 5e-3, weight decay 0.01, 10k steps, p = 0.05, PyTorch's default init (the 5-2 bias left random);
@@ -513,17 +565,24 @@ class TargetLearner(Learner):
 
     def batch(self, data_key, hyper: Hyper, data, t):
         c = self.config
-        return TARGETS.get(c.kind).draw(c, jax.random.fold_in(data_key, t), hyper.feature_probability, c.batch_size)
+        return TARGETS.get(c.kind).draw(
+            c, jax.random.fold_in(data_key, t), hyper.feature_probability, c.batch_size
+        )
 
     def loss(self, model: Target, x_BxF, hyper, carry):
         return model.loss(x_BxF), None
 
     def bytes_per_instance(self) -> int:
         c = self.config
-        n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(nnx.eval_shape(
-            lambda: c.model(jax.random.key(0)))))
-        width = c.n_features + (c.d_resid * (c.n_layers + 1) + c.n_hidden * c.n_layers
-                                if issubclass(TARGETS.get(c.kind), ResidualTarget) else c.n_hidden)
+        n_params = sum(
+            math.prod(leaf.shape)
+            for leaf in jax.tree.leaves(nnx.eval_shape(lambda: c.model(jax.random.key(0))))
+        )
+        width = c.n_features + (
+            c.d_resid * (c.n_layers + 1) + c.n_hidden * c.n_layers
+            if issubclass(TARGETS.get(c.kind), ResidualTarget)
+            else c.n_hidden
+        )
         return int(4 * (4 * n_params + 4 * c.batch_size * width))
 
 
@@ -536,14 +595,25 @@ def group_config(configs: Sequence[TargetConfig]) -> TargetConfig:
     return static.pop()
 
 
-def train(configs: Sequence[TargetConfig], *, progress: bool = True, desc: str = "targets",
-          checkpoint=None) -> trainer.Trained:
+def train(
+    configs: Sequence[TargetConfig], *, progress: bool = True, desc: str = "targets", checkpoint=None
+) -> trainer.Trained:
     """Train a group of same-shape targets in one program; params by name (W, b, I, W_E, W_in, W_out)."""
-    hyper = Hyper(*(jnp.asarray([getattr(c, f) for c in configs], jnp.float32)
-                    for f in ("feature_probability", "learning_rate", "weight_decay", "mixing_scale")))
-    return trainer.train(TargetLearner(group_config(configs)), hyper, [c.seed for c in configs],
-                         configs=[c.to_dict() for c in configs], progress=progress, desc=desc,
-                         checkpoint=checkpoint)
+    hyper = Hyper(
+        *(
+            jnp.asarray([getattr(c, f) for c in configs], jnp.float32)
+            for f in ("feature_probability", "learning_rate", "weight_decay", "mixing_scale")
+        )
+    )
+    return trainer.train(
+        TargetLearner(group_config(configs)),
+        hyper,
+        [c.seed for c in configs],
+        configs=[c.to_dict() for c in configs],
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
+    )
 
 
 def from_arrays(config: TargetConfig, params: dict[str, Any] | Callable[[str], Any]) -> Target:
@@ -554,8 +624,10 @@ def from_arrays(config: TargetConfig, params: dict[str, Any] | Callable[[str], A
 def planted_params(configs: Sequence[TargetConfig]) -> dict[str, np.ndarray]:
     """The variables of `init="truth"` targets, stacked over instances, named as `train` names them."""
     states = [nnx.to_flat_state(nnx.state(c.model(jax.random.key(0)))) for c in configs]
-    return {"/".join(map(str, path)): np.stack([np.asarray(dict(s)[path][...]) for s in states])
-            for path, _ in states[0]}
+    return {
+        "/".join(map(str, path)): np.stack([np.asarray(dict(s)[path][...]) for s in states])
+        for path, _ in states[0]
+    }
 
 
 def one_hot_check(config: TargetConfig, model: Target) -> dict[str, Any]:
@@ -569,7 +641,11 @@ def one_hot_check(config: TargetConfig, model: Target) -> dict[str, Any]:
     if config.kind == "tms":
         out = np.diag(np.asarray(model(jnp.asarray(0.75 * eye))))
         ok = np.abs(out - 0.75) <= 0.1
-        return {"one_hot_output": out.tolist(), "one_hot_ok": int(ok.sum()), "one_hot_features": config.n_features}
+        return {
+            "one_hot_output": out.tolist(),
+            "one_hot_ok": int(ok.sum()),
+            "one_hot_features": config.n_features,
+        }
     if config.kind != "resid_mlp":
         return {}
     out = np.diag(np.asarray(model(jnp.asarray(eye))))

@@ -90,11 +90,13 @@ class ToyConfig:
     prng: str = "hash"
     """`hash` (fast counter-hash generator, see superpose.train.rng) or `threefry` (JAX default)."""
     data: str = "independent"
-    """`independent`, `correlated` or `anticorrelated` feature sets (superpose.data.sparse_features.sample_structured)."""
+    """`independent`, `correlated` or `anticorrelated` feature sets
+    (superpose.data.sparse_features.sample_structured)."""
     set_size: int = 2
     """Features per correlated / anticorrelated set; n_features must be a multiple of it."""
     n_train: int = 0
-    """T > 0: a fixed training set of T points, trained full batch (batch_size is then ignored); 0: fresh data each step."""
+    """T > 0: a fixed training set of T points, trained full batch (batch_size is then ignored); 0: fresh
+    data each step."""
     normalize: bool = False
     """Rescale every input to unit L2 norm (the double-descent setup)."""
     snapshots: bool = False
@@ -118,7 +120,9 @@ class ToyConfig:
         check_choice("data", self.data, DATA)
         check_int("set_size", self.set_size, minimum=1)
         if self.data != "independent" and self.n_features % self.set_size:
-            raise ConfigError(f"n_features ({self.n_features}) must be a multiple of set_size ({self.set_size})")
+            raise ConfigError(
+                f"n_features ({self.n_features}) must be a multiple of set_size ({self.set_size})"
+            )
         for name in ("n_features", "n_hidden", "steps", "batch_size", "log_every"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("warmup_steps", self.warmup_steps, minimum=0)
@@ -182,4 +186,3 @@ def replace(config: ToyConfig, overrides: Mapping[str, Any]) -> ToyConfig:
         return dataclasses.replace(config, **overrides)
     except TypeError as e:  # wrong type deep inside a comparison, e.g. "abc" < 1
         raise ConfigError(str(e)) from None
-

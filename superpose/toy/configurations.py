@@ -48,8 +48,14 @@ def _loss(params, directions_FxH, probability_F, importance_F, masks, u):
 
 
 @functools.lru_cache(maxsize=4)
-def optimise(densities: tuple[float, ...], ratios: tuple[float, ...], *, steps: int = 1000, samples: int = 1 << 9,
-             seed: int = 0) -> dict[str, np.ndarray]:
+def optimise(
+    densities: tuple[float, ...],
+    ratios: tuple[float, ...],
+    *,
+    steps: int = 1000,
+    samples: int = 1 << 9,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Norms and biases of every configuration at every (density, ratio) cell, optimised by Adam on the
     stratified loss (`samples` draws per active set, the same in every cell): arrays (configuration, density,
     ratio, 3). Cached: the figure and the report of one run share it."""
@@ -70,20 +76,29 @@ def optimise(densities: tuple[float, ...], ratios: tuple[float, ...], *, steps: 
         return params
 
     cells = jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(None, 0, None))
-    fitted = [jax.jit(cells)(jnp.asarray(d), jnp.asarray(densities, jnp.float32), jnp.asarray(ratios, jnp.float32))
-              for d in DIRECTIONS]
+    fitted = [
+        jax.jit(cells)(jnp.asarray(d), jnp.asarray(densities, jnp.float32), jnp.asarray(ratios, jnp.float32))
+        for d in DIRECTIONS
+    ]
     return {k: np.stack([np.asarray(f[k]) for f in fitted]) for k in ("norm", "bias")}
 
 
-def losses(fitted: dict[str, np.ndarray], densities: np.ndarray, ratios: np.ndarray, *, samples: int = 1 << 16,
-           seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def losses(
+    fitted: dict[str, np.ndarray],
+    densities: np.ndarray,
+    ratios: np.ndarray,
+    *,
+    samples: int = 1 << 16,
+    seed: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """(expected loss, standard error) of every fitted configuration on fresh draws, (configuration, density,
     ratio); 8 active sets x `samples` draws each per cell."""
     masks, u = jnp.asarray(active_sets(3)), jnp.asarray(draws(3, samples, seed))
 
     def one(norm, bias, directions, s, r):
-        loss, variance = stratified(norm[:, None] * directions, bias, jnp.full(3, s), jnp.asarray([1.0, 1.0, r]),
-                                    masks, u)
+        loss, variance = stratified(
+            norm[:, None] * directions, bias, jnp.full(3, s), jnp.asarray([1.0, 1.0, r]), masks, u
+        )
         return loss, jnp.sqrt(variance)
 
     out = np.zeros((2, len(DIRECTIONS), len(densities), len(ratios)))
@@ -91,8 +106,9 @@ def losses(fitted: dict[str, np.ndarray], densities: np.ndarray, ratios: np.ndar
     for c, directions in enumerate(DIRECTIONS):
         for i, s in enumerate(densities):
             for j, r in enumerate(ratios):
-                out[:, c, i, j] = evaluate(fitted["norm"][c, i, j], fitted["bias"][c, i, j], directions,
-                                           np.float32(s), np.float32(r))
+                out[:, c, i, j] = evaluate(
+                    fitted["norm"][c, i, j], fitted["bias"][c, i, j], directions, np.float32(s), np.float32(r)
+                )
     return out[0], out[1]
 
 

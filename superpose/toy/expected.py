@@ -33,7 +33,9 @@ MAX_FEATURES = 12
 def active_sets(n_features: int) -> np.ndarray:
     """Every set of active features as a 0/1 mask, (2^F, F)."""
     if n_features > MAX_FEATURES:
-        raise ConfigError(f"the stratified expected loss takes at most {MAX_FEATURES} features, got {n_features}")
+        raise ConfigError(
+            f"the stratified expected loss takes at most {MAX_FEATURES} features, got {n_features}"
+        )
     return np.asarray(list(itertools.product((0.0, 1.0), repeat=n_features)), np.float32)
 
 
@@ -55,17 +57,31 @@ def stratified(W_FxH, b_F, probability_F, importance_F, masks_AxF, u_MxF, relu: 
 _stratified = jax.jit(stratified, static_argnames="relu")
 
 
-def expected_loss(W_IxFxH, b_IxF, probability_IxF, importance_IxF, *, model: str = "relu_output",
-                  samples: int = 1 << 14, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def expected_loss(
+    W_IxFxH,
+    b_IxF,
+    probability_IxF,
+    importance_IxF,
+    *,
+    model: str = "relu_output",
+    samples: int = 1 << 14,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(expected loss, its standard error) of every instance, `samples` draws per active set."""
     if model not in ("relu_output", "linear"):
         raise ConfigError(f"the stratified expected loss covers relu_output and linear models, not {model!r}")
     W_IxFxH = np.asarray(W_IxFxH, np.float32)
     n_features = W_IxFxH.shape[1]
     masks, u = active_sets(n_features), draws(n_features, samples, seed)
-    loss, variance = np.asarray([
-        [float(v) for v in _stratified(W, b, p, imp, masks, u, relu=model == "relu_output")]
-        for W, b, p, imp in zip(W_IxFxH, np.asarray(b_IxF, np.float32), np.asarray(probability_IxF, np.float32),
-                                np.asarray(importance_IxF, np.float32))
-    ]).T
+    loss, variance = np.asarray(
+        [
+            [float(v) for v in _stratified(W, b, p, imp, masks, u, relu=model == "relu_output")]
+            for W, b, p, imp in zip(
+                W_IxFxH,
+                np.asarray(b_IxF, np.float32),
+                np.asarray(probability_IxF, np.float32),
+                np.asarray(importance_IxF, np.float32),
+            )
+        ]
+    ).T
     return loss, np.sqrt(variance)

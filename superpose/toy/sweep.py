@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from superpose import results
-from superpose.toy import config as cfg
-from superpose.measures import features as metrics
-from superpose.toy.config import ToyConfig
 from superpose.data.sparse_features import sample_structured
+from superpose.measures import features as metrics
+from superpose.toy import config as cfg
+from superpose.toy.config import ToyConfig
 from superpose.toy.models import MODELS, ToyModel
 from superpose.toy.training import learner, train
 from superpose.train import rng
@@ -112,8 +112,13 @@ def run_sweep(
                     f"{folder} holds results of a different sweep; choose another --out or pass --overwrite"
                 )
     for label, instances in groups.items():
-        results.run_or_load(ToyGroup, folders[label], sweep.to_dict(), _compute_group(sweep, label, instances, progress),
-                            skip_existing=skip_existing)
+        results.run_or_load(
+            ToyGroup,
+            folders[label],
+            sweep.to_dict(),
+            _compute_group(sweep, label, instances, progress),
+            skip_existing=skip_existing,
+        )
     return list(folders.values())
 
 
@@ -181,16 +186,24 @@ class ToyGroup(results.Run, kind="toy_sweep", job_key="sweep"):
     def model(self, i: int) -> ToyModel:
         """Instance `i` as its trained module."""
         c = ToyConfig(**_tuples(self.config["instances"][i]["config"]))
-        return module_from_arrays(lambda: MODELS.get(c.model)(c.n_features, c.n_hidden, jax.random.key(0)),
-                                  lambda name: self.arrays[SAVED_AS.get(name, name)][i])
+        return module_from_arrays(
+            lambda: MODELS.get(c.model)(c.n_features, c.n_hidden, jax.random.key(0)),
+            lambda name: self.arrays[SAVED_AS.get(name, name)][i],
+        )
 
     def evaluation_loss(self, i: int, n_samples: int = 1 << 16, seed: int = 0) -> float:
         """Instance `i`'s plain loss (importance-weighted squared error, no penalty, no attack) on `n_samples`
         fresh inputs of its own data, the same inputs for every instance of equal density and `seed`."""
         c = self.configs[i]
         model = self.model(i)
-        x_FxB = sample_structured(rng.key(seed), jnp.asarray(c.probability_F()), n_samples, kind=c.data,
-                                  set_size=c.set_size, signed=model.signed_inputs)
+        x_FxB = sample_structured(
+            rng.key(seed),
+            jnp.asarray(c.probability_F()),
+            n_samples,
+            kind=c.data,
+            set_size=c.set_size,
+            signed=model.signed_inputs,
+        )
         if c.normalize:
             x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
         return float(model.loss(x_FxB, jnp.asarray(c.importance_F())))

@@ -1,4 +1,5 @@
-"""Closed forms of the "toy model of the toy model" (Wattenberg, in Elhage et al. 2022, "Superposition as a Phase Change"; checks 3 and 4 of docs/checks.md).
+"""Closed forms of the "toy model of the toy model" (Wattenberg, in Elhage et al. 2022, "Superposition as a
+Phase Change"; checks 3 and 4 of docs/checks.md).
 
 Expected loss (paper's sum over features) of the fixed n=2, m=1 configurations
 when each feature is present with density s and uniform on [0, 1], and the
@@ -27,7 +28,8 @@ def loss_antipodal(s, r=1.0):
 
 
 def optimal_phase(s, r):
-    """0: extra feature not learned, 1: antipodal superposition, 2: extra feature dedicated (argmin of the three)."""
+    """0: extra feature not learned, 1: antipodal superposition, 2: extra feature dedicated (argmin of the
+    three)."""
     losses = np.stack(np.broadcast_arrays(loss_drop_weighted(s, r), loss_antipodal(s, r), loss_drop_unit(s)))
     return np.argmin(losses, axis=0)
 

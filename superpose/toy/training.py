@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from superpose.data.sparse_features import sample_structured
 from superpose.toy.adversarial import attack_directions
 from superpose.toy.config import STATIC_FIELDS, ToyConfig
-from superpose.data.sparse_features import sample_structured
 from superpose.toy.models import MODELS, ToyModel
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
@@ -56,7 +56,8 @@ class ToyLearner(Learner):
     config: ToyConfig
     """The group's static fields; per-instance fields are at their defaults."""
     hidden_penalty: bool = False
-    """Some instance has `hidden_l1` > 0: the loss includes the penalty (off, the program is the plain one)."""
+    """Some instance has `hidden_l1` > 0: the loss includes the penalty (off, the program is the plain
+    one)."""
     adversarial: bool = False
     """Some instance has `attack_fraction` > 0: every step attacks its batch."""
     cpu_compiler_options = trainer.YNN_DOTS_ONLY
@@ -72,8 +73,14 @@ class ToyLearner(Learner):
     def sample(self, key: jax.Array, probability_F: jax.Array) -> jax.Array:
         """One batch of the config's data (a training set of `n_train` points, or `batch_size` fresh ones)."""
         c = self.config
-        x_FxB = sample_structured(key, probability_F, c.batch(), kind=c.data, set_size=c.set_size,
-                                  signed=self.model_class().signed_inputs)
+        x_FxB = sample_structured(
+            key,
+            probability_F,
+            c.batch(),
+            kind=c.data,
+            set_size=c.set_size,
+            signed=self.model_class().signed_inputs,
+        )
         if c.normalize:
             x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
         return x_FxB
@@ -155,12 +162,17 @@ def static_config(configs: Sequence[ToyConfig]) -> ToyConfig:
 
 
 def learner(configs: Sequence[ToyConfig]) -> ToyLearner:
-    return ToyLearner(static_config(configs), hidden_penalty=any(c.hidden_l1 > 0 for c in configs),
-                      adversarial=any(c.attack_fraction > 0 for c in configs))
+    return ToyLearner(
+        static_config(configs),
+        hidden_penalty=any(c.hidden_l1 > 0 for c in configs),
+        adversarial=any(c.attack_fraction > 0 for c in configs),
+    )
 
 
 def hyper_arrays(configs: Sequence[ToyConfig]) -> Hyper:
-    """The instances' hyperparameters, stacked (float32 numpy arrays: the trainer puts them on the devices)."""
+    """The instances' hyperparameters, stacked (float32 numpy arrays: the trainer puts them on the
+    devices)."""
+
     def stack(values):
         return np.asarray(np.stack(values), np.float32)
 
@@ -183,7 +195,11 @@ def training_set(config: ToyConfig) -> np.ndarray:
 
 
 def train(
-    configs: Sequence[ToyConfig], *, progress: bool = True, desc: str = "train", checkpoint: Path | None = None,
+    configs: Sequence[ToyConfig],
+    *,
+    progress: bool = True,
+    desc: str = "train",
+    checkpoint: Path | None = None,
 ) -> TrainResult:
     """Train a group of same-shape instances (superpose.train.trainer.train does the work).
 
@@ -195,9 +211,14 @@ def train(
     """
     toy = learner(configs)
     trained = trainer.train(
-        toy, hyper_arrays(configs), [c.seed for c in configs], configs=[c.to_dict() for c in configs],
+        toy,
+        hyper_arrays(configs),
+        [c.seed for c in configs],
+        configs=[c.to_dict() for c in configs],
         snapshot=(lambda params: params["W_FxH"][...]) if toy.config.snapshots else None,
-        progress=progress, desc=desc, checkpoint=checkpoint,
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
     )
     p = trained.params
     return TrainResult(

@@ -38,7 +38,8 @@ def beside(folder: Path) -> Path:
 
 
 def every_seconds() -> float:
-    """Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every chunk)."""
+    """Minimum wall time between two checkpoints of a program ($SUPERPOSE_CHECKPOINT_SECONDS; 0: every
+    chunk)."""
     return env_number("SUPERPOSE_CHECKPOINT_SECONDS", 30.0)
 
 
@@ -58,7 +59,8 @@ def _is_key(leaf) -> bool:
 def save(path: Path, *, fingerprint: str, step: int, state, history: dict[str, np.ndarray]) -> None:
     leaves = jax.tree.leaves(state)
     arrays = {
-        f"state_{i}": to_host(jax.random.key_data(leaf) if _is_key(leaf) else leaf) for i, leaf in enumerate(leaves)
+        f"state_{i}": to_host(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
+        for i, leaf in enumerate(leaves)
     }
     if jax.process_index() != 0:
         return
@@ -68,8 +70,13 @@ def save(path: Path, *, fingerprint: str, step: int, state, history: dict[str, n
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=".npz", dir=path.parent)
     os.close(fd)
     try:
-        np.savez(tmp, fingerprint=np.asarray(fingerprint), step=np.asarray(step), **arrays,
-                 **{f"history_{k}": v for k, v in history.items()})
+        np.savez(
+            tmp,
+            fingerprint=np.asarray(fingerprint),
+            step=np.asarray(step),
+            **arrays,
+            **{f"history_{k}": v for k, v in history.items()},
+        )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

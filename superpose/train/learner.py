@@ -45,9 +45,11 @@ class Learner(abc.ABC):
     """How to train one instance (module doc). Subclasses are frozen dataclasses."""
 
     config: Any
-    """The group's static config: whatever fixes the program's shape, with at least `steps` and `log_every`."""
+    """The group's static config: whatever fixes the program's shape, with at least `steps` and
+    `log_every`."""
     data_per_instance: bool = False
-    """True: the `data` handed to `train` has a leading instance axis (one source per instance); False: shared."""
+    """True: the `data` handed to `train` has a leading instance axis (one source per instance); False:
+    shared."""
     cpu_compiler_options: Mapping[str, str] = {}
     """XLA options for this learner's compiled chunks on CPU, over `trainer.CPU_COMPILER_OPTIONS`."""
 
@@ -58,7 +60,8 @@ class Learner(abc.ABC):
 
     @property
     def log_every(self) -> int:
-        """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this often."""
+        """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this
+        often."""
         return self.config.log_every
 
     @abc.abstractmethod
@@ -83,8 +86,9 @@ class Learner(abc.ABC):
         """Memory one instance needs inside a compiled chunk (parameters, optimiser state, one step's
         activations, any fixed data), used to split groups to fit memory and size CPU cache blocks."""
 
-    def after_update(self, model: nnx.Module, opt_state: Any, carry: Any, aux: Any, batch: Any, hyper: Any,
-                     t: jax.Array) -> tuple[Any, Any]:
+    def after_update(
+        self, model: nnx.Module, opt_state: Any, carry: Any, aux: Any, batch: Any, hyper: Any, t: jax.Array
+    ) -> tuple[Any, Any]:
         """Runs after each optimiser update. May change `model` in place; returns (opt_state, carry)."""
         return opt_state, carry
 

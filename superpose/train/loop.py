@@ -54,7 +54,9 @@ def run_chunks(
     losses, ends, snapshots = [], [], []
     diverged = np.full(n_instances, -1, np.int64)
     t = 0
-    resumed = checkpoint_lib.load(checkpoint, fingerprint=fingerprint, like_state=state) if checkpoint else None
+    resumed = (
+        checkpoint_lib.load(checkpoint, fingerprint=fingerprint, like_state=state) if checkpoint else None
+    )
     if resumed is not None:
         t, state, saved = resumed
         losses, ends, diverged = list(saved["loss"].T), list(saved["ends"]), saved["diverged"]

@@ -91,9 +91,12 @@ CPU_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": "512"}
 runs twice as wide; benchmark (a) went from 84k to 113k model-steps/s and (c) from 2.6k to 3.0k (2 cores,
 AVX-512), with results bit for bit those of the default. A CPU without AVX-512 ignores it."""
 YNN_DOTS_ONLY = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
-"""XLA CPU options for learners of small arrays: YNNPACK for single matrix products only, XLA's own code for the
-rest. XLA's CPU default also hands reductions and element-wise chains to YNNPACK, whose per-call cost dominates
-small programs: SPD's importance MLPs' weight gradients (B x C x d_gate reduced over the batch) took 4.6 of the
+"""XLA CPU options for learners of small arrays: YNNPACK for single matrix products only, XLA's own code for
+the
+rest. XLA's CPU default also hands reductions and element-wise chains to YNNPACK, whose per-call cost
+dominates
+small programs: SPD's importance MLPs' weight gradients (B x C x d_gate reduced over the batch) took 4.6 of
+the
 6.4 ms of a one-instance TMS 5-2 step (batch 512), 1.15 ms without; the 10-instance intro sweep (F=5, H=2,
 benchmark (a)) runs 1.35x faster (148k against 110k model-steps/s), while the blocked 40 x 40 phase grid (b)
 and the n=200 geometry sweep (c) run 3-4% slower (2 cores). Results differ from the default's in the last bits
@@ -142,7 +145,8 @@ def check_fits(learner: Learner) -> None:
     need, budget = learner.bytes_per_instance(), memory_budget()
     if need > budget:
         raise ConfigError(f"one instance needs {need / 2**30:.3g} GiB, more than the memory budget of "
-                          f"{budget / 2**30:.3g} GiB (sizes too large? $SUPERPOSE_MEMORY_BUDGET_GB sets the budget)")
+                          f"{budget / 2**30:.3g} GiB (sizes too large? $SUPERPOSE_MEMORY_BUDGET_GB sets the "
+                          "budget)")
 
 
 def graphdef(learner: Learner, seed: jax.Array, hyper: Any) -> nnx.GraphDef:
@@ -221,9 +225,13 @@ def compiled_chunk(learner: Learner, definition: nnx.GraphDef, n_steps: int, blo
         spec = sharding.spec
         # check_vma=False: JAX 0.10's varying-axes check asserts on a collective over the vmap axis inside
         # shard_map (learner.any_instance); no collective here spans devices.
-        chunk = jax.shard_map(chunk, mesh=sharding.mesh, check_vma=False,
-                              in_specs=(spec, spec, spec if per_instance else PartitionSpec(), PartitionSpec()),
-                              out_specs=(spec, spec))
+        chunk = jax.shard_map(
+            chunk,
+            mesh=sharding.mesh,
+            check_vma=False,
+            in_specs=(spec, spec, spec if per_instance else PartitionSpec(), PartitionSpec()),
+            out_specs=(spec, spec),
+        )
     return jax.jit(chunk, donate_argnums=0, compiler_options=compiler_options(learner))
 
 
@@ -266,7 +274,9 @@ def train(
     concatenated and equal the one-program run up to float round-off.
     """
     seeds = np.asarray(seeds, np.uint32)
-    hyper = jax.tree.map(np.asarray, hyper)  # on the host until placed: slicing device arrays compiles each slice
+    hyper = jax.tree.map(
+        np.asarray, hyper
+    )  # on the host until placed: slicing device arrays compiles each slice
     n = seeds.shape[0]
     if n == 0:
         raise ConfigError("a training group needs at least one instance")
@@ -279,11 +289,17 @@ def train(
         return _train_program(learner, hyper, seeds, data, configs, snapshot, progress, desc, checkpoint)
     cuts = range(0, n, per_program)
     parts = [
-        _train_program(learner, _take_instances(hyper, i, per_program), seeds[i: i + per_program],
-                       _take_instances(data, i, per_program) if per_instance else data,
-                       list(configs)[i: i + per_program],
-                       snapshot, progress, f"{desc} [{k + 1}/{len(cuts)}]",
-                       checkpoint and checkpoint.with_name(f"{checkpoint.name}.{k}"))
+        _train_program(
+            learner,
+            _take_instances(hyper, i, per_program),
+            seeds[i : i + per_program],
+            _take_instances(data, i, per_program) if per_instance else data,
+            list(configs)[i : i + per_program],
+            snapshot,
+            progress,
+            f"{desc} [{k + 1}/{len(cuts)}]",
+            checkpoint and checkpoint.with_name(f"{checkpoint.name}.{k}"),
+        )
         for k, i in enumerate(cuts)
     ]
     join = functools.partial(jax.tree.map, lambda *a: np.concatenate(a))
@@ -293,20 +309,27 @@ def train(
         loss_IxC=np.concatenate([p.loss_IxC for p in parts]),
         loss_steps_C=parts[0].loss_steps_C,
         diverged_step_I=np.concatenate([p.diverged_step_I for p in parts]),
-        snapshots_IxC=None if parts[0].snapshots_IxC is None else np.concatenate([p.snapshots_IxC for p in parts]),
+        snapshots_IxC=None
+        if parts[0].snapshots_IxC is None
+        else np.concatenate([p.snapshots_IxC for p in parts]),
     )
 
 
 def _take_instances(tree, start: int, size: int):
-    return jax.tree.map(lambda a: a[start: start + size], tree)
+    return jax.tree.map(lambda a: a[start : start + size], tree)
 
 
 def _pad_instances(tree, n_padded: int):
     """Pads the leading axis with copies of the last instance (numpy arrays stay on the host)."""
+
     def pad(a):
         xp = np if isinstance(a, np.ndarray) else jnp
         a = xp.asarray(a)
-        return xp.concatenate([a, xp.repeat(a[-1:], n_padded - a.shape[0], axis=0)]) if n_padded > a.shape[0] else a
+        return (
+            xp.concatenate([a, xp.repeat(a[-1:], n_padded - a.shape[0], axis=0)])
+            if n_padded > a.shape[0]
+            else a
+        )
 
     return jax.tree.map(pad, tree)
 
@@ -329,10 +352,12 @@ def _train_program(learner, hyper, seeds, data, configs, snapshot, progress, des
     if checkpoint:
         stamp = checkpoint_lib.fingerprint(
             [dict(c) for c in configs] + [learner.fingerprint()],
-            arrays=data.fingerprint() if isinstance(data, Stream) else jax.tree.leaves(data))
+            arrays=data.fingerprint() if isinstance(data, Stream) else jax.tree.leaves(data),
+        )
     state, history = loop.run_chunks(
         lambda state, t, n: compiled_chunk(learner, definition, n, block)(
-            state, hyper, data.chunk(t, n) if isinstance(data, Stream) else data, np.int32(t)),
+            state, hyper, data.chunk(t, n) if isinstance(data, Stream) else data, np.int32(t)
+        ),
         state,
         total_steps=learner.steps,
         chunk_steps=min(learner.log_every, learner.steps),
@@ -344,8 +369,11 @@ def _train_program(learner, hyper, seeds, data, configs, snapshot, progress, des
         desc=desc,
     )
     return Trained(
-        params={"/".join(map(str, path)): to_host(variable[...])[:n_instances]
-                for part in (state.params, state.frozen) for path, variable in nnx.to_flat_state(part)},
+        params={
+            "/".join(map(str, path)): to_host(variable[...])[:n_instances]
+            for part in (state.params, state.frozen)
+            for path, variable in nnx.to_flat_state(part)
+        },
         carry=jax.tree.map(lambda a: to_host(_key_data(a))[:n_instances], state.carry),
         loss_IxC=history.loss_IxC,
         loss_steps_C=history.steps_C,

@@ -16,7 +16,8 @@ Every score compares the replacement with the target's planted truth or with the
 * Two-hop only. `through_b`: the share of the C outputs (their norm, summed over data) that the
   replacement computes through the B part of the residual stream: layer-1 latents' contributions
   weighted by the share of their pre-activation read from B (|w_B·r_B| / (|w_A·r_A| + |w_B·r_B|)),
-  plus the skip path's B part (against its A part); layer-0 latents writing C directly (CLT) count as A→C. The true model
+  plus the skip path's B part (against its A part); layer-0 latents writing C directly (CLT) count as A→C. The
+  true model
   scores 1. `mediation`: zero the B part of the residual stream before layer 1, in the model and in
   the replacement; 1 − E‖ΔC_rep − ΔC‖² / E‖ΔC‖² (1: the replacement's C depends on B as the model's
   does; 0: not at all). `direct_share`: the share of layer-1 output norm written by layer-0 latents.
@@ -35,9 +36,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from superpose.measures.recovery import mcc
 from superpose.targets import models as targets_lib
 from superpose.targets.models import AbsMLP, TargetConfig
-from superpose.measures.recovery import mcc
+from superpose.train import rng
 from superpose.transcoders.model import (
     Replacement,
     TranscoderConfig,
@@ -45,7 +47,6 @@ from superpose.transcoders.model import (
     residual_shape,
     target_model_output,
 )
-from superpose.train import rng
 
 EVAL_SAMPLES = 8192
 EVAL_SEED = 4242
@@ -53,7 +54,9 @@ JACOBIAN_SAMPLES = 512
 DATAPOINT_COSINE = 0.9
 
 
-def inputs(target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, seed: int = EVAL_SEED) -> np.ndarray:
+def inputs(
+    target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, seed: int = EVAL_SEED
+) -> np.ndarray:
     """A fixed evaluation batch: the training distribution (`train`), 3x denser (`dense`) or other values
     (`values`: non-binary two-hop inputs, absolute-value inputs of twice the range)."""
     cls = targets_lib.TARGETS.get(target.kind)
@@ -62,7 +65,9 @@ def inputs(target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, se
     x = np.asarray(cls.draw(target, key, p, n))
     if which == "values":
         if target.kind == "two_hop":
-            x = x * np.asarray(jax.random.uniform(jax.random.fold_in(key, 1), x.shape, minval=0.25, maxval=1.0))
+            x = x * np.asarray(
+                jax.random.uniform(jax.random.fold_in(key, 1), x.shape, minval=0.25, maxval=1.0)
+            )
         else:
             x = 2 * x
     return x.astype(np.float32)
@@ -116,10 +121,15 @@ def recovery(model: Replacement, target_params: dict[str, np.ndarray], layer: in
     return mcc((cos(W_in, enc) + cos(W_out.T, dec)) / 2)
 
 
-def two_hop_paths(model: Replacement, target_config: TargetConfig, target: targets_lib.Target,
-                  x_BxF: jax.Array) -> dict[str, float]:
+def two_hop_paths(
+    model: Replacement, target_config: TargetConfig, target: targets_lib.Target, x_BxF: jax.Array
+) -> dict[str, float]:
     """through_b and direct_share (module doc), on inputs x."""
-    a_part, b_part, c_part = slice(0, target_config.n_features), _b_part(target_config), _c_part(target_config)
+    a_part, b_part, c_part = (
+        slice(0, target_config.n_features),
+        _b_part(target_config),
+        _c_part(target_config),
+    )
     ins, _ = target.mlp_io(x_BxF)
     r = ins[1]  # what layer 1 reads (the true residual: open loop)
     acts0, acts1 = model.encode(0, ins[0]), model.encode(1, r)
@@ -139,8 +149,10 @@ def two_hop_paths(model: Replacement, target_config: TargetConfig, target: targe
     total = total + direct
     own = jnp.sum(jnp.linalg.norm(acts1 @ model.decoder(1, 1), axis=1))
     cross = jnp.sum(jnp.linalg.norm(acts0 @ model.decoder(0, 1), axis=1))
-    return {"through_b": float(through / jnp.maximum(total, 1e-12)),
-            "direct_share": float(cross / jnp.maximum(own + cross, 1e-12))}
+    return {
+        "through_b": float(through / jnp.maximum(total, 1e-12)),
+        "direct_share": float(cross / jnp.maximum(own + cross, 1e-12)),
+    }
 
 
 def datapoint_latents(model: Replacement, target_config: TargetConfig) -> tuple[int, float]:
@@ -152,8 +164,12 @@ def datapoint_latents(model: Replacement, target_config: TargetConfig) -> tuple[
     return int(np.sum((cos >= DATAPOINT_COSINE) & fires)), float(cos.max())
 
 
-def evaluate(config: TranscoderConfig, target_config: TargetConfig, params: dict[str, np.ndarray],
-             target_params: dict[str, np.ndarray]) -> dict[str, Any]:
+def evaluate(
+    config: TranscoderConfig,
+    target_config: TargetConfig,
+    params: dict[str, np.ndarray],
+    target_params: dict[str, np.ndarray],
+) -> dict[str, Any]:
     """Every score of one replacement (module doc)."""
     model = from_arrays(config, target_config, params)
     target = targets_lib.from_arrays(target_config, target_params)
@@ -192,12 +208,14 @@ def _truth(target_config: TargetConfig) -> dict[str, np.ndarray]:
     """The planted weights of the target's circuit (abs_mlp, two_hop)."""
     return targets_lib.TARGETS.get(target_config.kind).planted(target_config)
 
+
 ORACLE_THRESHOLD = 1e-4
 DATAPOINT_THRESHOLD = 0.8
 
 
-def planted_replacement(config: TranscoderConfig, target_config: TargetConfig, *, collapsed: bool = False,
-                        datapoint: bool = False) -> dict[str, np.ndarray]:
+def planted_replacement(
+    config: TranscoderConfig, target_config: TargetConfig, *, collapsed: bool = False, datapoint: bool = False
+) -> dict[str, np.ndarray]:
     """Replacement parameters set by hand from the planted circuit (the oracles of the tests).
 
     Latent j of layer l is true neuron j of layer l (encoder row W_in, bias b_in, decoder column W_out,

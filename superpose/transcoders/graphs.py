@@ -80,8 +80,20 @@ def replacement_graph(config: TranscoderConfig, target: TargetConfig, params: di
     write0 = dec01[:, c]
     if model.W_skip is not None:  # the skip path of layer 1 reads what layer 0 wrote
         write0 = write0 + dec00 @ np.asarray(model.W_skip[1])[c].T
-    return _build(x, a0, a1, enc0[:, :n], enc1[:, :n], enc1 @ dec00.T, write0, dec11[:, c], k,
-                  [f"z{j}" for j in range(len(a0))], [f"z'{j}" for j in range(len(a1))], np.asarray(out[0, c]))
+    return _build(
+        x,
+        a0,
+        a1,
+        enc0[:, :n],
+        enc1[:, :n],
+        enc1 @ dec00.T,
+        write0,
+        dec11[:, c],
+        k,
+        [f"z{j}" for j in range(len(a0))],
+        [f"z'{j}" for j in range(len(a1))],
+        np.asarray(out[0, c]),
+    )
 
 
 def draw(ax, graph: Graph, title: str) -> None:
@@ -98,9 +110,16 @@ def draw(ax, graph: Graph, title: str) -> None:
         if abs(w) < 0.03 * strongest:
             continue
         (x0, y0), (x1, y1) = position[src], position[dst]
-        ax.plot([x0, x1], [y0, y1], color="#c0392b" if w > 0 else "#2e6fb5", lw=0.4 + 3.5 * abs(w) / strongest,
-                alpha=0.75, zorder=1, ls="-" if x1 - x0 == 1 else (0, (4, 2)))
-    for i, (col, label, value) in enumerate(graph.nodes):
+        ax.plot(
+            [x0, x1],
+            [y0, y1],
+            color="#c0392b" if w > 0 else "#2e6fb5",
+            lw=0.4 + 3.5 * abs(w) / strongest,
+            alpha=0.75,
+            zorder=1,
+            ls="-" if x1 - x0 == 1 else (0, (4, 2)),
+        )
+    for i, (_col, label, value) in enumerate(graph.nodes):
         x, y = position[i]
         ax.scatter([x], [y], s=420, color="white", edgecolor="k", zorder=2)
         ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=3)

@@ -23,7 +23,8 @@ Loss (every layer trained jointly, each on the true model's MLP input and output
 
 where ‖W_dec,i^l‖ is the norm of all of latent i's decoder vectors together (every layer it writes to),
 the last term (Anthropic's pre-activation loss, applied as in SAELens to dead latents only, here those
-that did not fire anywhere in the batch) lifts dead latents back towards firing, and the Jacobian term compares the whole input-to-output map of the model with that of the model whose
+that did not fire anywhere in the batch) lifts dead latents back towards firing, and the Jacobian term
+compares the whole input-to-output map of the model with that of the model whose
 MLPs are all replaced ("closed loop"), through a Gaussian probe u per sample (E_u ‖Aᵀu‖² = ‖A‖_F²), in the
 input coordinates where the model is differentiable.
 """
@@ -41,10 +42,10 @@ import numpy as np
 import optax
 from flax import nnx
 
+from superpose.activations import jump_relu, top_k_mask
+from superpose.decomposition.training import train_group
 from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
-from superpose.decomposition.training import train_group
-from superpose.activations import jump_relu, top_k_mask
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
@@ -83,7 +84,12 @@ class TranscoderConfig:
     seed: int = 0
     log_every: int = 500
 
-    PER_INSTANCE: ClassVar[tuple[str, ...]] = ("sparsity_coefficient", "jacobian_coefficient", "learning_rate", "seed")
+    PER_INSTANCE: ClassVar[tuple[str, ...]] = (
+        "sparsity_coefficient",
+        "jacobian_coefficient",
+        "learning_rate",
+        "seed",
+    )
 
     def __post_init__(self):
         check_choice("kind", self.kind, KINDS)
@@ -94,7 +100,12 @@ class TranscoderConfig:
         if self.activation == "topk" and self.k > self.n_latents:
             raise ConfigError(f"k ({self.k}) cannot exceed n_latents ({self.n_latents})")
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
-        for name in ("sparsity_coefficient", "jacobian_coefficient", "tanh_scale", "preactivation_coefficient"):
+        for name in (
+            "sparsity_coefficient",
+            "jacobian_coefficient",
+            "tanh_scale",
+            "preactivation_coefficient",
+        ):
             check_float(name, getattr(self, name), lower=0.0)
         for name in ("learning_rate", "initial_threshold", "bandwidth"):
             check_float(name, getattr(self, name), lower=0.0, open_lower=True)
@@ -126,8 +137,11 @@ class Replacement(nnx.Module):
         dec_shape = (L, L, N, D) if config.kind == "clt" else (L, N, D)
         self.W_dec = nnx.Param(jax.random.uniform(k_dec, dec_shape, jnp.float32, -1, 1) / math.sqrt(N))
         self.b_dec = nnx.Param(jnp.zeros((L, D), jnp.float32))
-        self.log_threshold = (nnx.Param(jnp.full((L, N), math.log(config.initial_threshold), jnp.float32))
-                              if config.activation == "jumprelu" else None)
+        self.log_threshold = (
+            nnx.Param(jnp.full((L, N), math.log(config.initial_threshold), jnp.float32))
+            if config.activation == "jumprelu"
+            else None
+        )
         self.W_skip = nnx.Param(jnp.zeros((L, D, D), jnp.float32)) if config.kind == "skip" else None
 
     @property
@@ -181,10 +195,15 @@ class Replacement(nnx.Module):
         model's MLP input."""
         pre = [self.pre_activations(layer, ins_LxBxD[layer]) for layer in range(self.n_layers)]
         acts = [self.activate(layer, u) for layer, u in enumerate(pre)]
-        return jnp.stack([self.output(layer, acts, ins_LxBxD[layer]) for layer in range(self.n_layers)]), acts, pre
+        return (
+            jnp.stack([self.output(layer, acts, ins_LxBxD[layer]) for layer in range(self.n_layers)]),
+            acts,
+            pre,
+        )
 
-    def closed_loop(self, target: targets_lib.ResidualTarget, x_BxF: jax.Array,
-                    edit=None) -> tuple[jax.Array, list[jax.Array]]:
+    def closed_loop(
+        self, target: targets_lib.ResidualTarget, x_BxF: jax.Array, edit=None
+    ) -> tuple[jax.Array, list[jax.Array]]:
         """The target's output with every MLP replaced, and the latents. `edit(layer, r)` may change the
         residual stream before each layer reads it (for ablations)."""
         r0 = r = target.embed(x_BxF)
@@ -218,7 +237,9 @@ def sparsity_penalty(model: Replacement, acts: Sequence[jax.Array]) -> jax.Array
     return total
 
 
-def preactivation_penalty(model: Replacement, acts: Sequence[jax.Array], pre: Sequence[jax.Array]) -> jax.Array:
+def preactivation_penalty(
+    model: Replacement, acts: Sequence[jax.Array], pre: Sequence[jax.Array]
+) -> jax.Array:
     """Σ over latents silent in the whole batch of E ReLU(θ − u)·‖W_dec‖ (ν-free)."""
     norms = model.decoder_norms()
     total = 0.0
@@ -229,15 +250,17 @@ def preactivation_penalty(model: Replacement, acts: Sequence[jax.Array], pre: Se
     return total
 
 
-def jacobian_mismatch(model: Replacement, target: targets_lib.ResidualTarget, x_BxF: jax.Array,
-                      probe: jax.Array) -> jax.Array:
-    """E‖J_rep(x)ᵀu − J_model(x)ᵀu‖² (sum over inputs, mean over the batch) for probes u (B x outputs), over the
+def jacobian_mismatch(
+    model: Replacement, target: targets_lib.ResidualTarget, x_BxF: jax.Array, probe: jax.Array
+) -> jax.Array:
+    """E‖J_rep(x)ᵀu − J_model(x)ᵀu‖² (sum over inputs, mean over the batch) for probes u (B x outputs), over
+    the
     input coordinates where the model is differentiable (not at a ReLU's kink: |x| at an inactive feature)."""
     _, rep_vjp = jax.vjp(lambda x: model.closed_loop(target, x)[0], x_BxF)
     _, model_vjp = jax.vjp(lambda x: target_model_output(target, x), x_BxF)
     difference = rep_vjp(probe)[0] - jax.lax.stop_gradient(model_vjp(probe)[0])
     difference = jnp.where(type(target).differentiable(x_BxF), difference, 0.0)
-    return jnp.mean(jnp.sum(difference ** 2, axis=-1))
+    return jnp.mean(jnp.sum(difference**2, axis=-1))
 
 
 class Hyper(NamedTuple):
@@ -273,8 +296,9 @@ class TranscoderLearner(Learner):
     def batch(self, data_key, hyper, data, t):
         key = jax.random.fold_in(data_key, t)
         k_x, k_probe = jax.random.split(key)
-        x = targets_lib.TARGETS.get(self.target.kind).draw(self.target, k_x, data["feature_probability"],
-                                                          self.config.batch_size)
+        x = targets_lib.TARGETS.get(self.target.kind).draw(
+            self.target, k_x, data["feature_probability"], self.config.batch_size
+        )
         return x, k_probe, data["params"]
 
     def loss(self, model: Replacement, batch, hyper: Hyper, carry):
@@ -289,20 +313,32 @@ class TranscoderLearner(Learner):
         if self.jacobian:
             y = target_model_output(target, x)
             jacobian = jacobian_mismatch(model, target, x, jax.random.normal(probe_key, y.shape, y.dtype))
-        total = (reconstruction + hyper.sparsity_coefficient * sparsity + hyper.jacobian_coefficient * jacobian
-                 + self.config.preactivation_coefficient * preactivation)
+        total = (
+            reconstruction
+            + hyper.sparsity_coefficient * sparsity
+            + hyper.jacobian_coefficient * jacobian
+            + self.config.preactivation_coefficient * preactivation
+        )
         return total, Losses(reconstruction, sparsity, jacobian, preactivation)
 
     def bytes_per_instance(self) -> int:
         L, D = residual_shape(self.target)
         N, B = self.config.n_latents, self.config.batch_size
-        n_params = L * N * D * (2 + (L if self.config.kind == "clt" else 1)) + L * D * D * (self.config.kind == "skip")
+        n_params = L * N * D * (2 + (L if self.config.kind == "clt" else 1)) + L * D * D * (
+            self.config.kind == "skip"
+        )
         return int(4 * (4 * n_params + 8 * B * L * (N + 3 * D) * (3 if self.jacobian else 1)))
 
 
-def train(configs: Sequence[TranscoderConfig], target_configs: Sequence[TargetConfig],
-          target_params: Sequence[dict[str, np.ndarray]], *, progress: bool = True, desc: str = "transcoders",
-          checkpoint=None) -> trainer.Trained:
+def train(
+    configs: Sequence[TranscoderConfig],
+    target_configs: Sequence[TargetConfig],
+    target_params: Sequence[dict[str, np.ndarray]],
+    *,
+    progress: bool = True,
+    desc: str = "transcoders",
+    checkpoint=None,
+) -> trainer.Trained:
     """Replace the MLPs of one target per instance, all in one program (shared static fields)."""
     jacobian = any(c.jacobian_coefficient > 0 for c in configs)
 
@@ -310,10 +346,21 @@ def train(configs: Sequence[TranscoderConfig], target_configs: Sequence[TargetCo
         residual_shape(target)
         return TranscoderLearner(config, target, jacobian)
 
-    return train_group("transcoder", learner, Hyper, configs, target_configs, target_params,
-                       progress=progress, desc=desc, checkpoint=checkpoint)
+    return train_group(
+        "transcoder",
+        learner,
+        Hyper,
+        configs,
+        target_configs,
+        target_params,
+        progress=progress,
+        desc=desc,
+        checkpoint=checkpoint,
+    )
 
 
 def from_arrays(config: TranscoderConfig, target: TargetConfig, params: dict[str, Any]) -> Replacement:
     """The replacement `config` describes for `target`, holding `params` (one instance)."""
-    return trainer.module_from_arrays(lambda: Replacement(config, *residual_shape(target), jax.random.key(0)), params)
+    return trainer.module_from_arrays(
+        lambda: Replacement(config, *residual_shape(target), jax.random.key(0)), params
+    )

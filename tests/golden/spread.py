@@ -1,5 +1,6 @@
 """Measures how far the golden cases move when only the floating-point round-off changes: trains them under
-each of XLA's narrower vector ISAs (--xla_cpu_max_isa: what an AVX2 laptop or an older server compiles for) and
+each of XLA's narrower vector ISAs (--xla_cpu_max_isa: what an AVX2 laptop or an older server compiles for)
+and
 prints, per case, the largest absolute difference from golden.npz and the largest relative to the array's
 scale (max |value|). tests/test_golden.py's cross-platform tolerance is the largest of these times a margin.
 
@@ -28,7 +29,9 @@ np.savez(sys.argv[1], **cases.all_arrays())
 
 def train_under(isa: str | None, path: Path) -> dict[str, np.ndarray]:
     env = {k: v for k, v in os.environ.items() if k != rng.SEED_OFFSET_VARIABLE}
-    env["XLA_FLAGS"] = " ".join(filter(None, [env.get("XLA_FLAGS", ""), f"--xla_cpu_max_isa={isa}" if isa else ""]))
+    env["XLA_FLAGS"] = " ".join(
+        filter(None, [env.get("XLA_FLAGS", ""), f"--xla_cpu_max_isa={isa}" if isa else ""])
+    )
     subprocess.run([sys.executable, "-c", TRAIN, str(path), str(HERE)], env=env, check=True)
     return dict(np.load(path))
 
