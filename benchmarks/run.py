@@ -13,8 +13,7 @@
     Jacobian matching on/off x 2 seeds), batch 512, against the same transcoders one at a time
 (h) 8 TopK SAEs (k=4, 256 latents) on 256 Zipf-firing features in 64 dimensions, batch 1024, 5M samples each,
     end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped
-    without
-    sae-lens), with the trainer's floor and the matrix-multiply floor
+    without sae-lens), with the trainer's floor and the matrix-multiply floor
 (e) the 10-instance study as a whole process (cold and warm compilation cache, and without figures) against a
 PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`

@@ -5,9 +5,7 @@ lockstep on one shared stream of synthetic activations.
 
 WORLD.npz (written by run.py) holds the true directions (G x D) and firing probabilities; magnitudes are
 U(0, 1], as in superpose's generated sources. Needs torch and sae-lens (never a superpose dependency). Prints
-the training
-wall time in seconds and writes every SAE's decoder (N x L x D) to OUT.npz.
-"""
+the training wall time in seconds and writes every SAE's decoder (N x L x D) to OUT.npz. """
 
 import argparse
 import time

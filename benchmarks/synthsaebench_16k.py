@@ -4,16 +4,12 @@ job).
     python benchmarks/synthsaebench_16k.py [--samples 200e6] [--out results] [--only l1,batchtopk,...]
 
 The world is the `synthsaebench-16k` preset (16,384 features in 768 dimensions, true L0 ≈ 34); the recipe is
-the
-published one (Chanin & Garriga-Alonso 2026): 4,096 latents, lr 3e-4, batch 1024, AuxK for the top-k family,
-and
-the comparison at L0 = 25. The top-k family trains at k = 25; L1 and JumpReLU over a coefficient grid, and the
-SAE
-whose L0 is closest to 25 (in log scale) is reported. Every SAE is a folder under OUT/synthsaebench_16k/ (the
-bench's format: `superpose.load` reads it), so a re-run with the same job only prints the table. Prints a
-markdown
-table beside the published numbers, with SynthSAEBench's metric definitions (MCC over matched pairs; F1 and
-uniqueness over all latents, dead ones 0).
+the published one (Chanin & Garriga-Alonso 2026): 4,096 latents, lr 3e-4, batch 1024, AuxK for the top-k
+family, and the comparison at L0 = 25. The top-k family trains at k = 25; L1 and JumpReLU over a coefficient
+grid, and the SAE whose L0 is closest to 25 (in log scale) is reported. Every SAE is a folder under
+OUT/synthsaebench_16k/ (the bench's format: `superpose.load` reads it), so a re-run with the same job only
+prints the table. Prints a markdown table beside the published numbers, with SynthSAEBench's metric
+definitions (MCC over matched pairs; F1 and uniqueness over all latents, dead ones 0).
 
 On two CPU cores this takes days (drawing one batch of the world alone takes 0.4 s); `sae-architectures`
 runs the same generator at CPU size (`superpose run sae-architectures`).

@@ -1,6 +1,5 @@
 """mkdocs hooks: the figures of figures/ and one page per experiment join the site at build time, so neither
-is
-copied into docs/ by hand (and neither can go stale)."""
+is copied into docs/ by hand (and neither can go stale)."""
 
 from __future__ import annotations
 

@@ -5,11 +5,8 @@ module here. They come in the paper's order and then new ones by name: the order
 figures` draws them. pyproject.toml registers this package under the `superpose.experiments`
 entry point group, which is how the command line finds it: `experiments()` imports them,
 `checks()` gives the acceptance checks on the library itself (each experiment holds its own), `describe()`
-reads each
-module's `Experiment(name=..., description=...)` from its source without importing it (so `superpose list`
-starts instantly; name and description must be
-string literals there).
-"""
+reads each module's `Experiment(name=..., description=...)` from its source without importing it (so
+`superpose list` starts instantly; name and description must be string literals there). """
 
 import ast
 import importlib

@@ -40,8 +40,7 @@ def data_generator(n: int = 1_000_000) -> list[Rule]:
             abs(nonzero.mean() - 0.5) <= 0.005 and abs(nonzero.var() - 1 / 12) <= 0.002,
         ),
         # an active value is U[0, 1) in float32, exactly 0 with probability 2⁻²³: about 1 pair in 10 runs of
-        # 10⁶
-        # draws differs for that reason (seen at seed offset 2000); independent pairs would differ in 32%
+        # 10⁶ draws differs for that reason (seen at seed offset 2000); independent pairs would differ in 32%
         judge(
             "correlated pairs are zero together (≤ 10⁻⁵ of draws differ: a value can be exactly 0)",
             f"{np.mean(corr[0::2] != corr[1::2]):.1e} of draws differ",

@@ -86,8 +86,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
 
 def vulnerability_tracks_superposition(density, vulnerability, features_per_dim) -> list[Rule]:
     """Check 16. The sparsest model's vulnerability is 2.6x to 3.9x the dense one's over seed offsets 0 to
-    5000
-    (quick size, best of 4 seeds), so the rule asks 2x."""
+    5000 (quick size, best of 4 seeds), so the rule asks 2x."""
     from scipy.stats import spearmanr
 
     density, v = np.asarray(density), np.asarray(vulnerability)

@@ -29,12 +29,9 @@ def sweeps(quick: bool) -> list[Sweep]:
     base = ToyConfig(n_features=20, n_hidden=5, importance_decay=0.7, steps=10_000)
     del quick  # 35 small models: the full sweep is already quick, and checks 5-7 need all its densities
     # ReLU: best of 4. At density 0.3 single seeds leave one of the 3 most important features in superposition
-    # in
-    # about half of the cases (8 of 16 seeds), always at a higher loss than the seeds that keep them
-    # orthogonal; at
-    # 0.01 some stop at antipodal pairs without negative biases (also at a higher loss). The linear model's
-    # seeds
-    # all find the same top 5.
+    # in about half of the cases (8 of 16 seeds), always at a higher loss than the seeds that keep them
+    # orthogonal; at 0.01 some stop at antipodal pairs without negative biases (also at a higher loss). The
+    # linear model's seeds all find the same top 5.
     return [Sweep(name="basic", base=base, axes={"model": (model,), "feature_probability": DENSITIES},
                   best_of=4 if model == "relu_output" else 1) for model in MODELS]
 

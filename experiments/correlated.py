@@ -114,7 +114,7 @@ def block_overlaps(gram: np.ndarray, set_size: int = 10) -> tuple[float, float]:
     return float(np.abs(gram[same]).mean()), float(np.abs(gram[across]).mean())
 
 
-def best_W(manifest: Manifest, name: str) -> tuple[np.ndarray, np.ndarray]:
+def best_weights(manifest: Manifest, name: str) -> tuple[np.ndarray, np.ndarray]:
     run = manifest.group(name, "all")
     best = best_instances(run)
     return run.arrays["W"][best], run.arrays["feature_probability"][best, 0]
@@ -132,7 +132,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.7], hspace=0.25)
     top = grid[0].subgridspec(len(SETUPS), 5, hspace=0.35)
     for row, (name, (title, n, _, _)) in enumerate(SETUPS.items()):
-        W, p = best_W(manifest, name)
+        W, p = best_weights(manifest, name)
         for col in range(W.shape[0]):
             ax = fig.add_subplot(top[row, col])
             plotting.draw_directions(ax, W[col], colors=PAIR_COLORS[:n])
@@ -239,8 +239,8 @@ def correlated_pairs(cos_correlated, p_correlated, cos_anti, p_anti) -> list[Rul
 def _check17(manifests, quick):
 
     m = manifests["correlated"]
-    W, p = best_W(m, "correlated_pairs")
-    W_anti, p_anti = best_W(m, "anticorrelated_pairs")
+    W, p = best_weights(m, "correlated_pairs")
+    W_anti, p_anti = best_weights(m, "anticorrelated_pairs")
     return correlated_pairs(pair_cosines(W), p, pair_cosines(W_anti), p_anti)
 
 

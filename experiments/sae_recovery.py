@@ -45,14 +45,11 @@ REPRESENTED = 0.5
 CHECK13_TOYS = 16
 CHECK13_SAES_PER_TOY = 2
 """Part 1 with resampling runs at its full size (16 toy models, 2 SAEs on each, 20k steps) in quick mode too:
-check
-13 needs it. Quick mode trains the comparison without resampling for 5,000 steps only. About 1 SAE in 7 stops
-in a
-local minimum that resampling cannot leave (two live latents share one feature, three cover the other four:
-MMCS
-0.92): 54, 58, 53 and 58 of 64 SAEs reached MMCS ≥ 0.99 at seed offsets 0, 1000, 2000 and 3000, so 16 SAEs
-(the
-published setup) held 12 or more in only about 19 draws of 20; check 13 judges 32 (docs/checks.md)."""
+check 13 needs it. Quick mode trains the comparison without resampling for 5,000 steps only. About 1 SAE in 7
+stops in a local minimum that resampling cannot leave (two live latents share one feature, three cover the
+other four: MMCS 0.92): 54, 58, 53 and 58 of 64 SAEs reached MMCS ≥ 0.99 at seed offsets 0, 1000, 2000 and
+3000, so 16 SAEs (the published setup) held 12 or more in only about 19 draws of 20; check 13 judges 32
+(docs/checks.md)."""
 QUICK_STEPS_WITHOUT_RESAMPLING = 5000
 
 
@@ -128,7 +125,7 @@ def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing:
                 )
             groups: dict[tuple, list[int]] = {}
             for i, c in enumerate(configs):
-                groups.setdefault(c.static_key(), []).append(i)
+                groups.setdefault(c.static(), []).append(i)
             for members in groups.values():
                 suffix = (
                     f"-k={configs[members[0]].k}" if arch == "topk" else ""

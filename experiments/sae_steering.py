@@ -44,8 +44,8 @@ def train_stage(manifest: Manifest, size: str, *, progress: bool, skip_existing:
     source = groundtruth.toy_model_source(toys.arrays["W"][i], toys.arrays["feature_probability"][i])
     folder = results_dir / NAME / "sae"
     # 20k steps at both sizes: at 8k (the former quick size) the SAEs had not converged, and only 1 of 4
-    # reached
-    # MCC 0.99 at seeds 0-3 (0 of 4 at seeds 1000-1003, 2000-2003 and 3000-3003); at 20k 8 of 8 reach 1.00
+    # reached MCC 0.99 at seeds 0-3 (0 of 4 at seeds 1000-1003, 2000-2003 and 3000-3003); at 20k 8 of 8 reach
+    # 1.00
     configs = [sae_lib.sae_replace(SAE, seed=s, steps=20_000) for s in range(4)]
     sae_group.run_group(
         folder, configs, source, labels=[{"seed": s} for s in range(4)],

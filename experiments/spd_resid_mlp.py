@@ -99,13 +99,13 @@ def report(manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
-def _ordered(ci_FxC: np.ndarray) -> np.ndarray:
+def _ordered(ci_FxP: np.ndarray) -> np.ndarray:
     """Columns in the order of the feature each matches best (Hungarian), unmatched last, dead columns
     dropped."""
     from scipy.optimize import linear_sum_assignment
 
-    alive = ci_FxC.max(axis=0) > 0.1
-    ci = ci_FxC[:, alive]
+    alive = ci_FxP.max(axis=0) > 0.1
+    ci = ci_FxP[:, alive]
     rows, cols = linear_sum_assignment(ci, maximize=True)
     order = list(cols[np.argsort(rows)]) + [c for c in range(ci.shape[1]) if c not in set(cols)]
     return ci[:, order]

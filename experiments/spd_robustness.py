@@ -9,9 +9,7 @@ and its causal-importance error is 0 (τ = 0.1); a residual-MLP cell when both C
 
 Full size: TMS 40-10 and the 1-layer residual MLP, six β₃ around the paper's value x 8 seeds, at the
 paper's recipes. Quick size (CI): TMS 5-2 at the spd-tms quick recipe, β₃ ∈ {1e-2, 1} x 1 seed (seed 0 at 1e-2
-is spd-tms's
-quick seed 0, which succeeds).
-"""
+is spd-tms's quick seed 0, which succeeds). """
 
 from __future__ import annotations
 

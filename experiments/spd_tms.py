@@ -11,11 +11,9 @@ parameter decompositions meet on one table.
 
 Full size is the papers' recipes (SPD: 40k steps of batch 4096; APD: 20k of 2048) over 8 seeds.
 Quick size (CI): the two 5-2 targets, 4 seeds (1 with the identity), SPD for 10k steps of batch 512 with β₃ =
-1e-2 and
-lr 2e-3 (the paper's β₃ = 3e-3 does not merge split columns within 5M samples), APD for 5k steps.
-`superpose run spd-tms --size cpu` trains the 5-2 rows at a size a 2-core CPU finishes in about half an
-hour; `SIZES` lists the others.
-"""
+1e-2 and lr 2e-3 (the paper's β₃ = 3e-3 does not merge split columns within 5M samples), APD for 5k steps.
+`superpose run spd-tms --size cpu` trains the 5-2 rows at a size a 2-core CPU finishes in about half an hour;
+`SIZES` lists the others. """
 
 from __future__ import annotations
 
@@ -67,12 +65,10 @@ SIZES = {
 """`full`: the papers' recipes (a GPU's work: 40-10 with C = 200 runs at ~35 ms per step per decomposition on
 a
 2-core CPU). `cpu`: the two 5-2 targets with the paper's SPD hyperparameters at 20k steps of batch 1024
-instead
-of 40k of 4096, and APD at its paper recipe. `paper-5-2`: SPD alone on TMS 5-2 at the paper's full recipe, 4
-seeds
-(50 minutes on 2 cores). `apd-40-10`: APD alone on TMS 40-10 at its paper recipe, 2 seeds (17 minutes).
-`cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of
-batch 1024 (1/16 of the paper's samples; about 1.5 h on 2 cores), APD at 5k of its 20k steps. `quick`: CI."""
+instead of 40k of 4096, and APD at its paper recipe. `paper-5-2`: SPD alone on TMS 5-2 at the paper's full
+recipe, 4 seeds (50 minutes on 2 cores). `apd-40-10`: APD alone on TMS 40-10 at its paper recipe, 2 seeds (17
+minutes). `cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of batch 1024 (1/16 of the paper's
+samples; about 1.5 h on 2 cores), APD at 5k of its 20k steps. `quick`: CI."""
 
 
 def n_seeds(size: str, name: str) -> int:
@@ -267,14 +263,14 @@ def _best_seed(run) -> int:
     return int(np.argmax(run.metric("mmcs") - np.abs(run.metric("ml2r") - 1) - 1e-3 * run.metric("ci_error")))
 
 
-def _draw_pieces(ax, W_HxF, pieces_CxHxF, title):
+def _draw_pieces(ax, W_HxF, pieces_PxHxF, title):
     """Columns of W (coloured) and, dashed, the piece of each column with the highest cosine."""
     plotting.draw_directions(ax, W_HxF.T, lim=1.3 * np.abs(W_HxF).max() + 0.1)
-    cos = np.einsum("chf,hf->cf", pieces_CxHxF, W_HxF) / (
-        np.linalg.norm(pieces_CxHxF, axis=1) * np.linalg.norm(W_HxF, axis=0) + 1e-12
+    cos = np.einsum("chf,hf->cf", pieces_PxHxF, W_HxF) / (
+        np.linalg.norm(pieces_PxHxF, axis=1) * np.linalg.norm(W_HxF, axis=0) + 1e-12
     )
     for j, c in enumerate(np.argmax(cos, axis=0)):
-        p = pieces_CxHxF[c, :, j]
+        p = pieces_PxHxF[c, :, j]
         ax.annotate(
             "", xy=p, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "k", "lw": 1, "ls": "--"}
         )

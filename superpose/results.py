@@ -47,8 +47,7 @@ KINDS = Registry("result kind", required=())
 @dataclasses.dataclass(frozen=True)
 class Run:
     """A result folder as read back. A subclass that passes `kind` registers itself in `KINDS`; `job_key` is
-    the
-    config.json key of the job that made the folder (what `run_or_load` compares)."""
+    the config.json key of the job that made the folder (what `run_or_load` compares)."""
 
     path: Path
     config: dict[str, Any]

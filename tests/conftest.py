@@ -35,10 +35,8 @@ TRAINING_MODULES = {
     "test_phase",
 }
 """Test files that train experiments, goldens or whole command runs: marked `trains`, as is every test that
-asks for
-the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of a few
-hundred
-steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
+asks for the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of
+a few hundred steps) is marked `fast`: `python -m pytest -m fast` is the edit-test loop."""
 
 
 QUICK_FIXTURES = {"quick_results", "quick_root"}

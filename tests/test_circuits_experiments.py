@@ -37,8 +37,7 @@ def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
     assert all(r["direct_share"] == 0 for r in _rows(faithfulness_run, target="two_hop", kind="plt"))
     # Jacobian matching makes the per-layer transcoder compute C through B as the model does (through B
     # 0.975-1.00 in all six runs; mediation 0.98-1.00 in five, 0.83 in one), and helps on average (mean
-    # mediation
-    # over every replacement with / without: 0.83 / 0.65, 0.86 / 0.80, 0.67 / 0.54) ...
+    # mediation over every replacement with / without: 0.83 / 0.65, 0.86 / 0.80, 0.67 / 0.54) ...
     matched = _rows(faithfulness_run, target="two_hop", kind="plt", jacobian=1.0)
     assert all(r["through_b"] > 0.95 for r in matched) and min(r["mediation"] for r in matched) > 0.75
     without = [r["mediation"] for r in _rows(faithfulness_run, target="two_hop", jacobian=0.0)]
@@ -53,8 +52,7 @@ def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
 def test_repeated_point_datapoint_feature_and_jacobian_matching(faithfulness_run):
     """Without Jacobian matching the per-layer transcoder memorises the repeated point at the larger λ (seed
     offsets 0, 1000, 2000: 3 of 3); with it, fewer datapoint latents form (in total over both λ 0, 1, 0
-    against
-    1, 2, 1 without)."""
+    against 1, 2, 1 without)."""
     plain = {
         r["lambda"]: r["datapoint_latents"]
         for r in _rows(faithfulness_run, target="abs-repeat0.2", kind="plt", jacobian=0.0)

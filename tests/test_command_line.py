@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import hypothesis.strategies as st
+import matplotlib.pyplot
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from superpose.app import experiment
+from superpose.app import experiment, plotting
 from superpose.app.cli import main
 from superpose.sae import group as sae_group
 from superpose.targets import group as target_group
@@ -159,8 +160,20 @@ def _check(argv, monkeypatch):
     def would_train(*args, **kwargs):
         raise WouldTrain
 
+    run = experiment.Experiment.run
+
+    def run_unless_figures(self, *args, **kwargs):  # figures would train every experiment: stop there
+        if "figures" in argv:
+            raise WouldTrain
+        return run(self, *args, **kwargs)
+
+    def drawn_not_written(fig, path, **kwargs):  # a figure of untrained results is drawn, not written
+        matplotlib.pyplot.close(fig)
+        return []
+
     monkeypatch.setattr(loop, "run_chunks", _no_steps)
-    monkeypatch.setattr(experiment.Experiment, "train", would_train)  # figures
+    monkeypatch.setattr(experiment.Experiment, "run", run_unless_figures)
+    monkeypatch.setattr(plotting, "save", drawn_not_written)
     monkeypatch.setattr(sae_group, "run_group", would_train)  # the SAE studies
     monkeypatch.setattr(target_group, "run_targets", would_train)  # the parameter-decomposition studies
     before = _tree()
@@ -228,8 +241,7 @@ def test_list_and_help_start_without_jax_or_matplotlib():
 
 def test_the_command_flushes_its_output_before_it_exits_at_once():
     """`superpose` (cli.entry) leaves without Python's shutdown: what it printed to a pipe (block-buffered)
-    must
-    still arrive whole, and its exit status must be main's."""
+    must still arrive whole, and its exit status must be main's."""
     command = [sys.executable, "-m", "superpose.app.cli"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe is then block-buffered
     listed = subprocess.run([*command, "list"], capture_output=True, text=True, env=env, check=False)

@@ -1,6 +1,6 @@
-"""Adding a toy model, an SAE architecture, a target or a decomposition method is one class, and an experiment
-one object: these are defined here, in the test file, and train, save, load and score through superpose with
-no other edit."""
+"""Adding a toy model, an SAE architecture, a target, a decomposition method or a transcoder kind is one
+class, and an experiment one object: these are defined here, in the test file, and train, save, load and
+score through superpose with no other edit."""
 
 import dataclasses
 from typing import NamedTuple
@@ -23,6 +23,7 @@ from superpose.decomposition.training import Method, train_group
 from superpose.measures import features as metrics
 from superpose.sae import group as sae_group
 from superpose.sae import model as sae_lib
+from superpose.sae import saelens
 from superpose.sae.model import SAE
 from superpose.targets import models as targets_lib
 from superpose.targets.group import run_targets
@@ -32,6 +33,7 @@ from superpose.toy.config import ToyConfig
 from superpose.toy.models import ToyModel
 from superpose.toy.sweep import Sweep, best_instances, run_sweep
 from superpose.train.learner import Learner
+from superpose.transcoders.model import Replacement, TranscoderConfig, from_arrays
 
 
 class HiddenBias(ToyModel, name="test_hidden_bias"):
@@ -63,11 +65,23 @@ class HiddenIdentity(ToyModel, name="test_hidden_identity"):
 
 
 class ScaledL1(SAE, name="test_scaled_l1"):
-    """f = exp(s_l)·ReLU(h) with a learned per-latent scale s, and a plain L1 penalty λ Σ_l f_l."""
+    """f = exp(s_l)·ReLU(h) with a learned per-latent scale s (starting at its own option
+    `initial_log_scale`), and a plain L1 penalty λ Σ_l f_l. In SAELens it is a standard SAE with the scale
+    folded into its encoder: exp(s)·ReLU(h) = ReLU(exp(s)·h)."""
+
+    options = {"initial_log_scale": 0.0}
+    saelens_reads = None  # read back as the standard (l1) SAE it is at inference
 
     def __init__(self, config, n_dims, key):
         super().__init__(config, n_dims, key)
-        self.log_scale_L = nnx.Param(jnp.zeros(config.n_latents), latent_axis=0)
+        start = config.option("initial_log_scale")
+        self.log_scale_L = nnx.Param(jnp.full(config.n_latents, start), latent_axis=0)
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        scale = np.exp(params["log_scale_L"])
+        return "standard", {"W_enc": params["W_enc_DxL"] * scale, "b_enc": params["b_enc_L"] * scale,
+                            "W_dec": params["W_dec_LxD"], "b_dec": params["b_dec_D"]}, {}
 
     def encode(self, x_BxD, *, training=True, threshold=None):
         h = self.pre_activations(x_BxD)
@@ -79,8 +93,7 @@ class ScaledL1(SAE, name="test_scaled_l1"):
 
 def test_a_toy_model_defined_in_one_class_trains_saves_loads_and_superposes(tmp_path):
     """Five features of importance 0.9^i in two dimensions (the intro figure): dense, the two most important
-    are represented;
-    sparse, all five (superposition)."""
+    are represented; sparse, all five (superposition)."""
     base = ToyConfig(model="test_hidden_bias", n_features=5, n_hidden=2, importance_decay=0.9, steps=5000,
                      batch_size=512, log_every=500)
     (folder,) = run_sweep(Sweep(name="hb", base=base, axes={"feature_probability": (1.0, 0.01)}, best_of=2),
@@ -133,10 +146,8 @@ def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_feat
     """Eight orthogonal features in 16 dimensions, density 0.05: the SAEs find them (MCC > 0.99; measured
     1.000, as
     the built-in L1 SAE), and its extra parameter is saved, loaded and resampled like the built-in ones. As
-    with
-    the built-in L1 SAE (check 13), about 1 SAE in 8 stops with two latents on one feature (MCC 0.89-0.91; 14
-    of
-    16 reached 1.000 over seed offsets 0 to 7000 under AVX2), so at least 2 of 4 must."""
+    with the built-in L1 SAE (check 13), about 1 SAE in 8 stops with two latents on one feature (MCC
+    0.89-0.91; 14 of 16 reached 1.000 over seed offsets 0 to 7000 under AVX2), so at least 2 of 4 must."""
     source = groundtruth.synthetic_source(
         groundtruth.random_directions(8, 16, 0), groundtruth.constant_probabilities(8, 0.05)
     )
@@ -150,6 +161,7 @@ def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_feat
         resample_every=1000,
         resample_window=300,
         log_every=500,
+        options={"initial_log_scale": 0.5},
     )
     configs = [sae_lib.sae_replace(base, seed=s) for s in range(4)]
     run = sae_group.run_group(
@@ -163,8 +175,18 @@ def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_feat
     assert np.sum(sae_group.metric(run, "mcc") > 0.99) >= 2, sae_group.metric(run, "mcc")
     loaded = superpose.load(tmp_path / "scaled")
     sae = loaded.model(0)
-    assert isinstance(sae, ScaledL1)
+    assert isinstance(sae, ScaledL1) and loaded.configs[0].option("initial_log_scale") == 0.5
     np.testing.assert_array_equal(sae.log_scale_L[...], loaded.arrays["log_scale_L"][0])
+    # its SAELens mapping: exported, read back as a standard SAE, the same latents
+    (folder,) = saelens.export(loaded, tmp_path / "saelens", [0])
+    config, params = saelens.read(folder)
+    x = jax.random.normal(jax.random.key(3), (64, 16))
+    f, _ = sae.encode(x, training=False)
+    g, _ = sae_lib.model(config, params).encode(x, training=False)
+    assert config.architecture == "l1" and 0 < np.mean(np.asarray(f) > 0) < 1
+    np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)
+    with pytest.raises(superpose.ConfigError, match="unknown option of the test_scaled_l1 architecture key"):
+        sae_lib.sae_replace(base, options={"initial_scale": 1.0})
 
 
 def test_a_class_missing_a_required_method_fails_when_defined():
@@ -333,6 +355,12 @@ def test_a_target_and_a_decomposition_method_defined_in_one_class_each_train_sav
     )
     error, optimum = one.metric("relative_error")[0], one.metric("optimum")[0]
     assert optimum > 0.05 and error == pytest.approx(optimum, abs=1e-3), (error, optimum)
+    # and a built-in method decomposes the new target with no edit: SPD reads its matrices through its forward
+    spd_config = dataclasses.replace(spd.PRESETS["tms_5-2"], n_components=6, steps=200, batch_size=128,
+                                     log_every=100)
+    decomposed = run_decomposition(tmp_path / "spd", "spd", [spd_config], targets, [0], labels=[{}],
+                                   progress=False)
+    assert set(decomposed.summary["metrics"][0]["ci_l0"]) == {"W_in", "W_out"}
 
 
 def _tiny_sweep(size):
@@ -386,3 +414,38 @@ def test_an_experiment_defined_in_a_test_file_runs_and_the_scorecard_judges_its_
     assert [row["passed"] for row in rows] == [True, False], scorecard.table(rows)
     with pytest.raises(superpose.ConfigError, match="no size 'cpu'"):
         TINY.run(tmp_path, "cpu")
+
+
+class SkipOnly(Replacement, name="test_skip_only"):
+    """A linear replacement: every MLP replaced by its affine skip path alone (the latents write nowhere)."""
+
+    def __init__(self, config, n_layers, d_resid, key):
+        super().__init__(config, n_layers, d_resid, key)
+        self.W_skip = nnx.Param(jnp.zeros((n_layers, d_resid, d_resid), jnp.float32))
+
+    def writes(self):
+        return jnp.zeros((self.n_layers, self.n_layers))
+
+    def decoder(self, source, layer):
+        return jnp.zeros_like(self.W_dec[layer])
+
+
+def test_a_transcoder_kind_defined_in_one_class_trains_saves_loads_and_is_scored(tmp_path):
+    """On the planted two-hop circuit, a replacement that is linear (the skip path alone) cannot compute the
+    second hop, C_j = ReLU(B_j + B_j+1 − ¾): it leaves over a quarter of that MLP's output variance
+    unexplained, where a per-layer transcoder trained as long leaves under 15%."""
+    target = TargetConfig(kind="two_hop", init="truth", n_features=6, d_resid=12, n_layers=2, n_hidden=3)
+    targets = run_targets(tmp_path / "two-hop", [target], progress=False)
+    runs = {}
+    for kind in ("test_skip_only", "plt"):
+        configs = [TranscoderConfig(kind=kind, n_latents=6, steps=1500, batch_size=256, seed=s)
+                   for s in (0, 1)]
+        runs[kind] = run_decomposition(tmp_path / kind, "transcoder", configs, targets, [0, 0],
+                                       labels=[{"seed": s} for s in (0, 1)], progress=False)
+    linear, plt = (np.asarray([m["fvu"][1] for m in runs[kind].summary["metrics"]])
+                   for kind in ("test_skip_only", "plt"))
+    assert np.all(linear > 0.25) and np.all(plt < 0.15), (linear, plt)  # measured 0.35 and 0.09-0.10
+    loaded = superpose.load(tmp_path / "test_skip_only")
+    model = from_arrays(loaded.configs[0], loaded.target_config, loaded.params(0))
+    assert isinstance(model, SkipOnly)
+    np.testing.assert_array_equal(model.W_skip[...], loaded.arrays["W_skip"][0])

@@ -44,16 +44,13 @@ CROSS_PLATFORM = {"toy": 1e-5, "sae": 1e-5, "decompose": 1e-5}
 """Largest |difference| / max |golden| allowed per float array on another platform. Measured with
 tests/golden/spread.py on the golden file's AMD EPYC (AVX-512; jax 0.10.2): under --xla_cpu_max_isa=AVX and
 SSE4_2 the largest is 4.4e-7 for toy cases (finite_normalised's W) and 5.9e-7 for SAE cases
-(jumprelu_resampled,
-gated_inputs), a few float32 ulps of each array's scale; AVX2 agrees with AVX-512 except in the three
-ROUND_OFF_ONLY cases (4.7e-7). A real AVX2 processor (AMD EPYC without AVX-512) measured 6e-8 on toy/abs's W
-and
-3e-7 on sae/l1_random's W_dec, the same size. Margin: 1e-5 is 23x the toy and 17x the SAE measurement; the
-smallest mutation below (learning rate x 1.01) moves the arrays by 4.5e-3 (toy) and 9.4e-3 (SAE) of their
-scale,
-450x and 940x the tolerance. The decomposition cases (every target kind, SPD, APD, each transcoder kind; added
-before the code moved by concept) measured at most 1.4e-7 under AVX2 and 5.6e-7 under AVX and SSE4_2
-(target_abs_mlp's b_in): margin 18x."""
+(jumprelu_resampled, gated_inputs), a few float32 ulps of each array's scale; AVX2 agrees with AVX-512 except
+in the three ROUND_OFF_ONLY cases (4.7e-7). A real AVX2 processor (AMD EPYC without AVX-512) measured 6e-8 on
+toy/abs's W and 3e-7 on sae/l1_random's W_dec, the same size. Margin: 1e-5 is 23x the toy and 17x the SAE
+measurement; the smallest mutation below (learning rate x 1.01) moves the arrays by 4.5e-3 (toy) and 9.4e-3
+(SAE) of their scale, 450x and 940x the tolerance. The decomposition cases (every target kind, SPD, APD, each
+transcoder kind; added before the code moved by concept) measured at most 1.4e-7 under AVX2 and 5.6e-7 under
+AVX and SSE4_2 (target_abs_mlp's b_in): margin 18x."""
 
 pytestmark = pytest.mark.skipif(rng.seed_offset() != 0, reason="the golden cases are at fixed seeds "
                                 "(SUPERPOSE_SEED_OFFSET is set)")

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.fast
 PACKAGE = Path(__file__).resolve().parent.parent / "superpose"
 
 LAYERS = (
-    ("superpose.validate", "superpose.registry", "superpose.processor", "superpose.activations"),
+    ("superpose.validate", "superpose.registry", "superpose.processor", "superpose.activations",
+     "superpose.dimensions"),
     ("superpose.train",),
     ("superpose.measures",),
     ("superpose.data",),

@@ -16,8 +16,7 @@ def test_sharkey_grid_recovers_with_enough_latents(tmp_path):
     assert mmcs[band, ratios.index(0.5)] <= mmcs[band, ratios.index(1.0)] - 0.1
     assert next_larger[band, ratios.index(1.0)] >= 0.9
     # too large a λ switches the SAE off (L0 ≤ 0.03, nothing explained), yet its latents are not dead: they
-    # fire
-    # once in ~30,000 samples. Counted on 8,192 samples, 20-56% of them looked dead; on 131,072 none do.
+    # fire once in ~30,000 samples. Counted on 8,192 samples, 20-56% of them looked dead; on 131,072 none do.
     for run in runs:
         assert sae_group.metric(run, "l0")[coefficients.index(3.0)] < 0.05
         assert sae_group.metric(run, "explained_variance")[coefficients.index(3.0)] < 0.05

@@ -1,6 +1,5 @@
 """SAEs in SAELens's on-disk format: the written files follow the format, and every architecture reads back
-with
-identical latents (the batch top-k family as the JumpReLU it is at inference)."""
+with identical latents (the batch top-k family as the JumpReLU it is at inference)."""
 
 import json
 
@@ -33,7 +32,13 @@ def _random_sae(architecture: str, seed: int = 0):
     return config, params
 
 
-@pytest.mark.parametrize("architecture", ["l1", "topk", "batchtopk", "matryoshka", "jumprelu", "gated"])
+TO_SAELENS = {"l1": "standard", "topk": "topk", "batchtopk": "jumprelu", "matryoshka": "jumprelu",
+              "jumprelu": "jumprelu", "gated": "gated"}
+"""The mapping superpose.sae.saelens documents (each architecture's `to_saelens`)."""
+FROM_SAELENS = {"standard": "l1", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+
+
+@pytest.mark.parametrize("architecture", list(TO_SAELENS))
 def test_round_trip_keeps_every_latent(tmp_path, architecture):
     config, params = _random_sae(architecture)
     x = jax.random.normal(jax.random.key(7), (256, N_DIMS))
@@ -45,7 +50,7 @@ def test_round_trip_keeps_every_latent(tmp_path, architecture):
     folder = saelens.write(tmp_path / "sae", config, params, threshold=threshold)
     cfg = json.loads((folder / "cfg.json").read_text())
     tensors = load_file(str(folder / "sae_weights.safetensors"))
-    assert cfg["architecture"] == saelens.TO_SAELENS[architecture]
+    assert cfg["architecture"] == TO_SAELENS[architecture]
     assert (cfg["d_in"], cfg["d_sae"], cfg["apply_b_dec_to_input"], cfg["normalize_activations"]) == (
         N_DIMS, N_LATENTS, True, "none")
     assert cfg.get("k") == (3 if architecture == "topk" else None)
@@ -62,7 +67,7 @@ def test_round_trip_keeps_every_latent(tmp_path, architecture):
     assert all(v.dtype == np.float32 for v in tensors.values())
 
     read_config, read_params = saelens.read(folder)
-    assert read_config.architecture == saelens.FROM_SAELENS[cfg["architecture"]]
+    assert read_config.architecture == FROM_SAELENS[cfg["architecture"]]
     g, _ = sae_lib.model(read_config, read_params).encode(x, training=False)
     np.testing.assert_array_equal(np.asarray(g) > 0, np.asarray(f) > 0)  # the same support
     np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)

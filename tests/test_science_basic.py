@@ -1,6 +1,5 @@
 """Checks 5, 6, 7 and 16 of docs/checks.md (E2: n=20, m=5, I=0.7^i, notebook recipe, ReLU best of 4 seeds), on
-the
-basic experiment's results, by the scorecard's own check functions."""
+the basic experiment's results, by the scorecard's own check functions."""
 
 import numpy as np
 import pytest

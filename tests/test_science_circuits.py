@@ -23,8 +23,8 @@ def out(quick_results):
 
 def test_correlated_pairs_orthogonal_anticorrelated_antipodal(out):
     """Check 17 (best of 3 seeds here, 5 in the full run)."""
-    W, p = correlated.best_W(out, "correlated_pairs")
-    W_anti, p_anti = correlated.best_W(out, "anticorrelated_pairs")
+    W, p = correlated.best_weights(out, "correlated_pairs")
+    W_anti, p_anti = correlated.best_weights(out, "anticorrelated_pairs")
     assert np.all((p_anti >= 0.1 - 1e-9) & (p_anti <= 0.32))
     assert_holds(
         correlated.correlated_pairs(correlated.pair_cosines(W), p, correlated.pair_cosines(W_anti), p_anti)

@@ -40,9 +40,8 @@ def dd(quick_results):
 
 def test_double_descent_check_15(dd):
     """Check 15 by the scorecard's function: T-gons (T = 5 judged at quick size; T = 3 is reported, not
-    judged:
-    three points are reconstructed exactly without a triangle, see docs/checks.md), the generalising end, the
-    test-loss peak between, and the m = 4 bump that weight decay removes."""
+    judged: three points are reconstructed exactly without a triangle, see docs/checks.md), the generalising
+    end, the test-loss peak between, and the m = 4 bump that weight decay removes."""
     rules = double_descent.double_descent_rules(
         dd["T"], dd["data_dim"], dd["W"], dd["test_loss"], dd["bumps"], full_size=False
     )

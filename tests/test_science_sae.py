@@ -12,10 +12,8 @@ from superpose.sae import model as sae_lib
 
 def test_check13_l1_saes_recover_the_pentagon_with_resampling(quick_results):
     """≥ 5/8 of 32 SAEs (2 on each of 16 toy models) reach MMCS ≥ 0.99 with all 5 latents alive (measured 87%
-    of
-    256 at four seed offsets); firing rate near the density 0.025; fewer without resampling (trained 5,000
-    steps
-    here), whose dead latents are what resampling fixes."""
+    of 256 at four seed offsets); firing rate near the density 0.025; fewer without resampling (trained 5,000
+    steps here), whose dead latents are what resampling fixes."""
     manifest = quick_results("sae-recovery")
     toys = manifest.group(f"{sae_recovery.NAME}_toys", "all")
     assert np.all(np.linalg.norm(toys.arrays["W"], axis=-1) > 0.9), "all 16 toy models learn 5 features"

@@ -28,8 +28,7 @@ else:
         source = groundtruth.stack([source] * 5)
     configs = [sae.SAEConfig(architecture="jumprelu", n_latents=16, steps=200, batch_size=128, log_every=100,
                              sparsity_coefficient=c, resample="random", resample_every=100,
-                             resample_window=20,
-                             seed=s) for s, c in enumerate([0.01, 0.02, 0.03, 0.05, 0.1])]
+                             resample_window=20, seed=s) for s, c in enumerate([0.01, 0.02, 0.03, 0.05, 0.1])]
     out = sae.train(configs, source, progress=False)
     arrays = dict(loss=out.loss_IxC, threshold=out.threshold_I, **out.params)
     learner = sae.SAELearner(sae.static_config(configs), 6, sys.argv[3] == "sae-stacked")

@@ -19,8 +19,7 @@ TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
 @pytest.fixture(scope="module")
 def tms(tmp_path_factory):
     """A trained TMS 5-2 target (the SPD paper's recipe, the first of superpose.targets.group.TMS_CANDIDATES
-    seeds that
-    represents every feature, as the experiments pick it) and its arrays."""
+    seeds that represents every feature, as the experiments pick it) and its arrays."""
     from superpose.targets.group import run_target
 
     targets, instance = run_target(tmp_path_factory.mktemp("tms") / "target", TMS, progress=False)

@@ -4,16 +4,13 @@ Calibration (2-core CPU, quick sizes, the TMS target the first clean one of
 superpose.targets.group.TMS_CANDIDATES seeds):
 SPD on TMS 5-2 succeeded (MMCS ≥ 0.99, ML2R in [0.95, 1.05]) in 2, 1 and 2 of 4 seeds at seed offsets 0, 1000
 and 2000 (its best run MMCS 1.00 at each), so only the best run is asserted; APD reached MMCS ≥ 0.99 in 3, 2
-and
-3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at
-each.
-At quick size about half the SPD seeds fail: the paper's recipe (40k steps of batch 4096) is not what CI
+and 3 of 4 with ML2R 0.88-0.90 (published 0.893); the identity of TMS 5-2+ID was covered by 2 dense pieces at
+each. At quick size about half the SPD seeds fail: the paper's recipe (40k steps of batch 4096) is not what CI
 affords.
 
 Marked slow: the three experiments train for about 3.5 minutes on 2 cores, a third of the default suite's
-budget.
-The methods themselves are tested in the default suite (tests/test_spd.py: SPD and APD at the truth, vmapped
-decompositions equal separate runs, the targets)."""
+budget. The methods themselves are tested in the default suite (tests/test_spd.py: SPD and APD at the truth,
+vmapped decompositions equal separate runs, the targets)."""
 
 
 import numpy as np

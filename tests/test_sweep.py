@@ -49,8 +49,7 @@ def test_run_sweep_writes_loadable_folders_and_picks_best(tmp_path):
 
 def test_a_rerun_finds_a_sweep_with_per_feature_axes(tmp_path, monkeypatch):
     """Axis values that are tuples (per-feature densities, as in E6) come back from JSON as lists: a re-run
-    must
-    still recognise its own folder (no retraining, no 'different sweep' error)."""
+    must still recognise its own folder (no retraining, no 'different sweep' error)."""
     sweep = Sweep(
         name="s",
         base=dataclasses.replace(BASE, steps=100, log_every=100),

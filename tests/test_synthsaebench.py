@@ -75,8 +75,7 @@ def test_children_fire_only_with_their_parent_and_siblings_exclude_each_other(co
 
 def test_child_rates_given_the_parent_follow_exclusion_among_independent_siblings():
     """Without correlation: P(child on | parent on) = q_c · E[1 / (1 + active siblings)], with q the
-    compensated
-    probabilities and siblings independent (the uniform choice among the active ones)."""
+    compensated probabilities and siblings independent (the uniform choice among the active ones)."""
     world = S.build(S.WorldConfig(**{**CONFIG.to_dict(), "correlation_rank": 0}))
     c = _codes(world, seed=1)
     on = c > 0

@@ -386,9 +386,8 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The `superpose` command: `main`, then an immediate exit. Once the exit handlers have run and the output
     is flushed, nothing is left to do, yet Python's own shutdown (tearing down JAX, flax and matplotlib module
-    by
-    module) takes about 0.35 s: a third of a small study's training. Every file superpose writes is closed by
-    then."""
+    by module) takes about 0.35 s: a third of a small study's training. Every file superpose writes is closed
+    by then."""
     code = main()
     atexit._run_exitfuncs()
     try:

@@ -31,8 +31,7 @@ if TYPE_CHECKING:  # the heavy modules load only when an experiment runs
 ENTRY_POINT_GROUP = "superpose.experiments"
 SIZES = ("quick", "full")
 """Every experiment's sizes: `quick` (the tests' and CI's, minutes on 2 CPU cores) and `full` (the paper's, or
-as
-close as the experiment says)."""
+as close as the experiment says)."""
 
 
 @dataclasses.dataclass(frozen=True)

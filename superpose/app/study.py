@@ -91,7 +91,7 @@ def plot(folders: list[Path], figure_path: Path) -> list[Path]:
     runs = [results.load(f) for f in folders]
     fig, axes = plotting.figure(len(runs), 2, figsize=(10, 3.8 * len(runs)), squeeze=False)
     for row, run in enumerate(runs):
-        swept = {k: v for k, v in run.config["sweep"]["axes"].items() if k not in cfg.STATIC_FIELDS}
+        swept = {k: v for k, v in run.config["sweep"]["axes"].items() if k not in ToyConfig.static_fields()}
         W = run.arrays["W"][best_instances(run)]
         for ax, values, label in (
             (axes[row, 0], np.asarray(metrics.n_represented(W)), "features with ‖W_i‖ > 0.5"),

@@ -49,33 +49,46 @@ class WorldConfig:
     """Everything that defines a world; `build` makes it (deterministic in `seed`)."""
 
     n_features: int
+    """G, the true features."""
     n_dims: int
+    """D, the dimensions of the activations."""
     firing: str = "zipf"
+    """The firing-probability profile over features: `zipf`, `linear` or `constant`."""
     zipf_exponent: float = 0.5
+    """zipf: p ∝ rank^−exponent."""
     max_probability: float = 0.4
+    """The largest firing probability of the profile."""
     min_probability: float = 5e-4
     """Zipf: p ∝ rank^−exponent rescaled onto [min, max]; linear: from max to min; constant: max."""
     roots: int = 0
     """Hierarchy trees (0: no hierarchy)."""
     branching: int = 4
+    """Children of every node of the hierarchy."""
     depth: int = 3
     """Levels below the roots."""
     mutually_exclusive: bool = True
     """Children of every parent are mutually exclusive."""
     scale_children_by_parent: bool = True
+    """Scale an active child by its parent's value over the parent's mean magnitude."""
     compensate_probabilities: bool = True
     """Raise a child's probability to offset its parent's gate and its siblings' exclusion (`compensated`)."""
     correlation_rank: int = 0
     """Rank of the firing correlation (0: independent firing)."""
     correlation_scale: float = 0.1
+    """Standard deviation of the low-rank correlation factor's entries."""
     orthogonalize_steps: int = 0
+    """Adam steps that push the dictionary's directions apart (SynthSAEBench's; 0: random
+    unit directions as drawn)."""
     orthogonalize_lr: float = 3e-4
+    """The learning rate of those steps."""
     magnitude_mean: tuple[float, float] = (5.0, 4.0)
     """Mean firing magnitude, linear from the first feature to the last."""
     magnitude_std: tuple[float, float] = (0.5, 0.5)
     """Each feature's magnitude std is |N(mean, std)| of these, drawn once."""
     bias_norm: float = 0.5
+    """The norm of the bias b added to every activation."""
     seed: int = 42
+    """The world's random stream: dictionary, bias, profiles, correlations and forest."""
 
     def __post_init__(self):
         object.__setattr__(self, "magnitude_mean", tuple(self.magnitude_mean))
@@ -197,8 +210,7 @@ def forest(config: WorldConfig) -> tuple[np.ndarray, np.ndarray]:
 def compensated(p_G: np.ndarray, parent_G: np.ndarray, config: WorldConfig) -> np.ndarray:
     """SynthSAEBench's compensation: a child's probability p_g is divided by its parent's (uncompensated)
     probability P, and with exclusive siblings multiplied by 1 + Σ_{siblings j} p_j / P, the expected number
-    of
-    competitors, then capped at 1; so that marginal rates come out near the profile's."""
+    of competitors, then capped at 1; so that marginal rates come out near the profile's."""
     p = p_G.astype(np.float64)
     out = p.copy()
     children = np.flatnonzero(parent_G >= 0)

@@ -38,31 +38,40 @@ from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
+from superpose.train.per_instance import InstanceConfig, per_instance
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class APDConfig:
+class APDConfig(InstanceConfig):
     """One APD run (defaults: the paper's TMS 5-2)."""
 
     n_components: int = 5
+    """C, parameter components (each spans every decomposed matrix)."""
     top_k: float = 0.211
     """Components kept per input on average: ⌊top_k · batch⌋ (input, component) pairs per batch."""
     steps: int = 20_000
+    """Training steps (the paper's TMS 5-2: 20,000)."""
     batch_size: int = 2048
-    learning_rate: float = 0.03
+    """Inputs per step (the paper: 2048)."""
+    learning_rate: float = per_instance(0.03)
+    """Adam's peak learning rate (the paper: 0.03)."""
     schedule: str = "constant"
+    """`constant` or `cosine` decay to 0, after the warm-up."""
     warmup_fraction: float = 0.05
     """Linear warm-up over this fraction of the steps, then the schedule."""
-    faithfulness: float = 1.0
-    minimality: float = 1.0
-    simplicity: float = 0.7
-    p: float = 1.0
+    faithfulness: float = per_instance(1.0)
+    """The coefficient of the faithfulness loss (the components sum to the target's weights)."""
+    minimality: float = per_instance(1.0)
+    """The coefficient of the minimality loss (the top-k components alone reproduce the output)."""
+    simplicity: float = per_instance(0.7)
+    """The coefficient of the simplicity loss (the Schatten-p norm of the active components)."""
+    p: float = per_instance(1.0)
     """The Schatten exponent of the simplicity loss."""
-    seed: int = 0
+    seed: int = per_instance(0)
+    """The run's random stream: initialisation and data."""
     log_every: int = 1000
-
-    PER_INSTANCE = ("learning_rate", "faithfulness", "minimality", "simplicity", "p", "seed")
+    """Steps per compiled chunk."""
 
     def __post_init__(self):
         for name in ("n_components", "steps", "batch_size", "log_every"):
@@ -82,11 +91,7 @@ class APDConfig:
             check_float(name, getattr(self, name), lower=0.0)
         check_float("p", self.p, lower=0.0, open_lower=True)
 
-    def static(self) -> APDConfig:
-        return dataclasses.replace(self, **{f: getattr(APDConfig, f) for f in self.PER_INSTANCE})
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 PRESETS: dict[str, APDConfig] = {
@@ -114,12 +119,12 @@ class Component(nnx.Module):
         self.B = nnx.Param(jax.random.normal(k_b, (n_components, r, d_out), jnp.float32) / math.sqrt(r))
 
     def pieces(self) -> jax.Array:
-        """P_CxOxI: component c's matrix, d_out x d_in."""
+        """P_PxOxJ: component c's matrix, d_out x d_in."""
         return jnp.einsum("cir,cro->coi", self.A[...], self.B[...])
 
-    def masked(self, a_BxI: jax.Array, keep_BxC: jax.Array) -> jax.Array:
+    def masked(self, a_BxI: jax.Array, keep_BxP: jax.Array) -> jax.Array:
         """Σ_c keep_bc P_c a_b for every input b."""
-        inner = jnp.einsum("bi,cir->bcr", a_BxI, self.A[...]) * keep_BxC[..., None]
+        inner = jnp.einsum("bi,cir->bcr", a_BxI, self.A[...]) * keep_BxP[..., None]
         return jnp.einsum("bcr,cro->bo", inner, self.B[...])
 
     def schatten(self, p) -> jax.Array:
@@ -254,7 +259,7 @@ def train(
 
 
 def pieces(params: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """P_CxOxI of decomposed matrix `name` of one APD run (arrays by path)."""
+    """P_PxOxJ of decomposed matrix `name` of one APD run (arrays by path)."""
     return np.einsum("cir,cro->coi", params[f"layers/{name}/A"], params[f"layers/{name}/B"])
 
 
@@ -264,11 +269,13 @@ def evaluate(
     params: dict[str, np.ndarray],
     target_params: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """One decomposition's metrics against its target's truth: on TMS the pieces' mmcs and ml2r
-    (superpose.measures.pieces); the number of live components (norm above 0.1 of the largest)."""
+    """One decomposition's metrics against its target's truth: the pieces' mmcs and ml2r where the target
+    names its true pieces (superpose.measures.pieces); the number of live components (norm above 0.1 of the
+    largest)."""
     out: dict[str, Any] = {}
-    if target.kind == "tms":
-        out["mmcs"], out["ml2r"] = pieces_lib.mmcs_ml2r(target_params["W"], pieces(params, "W"))
+    name = targets_lib.TARGETS.get(target.kind).true_pieces(target)
+    if name is not None:
+        out["mmcs"], out["ml2r"] = pieces_lib.mmcs_ml2r(target_params[name], pieces(params, name))
     norms = np.linalg.norm(pieces(params, next(iter(matrix_shapes(target)))), axis=(1, 2))
     out["live_components"] = int(np.sum(norms > 0.1 * norms.max()))
     return out

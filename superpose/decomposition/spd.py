@@ -48,13 +48,14 @@ from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
+from superpose.train.per_instance import InstanceConfig, per_instance
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 RECIPES = ("paper", "main")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SPDConfig:
+class SPDConfig(InstanceConfig):
     """One decomposition and its training recipe (defaults: the paper's TMS 5-2 run)."""
 
     n_components: int = 20
@@ -62,26 +63,31 @@ class SPDConfig:
     d_gate: int = 16
     """Hidden width of each causal-importance MLP."""
     steps: int = 40_000
+    """Training steps (the paper's TMS 5-2: 40,000)."""
     batch_size: int = 4096
-    learning_rate: float = 1e-3
+    """Inputs per step (the paper: 4096)."""
+    learning_rate: float = per_instance(1e-3)
+    """Adam's peak learning rate (the paper: 1e-3)."""
     schedule: str = "cosine"
     """`cosine` decay to 0 or `constant`."""
-    faithfulness: float = 1.0
-    stochastic_recon: float = 1.0
-    stochastic_recon_layerwise: float = 1.0
-    importance_minimality: float = 3e-3
+    faithfulness: float = per_instance(1.0)
+    """β₁, the coefficient of the faithfulness loss ‖W − Σ_c u_c v_cᵀ‖²."""
+    stochastic_recon: float = per_instance(1.0)
+    """β₂, the coefficient of the stochastic reconstruction loss (all layers masked)."""
+    stochastic_recon_layerwise: float = per_instance(1.0)
+    """The coefficient of the layer-wise stochastic reconstruction loss (one masked layer at a time)."""
+    importance_minimality: float = per_instance(3e-3)
     """β₃, the coefficient of the importance-minimality loss."""
-    p: float = 1.0
+    p: float = per_instance(1.0)
     """The exponent of the importance-minimality loss."""
     recipe: str = "paper"
     """`paper` (the paper's sigmoids and init) or `main` (the authors' later code; module doc)."""
     delta_component: bool = False
     """Add the remainder W − UV back into every masked layer, with a per-sample U(0, 1) mask (module doc)."""
-    seed: int = 0
+    seed: int = per_instance(0)
+    """The run's random stream: initialisation, data and masks."""
     log_every: int = 1000
-
-    PER_INSTANCE = ("learning_rate", "faithfulness", "stochastic_recon", "stochastic_recon_layerwise",
-                    "importance_minimality", "p", "seed")
+    """Steps per compiled chunk."""
 
     def __post_init__(self):
         for name in ("n_components", "d_gate", "steps", "batch_size", "log_every"):
@@ -101,11 +107,7 @@ class SPDConfig:
             check_float(name, getattr(self, name), lower=0.0)
         check_float("p", self.p, lower=0.0, open_lower=True)
 
-    def static(self) -> SPDConfig:
-        return dataclasses.replace(self, **{f: getattr(SPDConfig, f) for f in self.PER_INSTANCE})
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 PRESETS: dict[str, SPDConfig] = {
@@ -200,15 +202,15 @@ class Components(nnx.Module):
         return (self.V[...] @ self.U[...]).T
 
     def inner(self, a_BxD: jax.Array) -> jax.Array:
-        """h_BxC = a V, each subcomponent's inner activation."""
+        """h_BxP = a V, each subcomponent's inner activation."""
         return a_BxD @ self.V[...]
 
-    def masked(self, a_BxD: jax.Array, mask_BxC: jax.Array) -> jax.Array:
-        return (self.inner(a_BxD) * mask_BxC) @ self.U[...]
+    def masked(self, a_BxD: jax.Array, mask_BxP: jax.Array) -> jax.Array:
+        return (self.inner(a_BxD) * mask_BxP) @ self.U[...]
 
-    def importance_logits(self, h_BxC: jax.Array) -> jax.Array:
+    def importance_logits(self, h_BxP: jax.Array) -> jax.Array:
         """The causal-importance MLPs' pre-sigmoid outputs, one per subcomponent."""
-        hidden = jax.nn.gelu(h_BxC[..., None] * self.gate_w1[...] + self.gate_b1[...], approximate=False)
+        hidden = jax.nn.gelu(h_BxP[..., None] * self.gate_w1[...] + self.gate_b1[...], approximate=False)
         return jnp.sum(hidden * self.gate_w2[...], axis=-1) + self.gate_b2[...]
 
 
@@ -425,38 +427,27 @@ def evaluate(
     params: dict[str, np.ndarray],
     target_params: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """One decomposition's metrics against its target's truth (superpose.measures.pieces): on TMS the pieces'
-    mmcs and ml2r; the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on
-    data;
-    on residual MLPs the neuron contributions' slope and correlation."""
+    """One decomposition's metrics against its target's truth, as the target states it (`true_pieces`,
+    `importance_truth`, `neuron_contributions` of superpose.targets.models.Target): the pieces' mmcs and ml2r;
+    the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on data; the neuron
+    contributions' slope and correlation (superpose.measures.pieces)."""
+    truth = targets_lib.TARGETS.get(target.kind)
     out: dict[str, Any] = {}
-    if target.kind == "tms":
-        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(
-            target_params["W"], pieces.spd_pieces(params["layers/W/U"], params["layers/W/V"])
-        )
+    name = truth.true_pieces(target)
+    if name is not None:
+        layer = pieces.spd_pieces(params[f"layers/{name}/U"], params[f"layers/{name}/V"])
+        out["mmcs"], out["ml2r"] = pieces.mmcs_ml2r(target_params[name], layer)
     one_hot = causal_importance(config, target, params, target_params, target_group.one_hot_inputs(target))
     data = causal_importance(config, target, params, target_params, target_group.eval_inputs(target))
     for tau, suffix in ((0.1, ""), (0.2, "_tau0.2")):
         errors = {}
-        if target.kind == "tms":
-            errors["W"] = pieces.identity_ci_error(one_hot["W"], tau)
-            errors["WT"] = pieces.identity_ci_error(one_hot["WT"], tau)
-            if target.identity:
-                errors["I"] = pieces.dense_ci_error(one_hot["I"], target.n_hidden, tau)
-        else:
-            layers = range(target.n_layers)
-            errors["W_in"] = pieces.identity_ci_error(
-                np.concatenate([one_hot[f"W_in.{i}"] for i in layers], 1), tau
-            )
-            errors["W_out"] = pieces.dense_ci_error(
-                np.concatenate([one_hot[f"W_out.{i}"] for i in layers], 1),
-                target.n_hidden * target.n_layers,
-                tau,
-            )
+        for group, (matrices, k) in truth.importance_truth(target).items():
+            ci = np.concatenate([one_hot[m] for m in matrices], 1)
+            errors[group] = pieces.identity_ci_error(ci, tau) if k == 0 else pieces.dense_ci_error(ci, k, tau)
         out[f"ci_error{suffix}"] = int(sum(errors.values()))
         out |= {f"ci_error_{name}{suffix}": v for name, v in errors.items()}
     out["ci_l0"] = {name: pieces.ci_l0(g) for name, g in data.items()}
-    if target.kind == "resid_mlp":
+    if truth.neuron_contributions:
         model_nc, spd_nc = neuron_contributions(config, target, params, target_params)
         slope = float(np.sum(model_nc * spd_nc) / max(np.sum(model_nc**2), 1e-12))
         out["nc_slope"] = slope

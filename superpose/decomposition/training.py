@@ -19,7 +19,7 @@ from superpose.registry import Registered, Registry
 from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.train import trainer
-from superpose.train.per_instance import hyper_arrays
+from superpose.train.per_instance import hyper_arrays, shared_static
 from superpose.validate import ConfigError
 
 
@@ -67,10 +67,8 @@ def train_group(method: str, learner_class: type, hyper_class: type, configs: Se
     program (what `spd.train` and `apd.train` share)."""
     if not configs or len(configs) != len(target_configs) or len(configs) != len(target_params):
         raise ConfigError(f"{method}.train needs one target (config and arrays) per decomposition")
-    statics, target_statics = {c.static() for c in configs}, {c.static() for c in target_configs}
-    if len(statics) != 1 or len(target_statics) != 1:
-        raise ConfigError("decompositions trained together must share their static fields and target shape")
-    learner = learner_class(statics.pop(), target_statics.pop())
+    learner = learner_class(shared_static(configs, "decompositions"),
+                            shared_static(target_configs, "their targets"))
     return trainer.train(
         learner,
         hyper_arrays(configs, hyper_class),

@@ -1,7 +1,7 @@
 """Scoring a parameter decomposition against the truth (Bushnaq, Braun & Sharkey 2025; Braun et al. 2025).
 
 A decomposition of a d_out x d_in matrix ``W`` is given as its pieces per column,
-``pieces_CxOxJ[c, :, j]`` (for SPD: ``u_c · v_c[j]``; for APD: column j of component c's
+``pieces_PxOxJ[c, :, j]`` (for SPD: ``u_c · v_c[j]``; for APD: column j of component c's
 matrix). The truth of a TMS target is one piece per column, so
 
 * MMCS = mean over columns j of max_c cos(piece_cj, W_j): a *signed* cosine, a flipped piece
@@ -22,27 +22,27 @@ from scipy.optimize import linear_sum_assignment
 EPS = 1e-12
 
 
-def spd_pieces(U_CxO: np.ndarray, V_JxC: np.ndarray) -> np.ndarray:
+def spd_pieces(U_PxO: np.ndarray, V_JxP: np.ndarray) -> np.ndarray:
     """pieces[c, :, j] = u_c v_c[j] of an SPD layer (U: C x d_out, V: d_in x C)."""
-    return U_CxO[:, :, None] * V_JxC.T[:, None, :]
+    return U_PxO[:, :, None] * V_JxP.T[:, None, :]
 
 
-def mmcs_ml2r(W_OxJ: np.ndarray, pieces_CxOxJ: np.ndarray) -> tuple[float, float]:
+def mmcs_ml2r(W_OxJ: np.ndarray, pieces_PxOxJ: np.ndarray) -> tuple[float, float]:
     """(MMCS, ML2R) of the pieces against the columns of W (module doc)."""
     W = np.asarray(W_OxJ, np.float64)
-    pieces = np.asarray(pieces_CxOxJ, np.float64)
+    pieces = np.asarray(pieces_PxOxJ, np.float64)
     norm_w = np.linalg.norm(W, axis=0)
     norm_p = np.linalg.norm(pieces, axis=1)
-    cos_CxJ = np.einsum("coj,oj->cj", pieces, W) / (norm_p * norm_w + EPS)
-    best = np.argmax(cos_CxJ, axis=0)
+    cos_PxJ = np.einsum("coj,oj->cj", pieces, W) / (norm_p * norm_w + EPS)
+    best = np.argmax(cos_PxJ, axis=0)
     cols = np.arange(W.shape[1])
-    return float(cos_CxJ[best, cols].mean()), float((norm_p[best, cols] / (norm_w + EPS)).mean())
+    return float(cos_PxJ[best, cols].mean()), float((norm_p[best, cols] / (norm_w + EPS)).mean())
 
 
-def identity_ci_error(ci_FxC: np.ndarray, tau: float = 0.1) -> int:
+def identity_ci_error(ci_FxP: np.ndarray, tau: float = 0.1) -> int:
     """#{off-diagonal > τ} + #{diagonal < 1 − τ} after the column permutation that best fits the diagonal
     (Hungarian; greedy when both sides are ≥ 500). Columns left unmatched count as off-diagonal."""
-    ci = np.asarray(ci_FxC, np.float64)
+    ci = np.asarray(ci_FxP, np.float64)
     n_f = ci.shape[0]
     rows, cols = _assign(ci)
     diagonal = np.zeros_like(ci, bool)
@@ -62,18 +62,18 @@ def _assign(ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows), np.asarray(cols)
 
 
-def dense_ci_error(ci_FxC: np.ndarray, k: int, tau: float = 0.1) -> int:
+def dense_ci_error(ci_FxP: np.ndarray, k: int, tau: float = 0.1) -> int:
     """Columns sorted by total importance: each of the first k needs an entry ≥ 1 − τ (else it counts 1);
     every entry > τ in the other columns counts 1."""
-    ci = np.asarray(ci_FxC, np.float64)
+    ci = np.asarray(ci_FxP, np.float64)
     order = np.argsort(-ci.sum(axis=0), kind="stable")
     strong, rest = ci[:, order[:k]], ci[:, order[k:]]
     return int(np.sum(strong.max(axis=0) < 1 - tau) + np.sum(rest > tau))
 
 
-def ci_l0(ci_BxC: np.ndarray, threshold: float = 0.1) -> float:
+def ci_l0(ci_BxP: np.ndarray, threshold: float = 0.1) -> float:
     """Mean number of subcomponents per input with importance above `threshold`."""
-    return float(np.mean(np.sum(np.asarray(ci_BxC) > threshold, axis=-1)))
+    return float(np.mean(np.sum(np.asarray(ci_BxP) > threshold, axis=-1)))
 
 
 def neuron_contributions(W_E: np.ndarray, W_in_MxD: np.ndarray, W_out_DxM: np.ndarray) -> np.ndarray:

@@ -32,9 +32,9 @@ from superpose.activations import (
     top_k,
     top_k_mask,
 )
-from superpose.sae.model import SAE, SAEConfig, mse, unit_rows
+from superpose.sae.model import SAE, SAEConfig, mse, saelens_common, saelens_weights, unit_rows
 from superpose.train.learner import any_instance
-from superpose.validate import ConfigError
+from superpose.validate import ConfigError, ResultError
 
 
 def _decoder_norm_L(sae: SAE) -> jax.Array:
@@ -42,6 +42,12 @@ def _decoder_norm_L(sae: SAE) -> jax.Array:
 
 
 class L1(SAE, name="l1"):
+    saelens_reads = "standard"
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        return "standard", saelens_weights(params), {}
+
     def encode(self, x_BxD, *, training=True, threshold=None):
         h = self.pre_activations(x_BxD)
         return jax.nn.relu(h), h
@@ -51,6 +57,17 @@ class L1(SAE, name="l1"):
 
 
 class TopK(SAE, name="topk"):
+    saelens_reads = "topk"
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        return "topk", saelens_weights(params), {"k": config.k}
+
+    @classmethod
+    def from_saelens(cls, cfg, tensors, shift):
+        options, params = super().from_saelens(cfg, tensors, shift)
+        return options | {"k": int(cfg["k"])}, params
+
     @classmethod
     def check(cls, config: SAEConfig) -> None:
         if config.k > config.n_latents:
@@ -69,8 +86,7 @@ class TopK(SAE, name="topk"):
             self.W_dec_LxD[...] = unit_rows(self.W_dec_LxD[...])
         W_enc = self.W_enc_DxL[...]
         # (x − b_dec)·W_enc + b_enc with b_dec moved onto the biases: the gradient of b_dec then costs D·L,
-        # not
-        # a B x D x L product back through the inputs
+        # not a B x D x L product back through the inputs
         h = x_BxD @ W_enc + (self.b_enc_L[...] - self.b_dec_D[...] @ W_enc)
         values, indices = top_k(h, self.config.k)
         x_hat = sparse_decode(values, indices, self.W_dec_LxD[...]) + self.b_dec_D[...]
@@ -102,6 +118,14 @@ class TopK(SAE, name="topk"):
 
 class BatchTopK(TopK, name="batchtopk"):
     loss = SAE.loss  # a batch's kept latents vary per sample: decoded densely
+    saelens_reads = None  # exported as the JumpReLU it is at inference, and read back as one
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        if threshold is None:
+            raise ResultError(f"a {config.architecture} SAE needs its running threshold to become a JumpReLU")
+        weights = saelens_weights(params)
+        return "jumprelu", weights | {"threshold": np.full(weights["b_enc"].shape[0], threshold)}, {}
 
     def encode(self, x_BxD, *, training=True, threshold=None):
         h = self.pre_activations(x_BxD)
@@ -130,6 +154,19 @@ class Matryoshka(BatchTopK, name="matryoshka"):
 
 
 class JumpReLU(SAE, name="jumprelu"):
+    saelens_reads = "jumprelu"
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        return "jumprelu", saelens_weights(params) | {"threshold": np.exp(params["log_threshold_L"])}, {}
+
+    @classmethod
+    def from_saelens(cls, cfg, tensors, shift):
+        options, params = super().from_saelens(cfg, tensors, shift)
+        if np.any(tensors["threshold"] <= 0):
+            raise ResultError("a JumpReLU threshold ≤ 0 has no log (superpose stores log θ)")
+        return options, params | {"log_threshold_L": np.log(tensors["threshold"])}
+
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         super().__init__(config, n_dims, key)
         self.log_threshold_L = nnx.Param(
@@ -150,6 +187,21 @@ class JumpReLU(SAE, name="jumprelu"):
 
 
 class Gated(SAE, name="gated"):
+    saelens_reads = "gated"
+
+    @classmethod
+    def to_saelens(cls, config, params, threshold):
+        weights = saelens_weights(params)
+        weights["b_gate"] = weights.pop("b_enc")
+        return "gated", weights | {"r_mag": params["r_mag_L"], "b_mag": params["b_mag_L"]}, {}
+
+    @classmethod
+    def from_saelens(cls, cfg, tensors, shift):
+        options, _ = super().from_saelens(cfg, tensors | {"b_enc": tensors["b_gate"]}, shift)
+        params = saelens_common(tensors, shift, b_enc="b_gate")
+        b_mag = tensors["b_mag"] + shift * tensors["b_dec"] @ (tensors["W_enc"] * np.exp(tensors["r_mag"]))
+        return options, params | {"r_mag_L": tensors["r_mag"], "b_mag_L": b_mag}
+
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         super().__init__(config, n_dims, key)
         self.r_mag_L = nnx.Param(jnp.zeros(config.n_latents), latent_axis=0)

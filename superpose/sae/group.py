@@ -130,8 +130,7 @@ def run_group(
 ) -> results.Run:
     """Train, evaluate and save one group (or load it when `skip_existing` and it holds this exact job).
     `train_on`: a function returning the training data when it is needed (e.g. `user_arrays.record`ed batches
-    of
-    `source`); by default the group trains on `source`. Evaluation is always on `source`."""
+    of `source`); by default the group trains on `source`. Evaluation is always on `source`."""
     folder = Path(folder)
 
     def compute(checkpoint):

@@ -22,7 +22,7 @@ of an input drawn with probability ∝ its squared loss (Anthropic 2023). A runn
 threshold (EMA of the smallest batch-top-k value; Bussmann et al. 2024) is kept for
 inference.
 
-Dimension alphabet: I instances, B batch, D input dims, L latents, G true features.
+Array names end in their axes (``W_enc_DxL``): superpose.dimensions is the alphabet.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,11 +42,15 @@ from superpose.data import groundtruth, user_arrays
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
-from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int, check_known_key
+from superpose.train.per_instance import InstanceConfig, per_instance, shared_static
+from superpose.validate import MAX_SEED, ResultError, check_choice, check_float, check_int, check_known_key
 
 ARCHITECTURES = Registry("SAE architecture", required=("encode", "penalties"))
 RESAMPLE = ("none", "random", "inputs")
-PER_INSTANCE_FIELDS = ("sparsity_coefficient", "learning_rate", "seed")
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def architectures() -> tuple[str, ...]:
@@ -55,44 +59,67 @@ def architectures() -> tuple[str, ...]:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SAEConfig:
-    """One sparse autoencoder and its training recipe. All fields but `PER_INSTANCE_FIELDS` are static:
-    SAEs that share them train in one compiled program."""
+class SAEConfig(InstanceConfig):
+    """One sparse autoencoder and its training recipe. Every field but the per-instance ones
+    (superpose.train.per_instance) is static: SAEs that share them train in one compiled program."""
 
     architecture: str = "l1"
+    """A registered architecture (superpose.sae.architectures): `l1`, `topk`, `batchtopk`, `jumprelu`,
+    `gated`, `matryoshka`, or one of your own."""
     n_latents: int = 16
-    sparsity_coefficient: float = 0.2
+    """L, the dictionary size."""
+    sparsity_coefficient: float = per_instance(0.2)
     """λ of the l1, jumprelu and gated penalties (ignored by the top-k family)."""
     k: int = 4
     """Active latents per sample (topk) or on average (batchtopk, matryoshka)."""
     steps: int = 10_000
+    """Training steps."""
     batch_size: int = 1024
-    learning_rate: float = 1e-3
-    seed: int = 0
+    """Samples per step."""
+    learning_rate: float = per_instance(1e-3)
+    """Adam's learning rate (constant)."""
+    seed: int = per_instance(0)
+    """The SAE's random stream: initial weights and resampling (the group's `data_seed` draws the data)."""
     unit_norm_decoder: bool = True
+    """Renormalise the decoder rows to unit length after every step (and inside the loss)."""
     tied_init: bool = True
     """True: encoder = decoder transpose (Gao et al.); False: independent Kaiming-uniform encoder and decoder
     (the ARENA toy SAE; check 13 of docs/checks.md)."""
     resample: str = "none"
+    """Dead-latent resampling: `none`, `random` (a random unit direction) or `inputs` (an input drawn with
+    probability ∝ its squared loss; Anthropic 2023)."""
     resample_every: int = 2500
+    """Steps between resamplings."""
     resample_window: int = 500
+    """A latent silent for this many steps before a resampling is dead."""
     dead_window: int = 1000
     """AuxK: a latent silent for this many steps is dead."""
     aux_k: int = 0
     """AuxK: latents the auxiliary loss may use (0: D // 2, the OpenAI heuristic)."""
     aux_coefficient: float = 1 / 32
+    """AuxK: the coefficient of the auxiliary loss (OpenAI's 1/32)."""
     bandwidth: float = 0.05
+    """jumprelu: the rectangle kernel's bandwidth ε of the pseudo-derivatives (Rajamanoharan et al. 2024)."""
     initial_threshold: float = 0.1
     """jumprelu: kernel bandwidth ε and initial θ (SAELens uses 0.05 and 0.01 for activations normalised to
     norm √d, Gemma Scope 0.001 and 0.001; ours suit features of magnitude about 1)."""
     matryoshka_widths: tuple[int, ...] = ()
     """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2)."""
+    options: tuple[tuple[str, Any], ...] = ()
+    """Options of the architecture's own, as (name, value) pairs (a dict is accepted): the names its class
+    declares in `SAE.options`, whose defaults apply where a name is left out. Read with `option(name)`."""
     log_every: int = 500
+    """Steps per compiled chunk: the host sees the program (loss, progress, checkpoints) only this often."""
 
     def __post_init__(self):
         if isinstance(self.matryoshka_widths, list):
             object.__setattr__(self, "matryoshka_widths", tuple(self.matryoshka_widths))
+        options = dict(self.options.items() if isinstance(self.options, dict) else self.options)
+        object.__setattr__(self, "options", tuple(sorted((k, _hashable(v)) for k, v in options.items())))
         check_choice("architecture", self.architecture, architectures())
+        declared = ARCHITECTURES.get(self.architecture).options
+        for name, _ in self.options:
+            check_known_key(name, declared, f"option of the {self.architecture} architecture")
         check_choice("resample", self.resample, RESAMPLE)
         for name in (
             "n_latents",
@@ -120,19 +147,29 @@ class SAEConfig:
         )
         return tuple(inner) + (self.n_latents,) if not inner or inner[-1] != self.n_latents else tuple(inner)
 
-    def static_key(self) -> tuple:
-        return tuple(
-            getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PER_INSTANCE_FIELDS
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def option(self, name: str):
+        """The value of the architecture's own option `name` (its default where the config leaves it out)."""
+        return dict(self.options).get(name, ARCHITECTURES.get(self.architecture).options[name])
 
 
 def sae_replace(config: SAEConfig, **changes) -> SAEConfig:
     for key in changes:
         check_known_key(key, [f.name for f in dataclasses.fields(SAEConfig)], kind="SAE config")
     return dataclasses.replace(config, **changes)
+
+
+def saelens_common(tensors: dict[str, np.ndarray], shift: float, b_enc: str = "b_enc"
+                   ) -> dict[str, np.ndarray]:
+    """The weights every SAELens SAE has, by superpose name (the encoder bias read from `b_enc`)."""
+    return {"W_enc_DxL": tensors["W_enc"],
+            "b_enc_L": tensors[b_enc] + shift * tensors["b_dec"] @ tensors["W_enc"],
+            "W_dec_LxD": tensors["W_dec"], "b_dec_D": tensors["b_dec"]}
+
+
+def saelens_weights(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weights every SAELens SAE has, by SAELens name."""
+    return {"W_enc": params["W_enc_DxL"], "b_enc": params["b_enc_L"], "W_dec": params["W_dec_LxD"],
+            "b_dec": params["b_dec_D"]}
 
 
 def unit_rows(W):
@@ -151,6 +188,25 @@ class SAE(nnx.Module, Registered):
     """The parts every architecture shares (module doc); subclasses register by `name`."""
 
     registry = ARCHITECTURES
+    options: ClassVar[dict[str, Any]] = {}
+    """The architecture's own options and their defaults (`SAEConfig.options`, read with `config.option`)."""
+    saelens_reads: ClassVar[str | None] = None
+    """The SAELens architecture that reads back as this one (superpose.sae.saelens), or None."""
+
+    @classmethod
+    def to_saelens(cls, config: SAEConfig, params: dict[str, np.ndarray], threshold: float | None
+                   ) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
+        """(SAELens architecture, its weights by SAELens name, further cfg.json keys) of one SAE, equal at
+        inference (`params` without the instance axis; `threshold` the running inference threshold)."""
+        raise ResultError(f"architecture '{config.architecture}' has no SAELens counterpart")
+
+    @classmethod
+    def from_saelens(cls, cfg: dict, tensors: dict[str, np.ndarray], shift: float
+                     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(SAEConfig fields, params by superpose name) of a SAELens SAE of `saelens_reads`; `shift` is 1 when
+        its encoder reads x rather than x − b_dec (then b_dec·W_enc is folded into the encoder biases)."""
+        return {"architecture": cls.name, "n_latents": int(tensors["W_dec"].shape[0]),
+                "unit_norm_decoder": False}, saelens_common(tensors, shift)
 
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero
@@ -359,13 +415,8 @@ class SAEResult(NamedTuple):
 
 
 def static_config(configs: Sequence[SAEConfig]) -> SAEConfig:
-    if not configs:
-        raise ConfigError("an SAE group needs at least one instance")
-    if len({c.static_key() for c in configs}) != 1:
-        raise ConfigError(
-            "SAEs trained together must share every field but sparsity_coefficient, learning_rate and seed"
-        )
-    return dataclasses.replace(configs[0], sparsity_coefficient=0.0, learning_rate=1.0, seed=0)
+    """The shared static part of a group (per-instance fields at their defaults)."""
+    return shared_static(configs, "SAEs")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,13 +9,12 @@ names the architecture and sizes; superpose writes:
    "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
    "k": K (topk only), "metadata": {"superpose": {...the SAE's config, source folder, instance...}}}
 
-superpose's encoder subtracts b_dec from its input, hence `apply_b_dec_to_input`. The architectures map
-at inference, where latents must agree exactly:
+superpose's encoder subtracts b_dec from its input, hence `apply_b_dec_to_input`. Each architecture maps
+itself (`SAE.to_saelens`, `SAE.from_saelens`, `SAE.saelens_reads`), exactly at inference:
 
   superpose l1                     -> SAELens "standard"  f = ReLU(h)
   superpose topk                   -> "topk" with k       f = ReLU(TopK_k(h))
-  superpose batchtopk, matryoshka  -> "jumprelu"          f = h·H(h − θ), θ_l = the running threshold for all
-  l
+  superpose batchtopk, matryoshka  -> "jumprelu"          f = h·H(h − θ), θ_l = the running threshold
   superpose jumprelu               -> "jumprelu"          θ_l = exp(log_threshold_l)
   superpose gated                  -> "gated"             f = H(h_gate)·ReLU(h_mag)
 
@@ -35,9 +34,7 @@ from superpose.validate import ResultError
 
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
-TO_SAELENS = {"l1": "standard", "topk": "topk", "batchtopk": "jumprelu", "matryoshka": "jumprelu",
-              "jumprelu": "jumprelu", "gated": "gated"}
-FROM_SAELENS = {"standard": "l1", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+
 
 
 def _safetensors():
@@ -50,31 +47,13 @@ def _safetensors():
 
 
 def weights(config: sae_lib.SAEConfig, params: dict[str, np.ndarray], threshold: float | None = None
-            ) -> tuple[str, dict[str, np.ndarray]]:
-    """(SAELens architecture, its weights by name) of one superpose SAE (`params` without instance axis;
-    `threshold`: the running inference threshold of the batch top-k family)."""
-    arch = config.architecture
-    if arch not in TO_SAELENS:
-        raise ResultError(
-            f"architecture '{arch}' has no SAELens counterpart (known: {', '.join(TO_SAELENS)})"
-        )
-    out = {
-        "W_enc": params["W_enc_DxL"],
-        "b_enc": params["b_enc_L"],
-        "W_dec": params["W_dec_LxD"],
-        "b_dec": params["b_dec_D"],
-    }
-    n_latents = out["b_enc"].shape[0]
-    if arch in ("batchtopk", "matryoshka"):
-        if threshold is None:
-            raise ResultError(f"a {arch} SAE needs its running threshold to become a JumpReLU")
-        out["threshold"] = np.full(n_latents, threshold)
-    elif arch == "jumprelu":
-        out["threshold"] = np.exp(params["log_threshold_L"])
-    elif arch == "gated":
-        out["b_gate"] = out.pop("b_enc")
-        out["r_mag"], out["b_mag"] = params["r_mag_L"], params["b_mag_L"]
-    return TO_SAELENS[arch], {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+            ) -> tuple[str, dict[str, np.ndarray], dict]:
+    """(SAELens architecture, its weights by name, further cfg.json keys) of one superpose SAE (`params`
+    without instance axis; `threshold`: the running inference threshold of the batch top-k family), as its
+    architecture maps itself (`SAE.to_saelens`)."""
+    cls = sae_lib.ARCHITECTURES.get(config.architecture)
+    arch, tensors, extra = cls.to_saelens(config, params, threshold)
+    return arch, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, extra
 
 
 def write(
@@ -86,7 +65,7 @@ def write(
     metadata: dict | None = None,
 ) -> Path:
     """One SAE as a SAELens folder."""
-    arch, tensors = weights(config, params, threshold)
+    arch, tensors, extra = weights(config, params, threshold)
     d_sae, d_in = tensors["W_dec"].shape
     cfg = {
         "architecture": arch,
@@ -99,8 +78,7 @@ def write(
         "reshape_activations": "none",
         "metadata": {"superpose": {"config": config.to_dict(), **(metadata or {})}},
     }
-    if arch == "topk":
-        cfg["k"] = config.k
+    cfg |= extra
     folder.mkdir(parents=True, exist_ok=True)
     _safetensors().save_file(tensors, str(folder / WEIGHTS_FILE))
     (folder / CONFIG_FILE).write_text(json.dumps(cfg, indent=1))
@@ -149,10 +127,11 @@ def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
     except (ValueError, OSError) as e:
         raise ResultError(f"{folder}: cannot read the SAE ({e})") from e
     arch = cfg.get("architecture", "standard")
-    if arch not in FROM_SAELENS:
-        raise ResultError(
-            f"{folder}: SAELens architecture '{arch}' cannot be read (known: {', '.join(FROM_SAELENS)})"
-        )
+    readers = {c.saelens_reads: c for c in map(sae_lib.ARCHITECTURES.get, sae_lib.ARCHITECTURES.names())
+               if c.saelens_reads is not None}
+    if arch not in readers:
+        known = ", ".join(readers)
+        raise ResultError(f"{folder}: SAELens architecture '{arch}' cannot be read (known: {known})")
     if cfg.get("normalize_activations", "none") != "none":
         raise ResultError(
             f"{folder}: normalize_activations = '{cfg['normalize_activations']}' is not supported"
@@ -163,25 +142,8 @@ def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
     # superpose always encodes x − b_dec; an SAE that encodes x gets b_dec·W_enc folded into its encoder
     # biases
     shift = 0.0 if cfg.get("apply_b_dec_to_input", False) else 1.0
-    b_enc = t["b_gate"] if arch == "gated" else t["b_enc"]
-    params = {
-        "W_enc_DxL": t["W_enc"],
-        "b_enc_L": b_enc + shift * t["b_dec"] @ t["W_enc"],
-        "W_dec_LxD": t["W_dec"],
-        "b_dec_D": t["b_dec"],
-    }
-    options = {
-        "architecture": FROM_SAELENS[arch],
-        "n_latents": int(t["W_dec"].shape[0]),
-        "unit_norm_decoder": False,
-    }
-    if arch == "topk":
-        options["k"] = int(cfg["k"])
-    if arch == "jumprelu":
-        if np.any(t["threshold"] <= 0):
-            raise ResultError(f"{folder}: a JumpReLU threshold ≤ 0 has no log (superpose stores log θ)")
-        params["log_threshold_L"] = np.log(t["threshold"])
-    if arch == "gated":
-        params["r_mag_L"] = t["r_mag"]
-        params["b_mag_L"] = t["b_mag"] + shift * t["b_dec"] @ (t["W_enc"] * np.exp(t["r_mag"]))
+    try:
+        options, params = readers[arch].from_saelens(cfg, t, shift)
+    except ResultError as e:
+        raise ResultError(f"{folder}: {e}") from None
     return sae_lib.SAEConfig(**options), params

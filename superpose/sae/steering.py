@@ -4,8 +4,7 @@ The SAE reads the toy model's hidden layer h = x W. To steer with latent l we
 encode a batch, keep the samples in which l is silent (so that clamping can
 only add the concept), clamp f_l to a value, decode, and run the toy model's
 own readout on the result (ReLU(W ĥ + b) for the ReLU-output model). The output change per feature is averaged
-over
-those samples:
+over those samples:
 
     Δ_F = mean(out(clamped) − out(unclamped))
     selectivity_l = Δ_g / Σ_i |Δ_i|,   g = the true feature matched to latent l

@@ -73,12 +73,10 @@ def run_targets(folder: Path, configs: Sequence[TargetConfig], *, progress: bool
 
 TMS_CANDIDATES = 32
 """TMS targets trained at most per decomposition target. The recipe lands in a clean polytope only in some
-seeds
-(TMS 5-2: all five features come back within 0.1 on one-hot inputs in 6 of seeds 0-31), and the SPD and APD
-papers decompose a model that represents every feature; 32 candidates hold a clean one but with probability
-~0.1%. The first TMS_BLOCK train in one program, then the first 2 x TMS_BLOCK (again from the start), and so
-on,
-until one is clean: at offset 0 the first program holds seed 0, which is."""
+seeds (TMS 5-2: all five features come back within 0.1 on one-hot inputs in 6 of seeds 0-31), and the SPD and
+APD papers decompose a model that represents every feature; 32 candidates hold a clean one but with
+probability ~0.1%. The first TMS_BLOCK train in one program, then the first 2 x TMS_BLOCK (again from the
+start), and so on, until one is clean: at offset 0 the first program holds seed 0, which is."""
 
 TMS_BLOCK = 8
 
@@ -118,5 +116,6 @@ def label_error(target: TargetConfig, model: targets_lib.Target) -> float:
 
 
 def one_hot_inputs(target: TargetConfig) -> np.ndarray:
-    """0.75·I for TMS (the reference check's inputs), I for the residual MLPs."""
-    return (0.75 if target.kind == "tms" else 1.0) * np.eye(target.n_features, dtype=np.float32)
+    """The one-hot inputs its truth is checked on: `Target.one_hot_scale` · I (TMS: 0.75, the reference
+    check's)."""
+    return targets_lib.TARGETS.get(target.kind).one_hot_scale * np.eye(target.n_features, dtype=np.float32)

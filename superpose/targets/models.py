@@ -55,6 +55,7 @@ from flax import nnx
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
+from superpose.train.per_instance import InstanceConfig, per_instance, shared_static
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 TARGETS = Registry("target model", required=("forward", "label", "matrices"))
@@ -69,12 +70,13 @@ Apply = Callable[[str, jax.Array], jax.Array]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TargetConfig:
+class TargetConfig(InstanceConfig):
     """One target model and its training recipe (defaults: the SPD paper's TMS 5-2)."""
 
     kind: str = "tms"
     """`tms` (ReLU(WᵀWx + b), optionally with a frozen identity) or `resid_mlp`."""
     n_features: int = 5
+    """F, the sparse input features."""
     n_hidden: int = 2
     """TMS: hidden dimensions m1. Residual MLP: neurons per layer."""
     identity: bool = False
@@ -85,11 +87,16 @@ class TargetConfig:
     """Residual MLP only: residual stream width."""
     bias_init: str = "zero"
     """TMS: the output bias starts at `zero` or `random` (PyTorch's U(±1/√fan_in))."""
-    feature_probability: float = 0.05
+    feature_probability: float = per_instance(0.05)
+    """Probability that a feature is non-zero (the SPD paper's TMS: 0.05; residual MLP: 0.01)."""
     steps: int = 10_000
+    """Training steps (the SPD paper's TMS recipe: 10,000)."""
     batch_size: int = 1024
-    learning_rate: float = 5e-3
-    weight_decay: float = 0.01
+    """Inputs per step (the recipe: 1024)."""
+    learning_rate: float = per_instance(5e-3)
+    """AdamW's learning rate (the recipe: 5e-3)."""
+    weight_decay: float = per_instance(0.01)
+    """AdamW's decoupled weight decay (the recipe: 0.01)."""
     schedule: str = "constant"
     """`constant`, or `cosine` decay to 0."""
     init: str = "random"
@@ -99,9 +106,12 @@ class TargetConfig:
     mixing: str = "random"
     """mixing_mlp: M = scale · (a fixed random symmetric matrix of unit off-diagonal std, zero diagonal), or
     `embedding`: M = scale · (I − W_E W_Eᵀ) of a fixed random unit embedding in d_resid dimensions."""
-    mixing_scale: float = 0.0
-    seed: int = 0
+    mixing_scale: float = per_instance(0.0)
+    """mixing_mlp: the scale of the mixing matrix M (0: the labels are ReLU(x) alone)."""
+    seed: int = per_instance(0)
+    """The target's random stream: initial weights and data."""
     log_every: int = 500
+    """Steps per compiled chunk."""
 
     def __post_init__(self):
         check_choice("kind", self.kind, TARGETS.names())
@@ -137,12 +147,6 @@ class TargetConfig:
         "seed",
     )
 
-    def static(self) -> TargetConfig:
-        """The shape-fixing part (per-instance fields at their defaults)."""
-        return dataclasses.replace(self, **{f: getattr(TargetConfig, f) for f in self.PER_INSTANCE})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     def model(self, key: jax.Array) -> Target:
         return TARGETS.get(self.kind)(self, key)
@@ -160,6 +164,29 @@ class Target(nnx.Module, Registered):
     registry = TARGETS
     signed_inputs: ClassVar[bool] = False
     """Feature values uniform on [-1, 1] instead of [0, 1]."""
+    one_hot_scale: ClassVar[float] = 1.0
+    """The value of the one-hot inputs the truth is read on (`one_hot_check`, `importance_truth`)."""
+    neuron_contributions: ClassVar[bool] = False
+    """Whether SPD's score compares the neuron contributions of model and decomposition (residual MLPs)."""
+
+    @classmethod
+    def true_pieces(cls, config: TargetConfig) -> str | None:
+        """The decomposed matrix whose columns are the rank-one pieces a parameter decomposition should find
+        (scored by MMCS and ML2R, superpose.measures.pieces), or None when the truth names none."""
+        return None
+
+    @classmethod
+    def importance_truth(cls, config: TargetConfig) -> dict[str, tuple[tuple[str, ...], int]]:
+        """The causal-importance pattern a decomposition should show on one-hot inputs, by name: (the
+        decomposed matrices whose importances are read side by side, k). k = 0 asks for one subcomponent per
+        feature (the identity pattern), k > 0 for k dense subcomponents every feature uses. Empty: no pattern
+        is known."""
+        return {}
+
+    @classmethod
+    def one_hot_check(cls, config: TargetConfig, model: Target) -> dict[str, Any]:
+        """The reference recipe's sanity check of a trained model on one-hot inputs (empty: none)."""
+        return {}
 
     def matrices(self) -> dict[str, jax.Array]:
         """The weights a decomposition splits, by name in forward order, each d_out x d_in."""
@@ -205,6 +232,25 @@ class Target(nnx.Module, Registered):
 class TMS(Target, name="tms"):
     """x' = ReLU(Wᵀ [I] W x + b), W: n_hidden x n_features, tied; I frozen when present."""
 
+    one_hot_scale = 0.75
+
+    @classmethod
+    def true_pieces(cls, config):
+        return "W"
+
+    @classmethod
+    def importance_truth(cls, config):
+        truth = {"W": (("W",), 0), "WT": (("WT",), 0)}
+        return truth | {"I": (("I",), config.n_hidden)} if config.identity else truth
+
+    @classmethod
+    def one_hot_check(cls, config, model):
+        """Input 0.75·e_i should come back as 0.75 ± 0.1 at index i (for every feature it represents)."""
+        out = np.diag(np.asarray(model(jnp.asarray(0.75 * np.eye(config.n_features, dtype=np.float32)))))
+        ok = np.abs(out - 0.75) <= 0.1
+        return {"one_hot_output": out.tolist(), "one_hot_ok": int(ok.sum()),
+                "one_hot_features": config.n_features}
+
     def __init__(self, config: TargetConfig, key: jax.Array):
         f, h = config.n_features, config.n_hidden
         k_w, k_b = jax.random.split(key)
@@ -234,6 +280,13 @@ class ResidualTarget(Target):
     Subclasses hold ``W_in`` (layers x neurons x d_resid), ``W_out`` (layers x d_resid x neurons) and
     optionally ``b_in`` (layers x neurons), and define `embed` and `unembed`.
     """
+
+    @classmethod
+    def importance_truth(cls, config):
+        """One subcomponent per feature in the W_in of all layers; n_hidden x n_layers dense ones in W_out."""
+        layers = range(config.n_layers)
+        return {"W_in": (tuple(f"W_in.{i}" for i in layers), 0),
+                "W_out": (tuple(f"W_out.{i}" for i in layers), config.n_hidden * config.n_layers)}
 
     def embed(self, x_BxF: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -282,6 +335,13 @@ class ResidMLP(ResidualTarget, name="resid_mlp"):
     """Frozen unit embedding W_E; r += W_out ReLU(W_in r) per layer; output W_E r; labels x + ReLU(x)."""
 
     signed_inputs = True
+    neuron_contributions = True
+
+    @classmethod
+    def one_hot_check(cls, config, model):
+        """Input e_i gives ŷ_i ≈ 1.6 against a label of 2 (the published model undershoots the ReLU)."""
+        out = np.diag(np.asarray(model(jnp.asarray(np.eye(config.n_features, dtype=np.float32)))))
+        return {"one_hot_output": out.tolist(), "one_hot_mean": float(out.mean())}
 
     def __init__(self, config: TargetConfig, key: jax.Array):
         n, d, m, n_layers = config.n_features, config.d_resid, config.n_hidden, config.n_layers
@@ -387,8 +447,7 @@ class TwoHop(ResidualTarget, name="two_hop"):
     """A planted two-hop circuit in a residual stream of n + 2k dimensions (n = 2k binary inputs A).
 
     Layer 0: B_j = ReLU(A_2j + A_2j+1 − ½), written to dimension n + j. Layer 1: C_j = ReLU(B_j + B_(j+1 mod
-    k)
-    − ¾), written to dimension n + k + j, reading only B. The output is the whole final residual stream.
+    k) − ¾), written to dimension n + k + j, reading only B. The output is the whole final residual stream.
     """
 
     B_BIAS, C_BIAS = -0.5, -0.75
@@ -587,12 +646,7 @@ class TargetLearner(Learner):
 
 
 def group_config(configs: Sequence[TargetConfig]) -> TargetConfig:
-    if not configs:
-        raise ConfigError("a training group needs at least one target")
-    static = {c.static() for c in configs}
-    if len(static) != 1:
-        raise ConfigError("targets trained together must share kind, sizes, steps and schedule")
-    return static.pop()
+    return shared_static(configs, "targets")
 
 
 def train(
@@ -631,22 +685,5 @@ def planted_params(configs: Sequence[TargetConfig]) -> dict[str, np.ndarray]:
 
 
 def one_hot_check(config: TargetConfig, model: Target) -> dict[str, Any]:
-    """The sanity checks of the reference recipes on one-hot inputs.
-
-    TMS: input 0.75·e_i should come back as 0.75 ± 0.1 at index i (for every feature the model
-    represents). Residual MLP: input e_i gives ŷ_i ≈ 1.6 against a label of 2 (the published model
-    undershoots the ReLU).
-    """
-    eye = np.eye(config.n_features, dtype=np.float32)
-    if config.kind == "tms":
-        out = np.diag(np.asarray(model(jnp.asarray(0.75 * eye))))
-        ok = np.abs(out - 0.75) <= 0.1
-        return {
-            "one_hot_output": out.tolist(),
-            "one_hot_ok": int(ok.sum()),
-            "one_hot_features": config.n_features,
-        }
-    if config.kind != "resid_mlp":
-        return {}
-    out = np.diag(np.asarray(model(jnp.asarray(eye))))
-    return {"one_hot_output": out.tolist(), "one_hot_mean": float(out.mean())}
+    """The sanity check of the target's reference recipe on one-hot inputs (`Target.one_hot_check`)."""
+    return TARGETS.get(config.kind).one_hot_check(config, model)

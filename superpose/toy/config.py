@@ -9,8 +9,7 @@ A `ToyConfig` describes ONE model instance. Fields split in two kinds:
   weight decay, seed) are arrays inside that program, so a new value never
   recompiles.
 
-Dimension alphabet used across the package: ``I`` instances, ``B`` batch,
-``F`` features, ``H`` hidden, ``L`` SAE latents, ``T`` steps.
+Array names end in their axes (``W_FxH``): superpose.dimensions is the alphabet.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from superpose.toy.models import MODELS
+from superpose.train.per_instance import InstanceConfig, per_instance
 from superpose.validate import (
     MAX_SEED,
     ConfigError,
@@ -36,26 +36,10 @@ DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
 
-STATIC_FIELDS = (
-    "model",
-    "n_features",
-    "n_hidden",
-    "steps",
-    "batch_size",
-    "schedule",
-    "warmup_steps",
-    "log_every",
-    "prng",
-    "data",
-    "set_size",
-    "n_train",
-    "normalize",
-    "snapshots",
-)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ToyConfig:
+class ToyConfig(InstanceConfig):
     """One toy model of superposition and its training recipe.
 
     Defaults follow the paper's official notebook (check 14 of docs/checks.md): AdamW with
@@ -70,21 +54,26 @@ class ToyConfig:
     """F, the number of input features."""
     n_hidden: int = 2
     """H, the number of hidden dimensions."""
-    feature_probability: float | tuple[float, ...] = 1.0
+    feature_probability: float | tuple[float, ...] = per_instance(1.0)
     """Density 1 - S: probability that a feature is non-zero, one value or one per feature."""
-    importance_decay: float = 1.0
+    importance_decay: float = per_instance(1.0)
     """Importance I_i = importance_decay ** i (1.0 gives uniform importance)."""
-    importance: tuple[float, ...] | None = None
+    importance: tuple[float, ...] | None = per_instance(None)
     """A custom importance per feature; overrides `importance_decay` when given."""
     steps: int = 10_000
+    """Training steps (the notebook's 10,000)."""
     batch_size: int = 1024
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
+    """Inputs per step (the notebook's 1024)."""
+    learning_rate: float = per_instance(1e-3)
+    """AdamW's learning rate (the notebook's 1e-3); the peak of `warmup_cosine`."""
+    weight_decay: float = per_instance(0.01)
     """Decoupled (AdamW) weight decay, PyTorch's default as the notebook uses."""
     schedule: str = "constant"
     """`constant`, or `warmup_cosine` (linear warm-up then cosine decay to 0)."""
     warmup_steps: int = 0
-    seed: int = 0
+    """`warmup_cosine`: steps of linear warm-up from 0."""
+    seed: int = per_instance(0)
+    """The instance's random stream: initial weights and data (plus `SUPERPOSE_SEED_OFFSET`)."""
     log_every: int = 100
     """Steps per compiled chunk: the host sees the program (loss, progress) only this often."""
     prng: str = "hash"
@@ -101,10 +90,10 @@ class ToyConfig:
     """Rescale every input to unit L2 norm (the double-descent setup)."""
     snapshots: bool = False
     """Keep W at the end of every chunk of `log_every` steps (learning dynamics)."""
-    hidden_l1: float = 0.0
+    hidden_l1: float = per_instance(0.0)
     """λ of an L1 penalty on the hidden activations, λ · mean over the batch of Σ_h |h| (the paper's
     "strategic picture": it removes superposition at a cost in loss). 0: no penalty."""
-    attack_fraction: float = 0.0
+    attack_fraction: float = per_instance(0.0)
     """Adversarial training: every input x is attacked along the analytic attack direction
     (WᵀW)_i / ‖(WᵀW)_i‖ of one feature i drawn at random, with L2 norm `attack_fraction` · ‖x‖, and the
     model is trained to output the clean target (superpose.toy.adversarial). 0: plain training."""
@@ -166,12 +155,6 @@ class ToyConfig:
         """Points per step: the whole training set when it is finite."""
         return self.n_train if self.n_train > 0 else self.batch_size
 
-    def static_key(self) -> tuple:
-        """The fields that fix the compiled program's shape."""
-        return tuple(getattr(self, name) for name in STATIC_FIELDS)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def field_names() -> list[str]:

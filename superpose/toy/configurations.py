@@ -112,6 +112,6 @@ def losses(
     return out[0], out[1]
 
 
-def optimal_phase(loss_CxSxR: np.ndarray) -> np.ndarray:
+def optimal_phase(loss_QxSxR: np.ndarray) -> np.ndarray:
     """The phase (0 dropped, 1 superposition, 2 dedicated) of the best configuration in every cell."""
-    return np.asarray(PHASE_OF)[np.argmin(loss_CxSxR, axis=0)]
+    return np.asarray(PHASE_OF)[np.argmin(loss_QxSxR, axis=0)]

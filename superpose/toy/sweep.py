@@ -76,7 +76,7 @@ class Sweep:
 
 def shape_groups(sweep: Sweep) -> dict[str, list[tuple[int, int, ToyConfig]]]:
     """Instances grouped by static fields, named by the static axis values that vary."""
-    static_axes = [k for k in sweep.axes if k in cfg.STATIC_FIELDS]
+    static_axes = [k for k in sweep.axes if k in ToyConfig.static_fields()]
     groups: dict[str, list] = {}
     for inst in sweep.instances():
         label = "-".join(f"{k}={getattr(inst[2], k)}" for k in static_axes) or "all"

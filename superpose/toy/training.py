@@ -22,10 +22,11 @@ import optax
 
 from superpose.data.sparse_features import sample_structured
 from superpose.toy.adversarial import attack_directions
-from superpose.toy.config import STATIC_FIELDS, ToyConfig
+from superpose.toy.config import ToyConfig
 from superpose.toy.models import MODELS, ToyModel
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
+from superpose.train.per_instance import shared_static
 from superpose.validate import ConfigError
 
 ATTACK_STREAM = 0x5EED_A77C
@@ -154,11 +155,7 @@ class TrainResult(NamedTuple):
 
 def static_config(configs: Sequence[ToyConfig]) -> ToyConfig:
     """The shared static part of a group, with per-instance fields reset to defaults."""
-    if not configs:
-        raise ConfigError("a training group needs at least one instance")
-    if len({c.static_key() for c in configs}) != 1:
-        raise ConfigError("instances trained together must share model, sizes, steps and schedule")
-    return ToyConfig(**{name: getattr(configs[0], name) for name in STATIC_FIELDS})
+    return shared_static(configs, "toy models")
 
 
 def learner(configs: Sequence[ToyConfig]) -> ToyLearner:

@@ -68,8 +68,7 @@ def seed_offset() -> int:
     """The whole number in $SUPERPOSE_SEED_OFFSET (0 when unset), added to every seed superpose turns into a
     random stream: instance and data seeds, evaluation sets, ground-truth dictionaries. It reruns any study on
     other seeds without editing a config, to see whether a finding is one seed's luck (the test suite's
-    robustness
-    runs use it). Results record it in their environment."""
+    robustness runs use it). Results record it in their environment."""
     text = os.environ.get(SEED_OFFSET_VARIABLE, "").strip()
     try:
         return int(text or 0)

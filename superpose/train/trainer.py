@@ -92,15 +92,12 @@ runs twice as wide; benchmark (a) went from 84k to 113k model-steps/s and (c) fr
 AVX-512), with results bit for bit those of the default. A CPU without AVX-512 ignores it."""
 YNN_DOTS_ONLY = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 """XLA CPU options for learners of small arrays: YNNPACK for single matrix products only, XLA's own code for
-the
-rest. XLA's CPU default also hands reductions and element-wise chains to YNNPACK, whose per-call cost
-dominates
-small programs: SPD's importance MLPs' weight gradients (B x C x d_gate reduced over the batch) took 4.6 of
-the
-6.4 ms of a one-instance TMS 5-2 step (batch 512), 1.15 ms without; the 10-instance intro sweep (F=5, H=2,
-benchmark (a)) runs 1.35x faster (148k against 110k model-steps/s), while the blocked 40 x 40 phase grid (b)
-and the n=200 geometry sweep (c) run 3-4% slower (2 cores). Results differ from the default's in the last bits
-(another summation order)."""
+the rest. XLA's CPU default also hands reductions and element-wise chains to YNNPACK, whose per-call cost
+dominates small programs: SPD's importance MLPs' weight gradients (B x C x d_gate reduced over the batch) took
+4.6 of the 6.4 ms of a one-instance TMS 5-2 step (batch 512), 1.15 ms without; the 10-instance intro sweep
+(F=5, H=2, benchmark (a)) runs 1.35x faster (148k against 110k model-steps/s), while the blocked 40 x 40 phase
+grid (b) and the n=200 geometry sweep (c) run 3-4% slower (2 cores). Results differ from the default's in the
+last bits (another summation order)."""
 
 
 class Stream:

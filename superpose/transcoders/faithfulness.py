@@ -17,10 +17,9 @@ Every score compares the replacement with the target's planted truth or with the
   replacement computes through the B part of the residual stream: layer-1 latents' contributions
   weighted by the share of their pre-activation read from B (|w_B·r_B| / (|w_A·r_A| + |w_B·r_B|)),
   plus the skip path's B part (against its A part); layer-0 latents writing C directly (CLT) count as A→C. The
-  true model
-  scores 1. `mediation`: zero the B part of the residual stream before layer 1, in the model and in
-  the replacement; 1 − E‖ΔC_rep − ΔC‖² / E‖ΔC‖² (1: the replacement's C depends on B as the model's
-  does; 0: not at all). `direct_share`: the share of layer-1 output norm written by layer-0 latents.
+  true model scores 1. `mediation`: zero the B part of the residual stream before layer 1, in the model and in
+  the replacement; 1 − E‖ΔC_rep − ΔC‖² / E‖ΔC‖² (1: the replacement's C depends on B as the model's does; 0:
+  not at all). `direct_share`: the share of layer-1 output norm written by layer-0 latents.
 * Absolute value only. `datapoint_latents`: latents whose decoder row has cosine ≥ 0.9 with the
   repeated point p = (1, 1, 1, 0, …) (a true latent has 1/√3) and that fire on p: memorised
   "datapoint features" (Anthropic 2025, "A toy model of mechanistic (un)faithfulness").
@@ -224,7 +223,7 @@ def planted_replacement(
     `datapoint` (the absolute value): one spare latent memorises the repeated point p: it reads p/3, fires
     above 0.8 (on p, and on rare inputs with three large entries), and writes p.
     """
-    shapes = dict(_flat(Replacement(config, *residual_shape(target_config), jax.random.key(0))))
+    shapes = dict(_flat(Replacement.build(config, *residual_shape(target_config), jax.random.key(0))))
     params = {k: np.zeros(v.shape, np.float32) for k, v in shapes.items()}
     truth = _truth(target_config)
     n_true = truth["W_in"].shape[1]

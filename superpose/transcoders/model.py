@@ -44,19 +44,20 @@ from flax import nnx
 
 from superpose.activations import jump_relu, top_k_mask
 from superpose.decomposition.training import train_group
+from superpose.registry import Registered, Registry
 from superpose.targets import models as targets_lib
 from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
+from superpose.train.per_instance import InstanceConfig, per_instance
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
-KINDS = ("plt", "skip", "clt")
 ACTIVATIONS = ("jumprelu", "relu", "topk")
 SPARSITIES = ("tanh", "l1")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TranscoderConfig:
+class TranscoderConfig(InstanceConfig):
     """One replacement and its training recipe. Fields in `PER_INSTANCE` may differ within one program."""
 
     kind: str = "plt"
@@ -68,31 +69,32 @@ class TranscoderConfig:
     k: int = 2
     """topk: active latents per layer and sample."""
     sparsity: str = "tanh"
-    sparsity_coefficient: float = 1e-2
+    """The sparsity penalty: `tanh` (λ Σ tanh(c · a‖W_dec‖), SAELens') or `l1` (λ Σ a‖W_dec‖)."""
+    sparsity_coefficient: float = per_instance(1e-2)
     """λ."""
     tanh_scale: float = 4.0
     """c of the tanh penalty (SAELens' default)."""
-    jacobian_coefficient: float = 0.0
+    jacobian_coefficient: float = per_instance(0.0)
     """μ of the Jacobian-matching term (0: off)."""
     preactivation_coefficient: float = 1e-2
     """ν of the dead-latent pre-activation loss (0: off)."""
     initial_threshold: float = 0.1
+    """jumprelu: the initial threshold θ of every latent."""
     bandwidth: float = 0.05
+    """jumprelu: the rectangle kernel's bandwidth ε of the pseudo-derivatives."""
     steps: int = 10_000
+    """Training steps."""
     batch_size: int = 512
-    learning_rate: float = 3e-3
-    seed: int = 0
+    """Inputs per step."""
+    learning_rate: float = per_instance(3e-3)
+    """Adam's learning rate."""
+    seed: int = per_instance(0)
+    """The run's random stream: initialisation, data and Jacobian probes."""
     log_every: int = 500
-
-    PER_INSTANCE: ClassVar[tuple[str, ...]] = (
-        "sparsity_coefficient",
-        "jacobian_coefficient",
-        "learning_rate",
-        "seed",
-    )
+    """Steps per compiled chunk."""
 
     def __post_init__(self):
-        check_choice("kind", self.kind, KINDS)
+        check_choice("kind", self.kind, REPLACEMENTS.names())
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("sparsity", self.sparsity, SPARSITIES)
         for name in ("n_latents", "k", "steps", "batch_size", "log_every"):
@@ -110,12 +112,6 @@ class TranscoderConfig:
         for name in ("learning_rate", "initial_threshold", "bandwidth"):
             check_float(name, getattr(self, name), lower=0.0, open_lower=True)
 
-    def static(self) -> TranscoderConfig:
-        return dataclasses.replace(self, **{f: getattr(TranscoderConfig, f) for f in self.PER_INSTANCE})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 def residual_shape(target: TargetConfig) -> tuple[int, int]:
     """(MLP layers, residual width) of a residual target."""
@@ -125,8 +121,19 @@ def residual_shape(target: TargetConfig) -> tuple[int, int]:
     return target.n_layers, target.d_resid
 
 
-class Replacement(nnx.Module):
-    """The latents of every layer and their decoders (module doc), for ONE instance."""
+REPLACEMENTS = Registry("transcoder kind", required=())
+"""Every kind of replacement by name (`TranscoderConfig.kind`)."""
+
+
+class Replacement(nnx.Module, Registered):
+    """The latents of every layer and their decoders (module doc), for ONE instance. The base class is the
+    per-layer transcoder; a kind is a subclass that names itself (`class Skip(Replacement, name="skip")`)
+    and changes what it must: its parameters, which layers a latent writes to (`writes`, `decoder`), its
+    output."""
+
+    registry = REPLACEMENTS
+    W_skip: ClassVar[None] = None
+    """The affine skip path, L x D x D, of the kinds that have one (`Skip`)."""
 
     def __init__(self, config: TranscoderConfig, n_layers: int, d_resid: int, key: jax.Array):
         L, N, D = n_layers, config.n_latents, d_resid
@@ -134,15 +141,30 @@ class Replacement(nnx.Module):
         self.config = config
         self.W_enc = nnx.Param(jax.random.uniform(k_enc, (L, N, D), jnp.float32, -1, 1) / math.sqrt(D))
         self.b_enc = nnx.Param(jnp.zeros((L, N), jnp.float32))
-        dec_shape = (L, L, N, D) if config.kind == "clt" else (L, N, D)
-        self.W_dec = nnx.Param(jax.random.uniform(k_dec, dec_shape, jnp.float32, -1, 1) / math.sqrt(N))
+        self.W_dec = nnx.Param(
+            jax.random.uniform(k_dec, self.decoder_shape(L, N, D), jnp.float32, -1, 1) / math.sqrt(N)
+        )
         self.b_dec = nnx.Param(jnp.zeros((L, D), jnp.float32))
         self.log_threshold = (
             nnx.Param(jnp.full((L, N), math.log(config.initial_threshold), jnp.float32))
             if config.activation == "jumprelu"
             else None
         )
-        self.W_skip = nnx.Param(jnp.zeros((L, D, D), jnp.float32)) if config.kind == "skip" else None
+
+    @classmethod
+    def decoder_shape(cls, n_layers: int, n_latents: int, d_resid: int) -> tuple[int, ...]:
+        """W_dec's shape: one decoder per layer's latents, L x N x D."""
+        return n_layers, n_latents, d_resid
+
+    @classmethod
+    def parameter_count(cls, n_layers: int, n_latents: int, d_resid: int) -> int:
+        """Parameters of the encoders and decoders (for memory estimates; biases left out)."""
+        return n_layers * n_latents * d_resid * 3
+
+    @classmethod
+    def build(cls, config: TranscoderConfig, n_layers: int, d_resid: int, key: jax.Array) -> Replacement:
+        """The replacement of `config.kind`."""
+        return REPLACEMENTS.get(config.kind)(config, n_layers, d_resid, key)
 
     @property
     def n_layers(self) -> int:
@@ -150,20 +172,14 @@ class Replacement(nnx.Module):
 
     def decoder(self, source: int, layer: int) -> jax.Array:
         """W_dec^{source→layer} (N x D); zero where latents cannot write."""
-        if self.config.kind == "clt":
-            return self.W_dec[source, layer] if source <= layer else jnp.zeros_like(self.W_dec[source, layer])
         return self.W_dec[layer] if source == layer else jnp.zeros_like(self.W_dec[layer])
 
     def writes(self) -> jax.Array:
         """Which (source, layer) pairs a latent may write to, L x L."""
-        L = self.n_layers
-        return jnp.triu(jnp.ones((L, L))) if self.config.kind == "clt" else jnp.eye(L)
+        return jnp.eye(self.n_layers)
 
     def decoder_norms(self) -> jax.Array:
         """‖W_dec,i^s‖ over every layer latent i of layer s writes to, L x N."""
-        if self.config.kind == "clt":
-            sq = jnp.sum(self.W_dec[...] ** 2, axis=-1) * self.writes()[:, :, None]
-            return jnp.sqrt(jnp.sum(sq, axis=1))
         return jnp.linalg.norm(self.W_dec[...], axis=-1)
 
     def pre_activations(self, layer: int, r_BxD: jax.Array) -> jax.Array:
@@ -216,6 +232,46 @@ class Replacement(nnx.Module):
         return target.unembed(r, r0), acts
 
 
+class PerLayer(Replacement, name="plt"):
+    """A per-layer transcoder (Dunefsky et al. 2024): the latents of layer l write to layer l only."""
+
+
+class Skip(Replacement, name="skip"):
+    """A skip transcoder (Paulo et al. 2025): a per-layer transcoder plus an affine skip path W_skip^l r^l
+    that starts at zero."""
+
+    def __init__(self, config: TranscoderConfig, n_layers: int, d_resid: int, key: jax.Array):
+        super().__init__(config, n_layers, d_resid, key)
+        self.W_skip = nnx.Param(jnp.zeros((n_layers, d_resid, d_resid), jnp.float32))
+
+    @classmethod
+    def parameter_count(cls, n_layers, n_latents, d_resid):
+        return super().parameter_count(n_layers, n_latents, d_resid) + n_layers * d_resid * d_resid
+
+
+class CrossLayer(Replacement, name="clt"):
+    """A cross-layer transcoder (Ameisen et al. 2025): the latents of layer s write to every layer l ≥ s."""
+
+    @classmethod
+    def decoder_shape(cls, n_layers, n_latents, d_resid):
+        return n_layers, n_layers, n_latents, d_resid
+
+    @classmethod
+    def parameter_count(cls, n_layers, n_latents, d_resid):
+        return n_layers * n_latents * d_resid * (2 + n_layers)
+
+    def decoder(self, source, layer):
+        return self.W_dec[source, layer] if source <= layer else jnp.zeros_like(self.W_dec[source, layer])
+
+    def writes(self):
+        L = self.n_layers
+        return jnp.triu(jnp.ones((L, L)))
+
+    def decoder_norms(self):
+        sq = jnp.sum(self.W_dec[...] ** 2, axis=-1) * self.writes()[:, :, None]
+        return jnp.sqrt(jnp.sum(sq, axis=1))
+
+
 def target_model_output(target: targets_lib.ResidualTarget, x_BxF: jax.Array, edit=None) -> jax.Array:
     """The target's own output, with `edit(layer, r)` applied to the residual before each MLP."""
     r0 = r = target.embed(x_BxF)
@@ -254,8 +310,8 @@ def jacobian_mismatch(
     model: Replacement, target: targets_lib.ResidualTarget, x_BxF: jax.Array, probe: jax.Array
 ) -> jax.Array:
     """E‖J_rep(x)ᵀu − J_model(x)ᵀu‖² (sum over inputs, mean over the batch) for probes u (B x outputs), over
-    the
-    input coordinates where the model is differentiable (not at a ReLU's kink: |x| at an inactive feature)."""
+    the input coordinates where the model is differentiable (not at a ReLU's kink: |x| at an inactive
+    feature)."""
     _, rep_vjp = jax.vjp(lambda x: model.closed_loop(target, x)[0], x_BxF)
     _, model_vjp = jax.vjp(lambda x: target_model_output(target, x), x_BxF)
     difference = rep_vjp(probe)[0] - jax.lax.stop_gradient(model_vjp(probe)[0])
@@ -288,7 +344,7 @@ class TranscoderLearner(Learner):
 
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed))
-        return Replacement(self.config, *residual_shape(self.target), init_key), data_key
+        return Replacement.build(self.config, *residual_shape(self.target), init_key), data_key
 
     def optimizer(self, hyper: Hyper):
         return optax.adam(hyper.learning_rate)
@@ -324,9 +380,7 @@ class TranscoderLearner(Learner):
     def bytes_per_instance(self) -> int:
         L, D = residual_shape(self.target)
         N, B = self.config.n_latents, self.config.batch_size
-        n_params = L * N * D * (2 + (L if self.config.kind == "clt" else 1)) + L * D * D * (
-            self.config.kind == "skip"
-        )
+        n_params = REPLACEMENTS.get(self.config.kind).parameter_count(L, N, D)
         return int(4 * (4 * n_params + 8 * B * L * (N + 3 * D) * (3 if self.jacobian else 1)))
 
 
@@ -362,5 +416,5 @@ def train(
 def from_arrays(config: TranscoderConfig, target: TargetConfig, params: dict[str, Any]) -> Replacement:
     """The replacement `config` describes for `target`, holding `params` (one instance)."""
     return trainer.module_from_arrays(
-        lambda: Replacement(config, *residual_shape(target), jax.random.key(0)), params
+        lambda: Replacement.build(config, *residual_shape(target), jax.random.key(0)), params
     )

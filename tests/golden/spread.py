@@ -1,7 +1,6 @@
 """Measures how far the golden cases move when only the floating-point round-off changes: trains them under
 each of XLA's narrower vector ISAs (--xla_cpu_max_isa: what an AVX2 laptop or an older server compiles for)
-and
-prints, per case, the largest absolute difference from golden.npz and the largest relative to the array's
+and prints, per case, the largest absolute difference from golden.npz and the largest relative to the array's
 scale (max |value|). tests/test_golden.py's cross-platform tolerance is the largest of these times a margin.
 
 Run from the repository root: `python tests/golden/spread.py [ISA ...]` (default: AVX2 AVX SSE4_2).
