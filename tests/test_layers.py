@@ -86,6 +86,16 @@ def test_nothing_below_the_application_draws():
     assert drawing == []
 
 
+def test_measures_are_pure():
+    """superpose.measures imports numpy, jax and scipy (and the standard library) only: metrics a reader can
+    lift out of the package."""
+    allowed = ("numpy", "jax", "scipy", "__future__", "collections", "dataclasses", "functools", "math", "typing")
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {imported}"
+             for name, path in MODULES.items() if name.startswith("superpose.measures")
+             for line, imported in imports(path) if not imported.startswith(allowed)]
+    assert found == []
+
+
 def test_no_import_cycle():
     """Depth-first search over module -> imported module; a package's __init__ importing its own submodules
     (to register built-ins) is the package's, not a cycle."""
