@@ -1,6 +1,7 @@
 """The SAE experiments' quick modes run end to end and show their figure's main fact."""
 
 import numpy as np
+import pytest
 
 from experiments import sae_architectures, sae_recovery, sae_sharkey
 from superpose import results
@@ -24,6 +25,7 @@ def test_sharkey_grid_recovers_with_enough_latents(tmp_path):
     assert sae_sharkey.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
 
 
+@pytest.mark.slow  # the SynthSAEBench-world architecture comparison at quick size: 45 s under AVX2
 def test_architecture_table_tells_recovery_from_reconstruction(tmp_path):
     manifest = sae_architectures.EXPERIMENT.run(tmp_path, "quick", progress=False, skip_existing=False)
     rows = sae_architectures.table(manifest)

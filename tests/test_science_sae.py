@@ -1,6 +1,7 @@
 """SAEs recover known features: check 13 of docs/checks.md, the Sharkey preset, steering."""
 
 import numpy as np
+import pytest
 
 from experiments import sae_recovery, sae_steering
 from superpose.app.scorecard import assert_holds
@@ -32,6 +33,7 @@ def test_check13_l1_saes_recover_the_pentagon_with_resampling(quick_results):
     assert (sae_group.metric(off, "dead_latents") > 0).sum() >= 4
 
 
+@pytest.mark.slow  # 26 s under AVX2; the sae-sharkey experiment's test covers the preset in the default suite
 def test_l1_sae_recovers_the_sharkey_preset():
     """Sharkey et al. data (d=256, G=512, E[L0]=5), one L1 SAE with dictionary ratio 2 (1,024 latents),
     λ·d = 0.3, batch 256, 3,000 steps. Calibrated: MMCS(true → learned) = 0.850 and 77% of the features
