@@ -22,6 +22,7 @@ def _rows(manifest, **match):
     return [r for r in circuits_faithfulness.table(manifest) if all(r[k] == v for k, v in match.items())]
 
 
+@pytest.mark.slow  # the circuits-faithfulness experiment at quick size: about 35 s with its figures under AVX2
 def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
     """Each fact holds at seed offsets 0, 1000 and 2000 (quick size: one seed per λ; the measured values are
     listed in that order)."""
@@ -49,6 +50,7 @@ def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
     assert clt_j[max(clt_j)]["direct_share"] > 0.5
 
 
+@pytest.mark.slow
 def test_repeated_point_datapoint_feature_and_jacobian_matching(faithfulness_run):
     """Without Jacobian matching the per-layer transcoder memorises the repeated point at the larger λ (seed
     offsets 0, 1000, 2000: 3 of 3); with it, fewer datapoint latents form (in total over both λ 0, 1, 0
