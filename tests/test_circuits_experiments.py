@@ -22,7 +22,7 @@ def _rows(manifest, **match):
     return [r for r in circuits_faithfulness.table(manifest) if all(r[k] == v for k, v in match.items())]
 
 
-@pytest.mark.slow  # the circuits-faithfulness experiment at quick size: about 35 s with its figures under AVX2
+@pytest.mark.slow  # the circuits-faithfulness experiment at quick size: about 35 s (AVX2), figures included
 def test_faithfulness_figure_and_its_facts(faithfulness_run, tmp_path):
     """Each fact holds at seed offsets 0, 1000 and 2000 (quick size: one seed per λ; the measured values are
     listed in that order)."""
