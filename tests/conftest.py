@@ -27,6 +27,7 @@ TRAINING_MODULES = {
     "test_scorecard",
     "test_notebook",
     "test_docs",
+    "test_extending",
     "test_command_line",
     "test_reliability",
     "test_sharding",
