@@ -254,8 +254,7 @@ def _learner_and_hyper(configs, n_dims):
 
 def matmul_floor(configs, n_dims, steps):
     """Seconds for `steps` steps of only x·W_enc and xᵀ·g per SAE (the encoder's forward product and its
-    weight
-    gradient), one shared batch, vmapped over the SAEs and sharded like the engine."""
+    weight gradient), one shared batch, vmapped over the SAEs and sharded like the engine."""
     c = configs[0]
     x = jax.random.normal(jax.random.key(0), (c.batch_size, n_dims))
     W = jax.random.normal(jax.random.key(1), (len(configs), n_dims, c.n_latents)) * 0.1

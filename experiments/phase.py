@@ -67,9 +67,8 @@ def sweeps(quick: bool) -> list[Sweep]:
 
 
 def classify(W_IxFxH: np.ndarray) -> np.ndarray:
-    """Phase of the extra (last) feature, an index into PHASES, for each instance: superposition
-    when it shares its direction with a learned feature (|cos| > 0.5); same sign when that cosine is
-    positive."""
+    """Phase of the extra (last) feature, an index into PHASES, for each instance: superposition when it
+    shares its direction with a learned feature (|cos| > 0.5); same sign when that cosine is positive."""
     norms = np.linalg.norm(W_IxFxH, axis=-1)
     unit = W_IxFxH / np.maximum(norms, 1e-9)[..., None]
     cos = np.einsum("ifh,ih->if", unit[:, :-1], unit[:, -1])

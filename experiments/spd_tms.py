@@ -63,8 +63,7 @@ SIZES = {
                   {"steps": 5000, "log_every": 1000}, 5000),
 }
 """`full`: the papers' recipes (a GPU's work: 40-10 with C = 200 runs at ~35 ms per step per decomposition on
-a
-2-core CPU). `cpu`: the two 5-2 targets with the paper's SPD hyperparameters at 20k steps of batch 1024
+a 2-core CPU). `cpu`: the two 5-2 targets with the paper's SPD hyperparameters at 20k steps of batch 1024
 instead of 40k of 4096, and APD at its paper recipe. `paper-5-2`: SPD alone on TMS 5-2 at the paper's full
 recipe, 4 seeds (50 minutes on 2 cores). `apd-40-10`: APD alone on TMS 40-10 at its paper recipe, 2 seeds (17
 minutes). `cpu-40-10`: a first look at 40-10, 2 seeds, SPD at 10k steps of batch 1024 (1/16 of the paper's

@@ -1,11 +1,11 @@
 """superpose: a simulator for superposition in neural networks.
 
 The package, one layer per folder, each importing only the layers below it (tests/test_layers.py):
-  superpose.validate, registry, processor, activations   errors, registries, the machine, activation functions
+  superpose.validate, registry, processor, activations, dimensions   errors, registries, the machine,
+                         activation functions, the dimension alphabet
   superpose.train        the trainer: any `Learner`, many instances in one compiled program
   superpose.measures     pure metrics (feature geometry, dictionary recovery, decomposition pieces)
-  superpose.data         data sources: the toy's sparse features, ground-truth generators, SynthSAEBench, user
-  arrays
+  superpose.data         data sources: the toy's sparse features, ground truth, SynthSAEBench, user arrays
   superpose.results      result folders: one kind per class, `run_or_load`, `load`
   superpose.toy          toy models of superposition: configs, models, training, theory, sweeps
   superpose.sae          sparse autoencoders: architectures, groups, evaluation, SAELens, steering

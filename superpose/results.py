@@ -28,11 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jax
 import numpy as np
 
 from superpose.registry import Registry
-from superpose.train import checkpoint as checkpoint_lib
 from superpose.validate import ResultError
 
 SCHEMA_VERSION = 2
@@ -68,8 +66,7 @@ class Run:
 
 def environment() -> dict[str, Any]:
     """What is needed to reproduce a run: versions, commit, device, processor (its vector ISA sets the last
-    bits),
-    XLA flags and the seed offset ($SUPERPOSE_SEED_OFFSET, added to every seed)."""
+    bits), XLA flags and the seed offset ($SUPERPOSE_SEED_OFFSET, added to every seed)."""
     import jax
 
     from superpose import processor
@@ -214,6 +211,10 @@ def run_or_load(
     folder, when a previous run was interrupted) and returns (arrays, summary, config): the folder's arrays,
     its summary and what config.json records beside the kind, the job and the environment. On several
     processes, only process 0 writes."""
+    import jax  # here, not at the top: the command line checks folders with this module before JAX starts
+
+    from superpose.train import checkpoint as checkpoint_lib
+
     folder = Path(folder)
     if skip_existing and holds(folder, kind, job):
         return folder

@@ -144,10 +144,10 @@ def test_a_frozen_variable_is_carried_and_saved_but_never_trained(tmp_path):
 
 def test_an_sae_architecture_defined_in_one_class_trains_and_recovers_known_features(tmp_path):
     """Eight orthogonal features in 16 dimensions, density 0.05: the SAEs find them (MCC > 0.99; measured
-    1.000, as
-    the built-in L1 SAE), and its extra parameter is saved, loaded and resampled like the built-in ones. As
-    with the built-in L1 SAE (check 13), about 1 SAE in 8 stops with two latents on one feature (MCC
-    0.89-0.91; 14 of 16 reached 1.000 over seed offsets 0 to 7000 under AVX2), so at least 2 of 4 must."""
+    1.000, as the built-in L1 SAE), its extra parameter is saved, loaded and resampled like the built-in ones,
+    its own option reaches it, and its SAELens mapping gives the same latents. As with the built-in L1 SAE
+    (check 13), about 1 SAE in 8 stops with two latents on one feature (MCC 0.89-0.91; 14 of 16 reached 1.000
+    over seed offsets 0 to 7000 under AVX2), so at least 2 of 4 must."""
     source = groundtruth.synthetic_source(
         groundtruth.random_directions(8, 16, 0), groundtruth.constant_probabilities(8, 0.05)
     )
@@ -314,8 +314,7 @@ def test_a_target_and_a_decomposition_method_defined_in_one_class_each_train_sav
     """A linear autoencoder target learns the identity through a bottleneck as wide as the input (label error
     ~0),
     and a low-rank method factors its W_in exactly at rank 3 (its rank) and, at rank 1, reaches the
-    Eckart-Young
-    optimum (the energy of the two smaller singular values), which is far from 0."""
+    Eckart-Young optimum (the energy of the two smaller singular values), which is far from 0."""
     config = TargetConfig(
         kind="test_linear_autoencoder",
         n_features=3,

@@ -89,8 +89,7 @@ def test_an_sae_that_encodes_x_itself_gets_its_decoder_bias_folded_in(tmp_path):
 
 def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, capsys):
     """`superpose export` writes a result folder's SAEs; `superpose evaluate` scores one against its toy model
-    as
-    the bench did; bad input ends in one line."""
+    as the bench did; bad input ends in one line."""
     manifest = quick_results("sae-recovery")
     run = manifest.load("sae_recovery", "check13-resample=random")
     toys = manifest.group("sae_recovery_toys", "all")

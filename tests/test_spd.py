@@ -103,8 +103,7 @@ def test_full_importance_gives_unit_masks_and_the_exact_output(tms, monkeypatch)
 
 def test_delta_component_changes_nothing_when_the_pieces_sum_to_w(tms):
     """Oracle 9: with Σ pieces = W the remainder is 0, so the delta component leaves every loss unchanged;
-    with
-    pieces that do not sum to W it restores part of the missing weight."""
+    with pieces that do not sum to W it restores part of the missing weight."""
     target = targets_lib.from_arrays(TMS, tms)
     x = targets_lib.sample(jax.random.key(1), 0.05, 1024, 5, False)
     model = truth(TMS, tms["W"])

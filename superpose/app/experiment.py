@@ -74,8 +74,7 @@ class Manifest:
 
 Stage = Callable[..., list[Path]]
 """A stage that is not a toy sweep: (manifest of what the earlier stages wrote, size, *, progress,
-skip_existing)
--> the result folders it wrote or found, under the manifest's root."""
+skip_existing) -> the result folders it wrote or found, under the manifest's root."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -99,8 +99,7 @@ class TopK(SAE, name="topk"):
 
     def aux_k_loss(self, x_BxD, x_hat_BxD, h_BxL, dead_L):
         """OpenAI's AuxK: the dead latents' top-k_aux reconstruct the residual; scaled by min(n_dead / k_aux,
-        1).
-        Zero without dead latents, so it is computed only when some SAE of the group has one
+        1). Zero without dead latents, so it is computed only when some SAE of the group has one
         (`any_instance`)."""
         W_dec = self.W_dec_LxD[...]
         n_latents, n_dims = W_dec.shape
@@ -197,7 +196,7 @@ class Gated(SAE, name="gated"):
 
     @classmethod
     def from_saelens(cls, cfg, tensors, shift):
-        options, _ = super().from_saelens(cfg, tensors | {"b_enc": tensors["b_gate"]}, shift)
+        options = cls.saelens_config(tensors)
         params = saelens_common(tensors, shift, b_enc="b_gate")
         b_mag = tensors["b_mag"] + shift * tensors["b_dec"] @ (tensors["W_enc"] * np.exp(tensors["r_mag"]))
         return options, params | {"r_mag_L": tensors["r_mag"], "b_mag_L": b_mag}

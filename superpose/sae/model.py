@@ -205,8 +205,14 @@ class SAE(nnx.Module, Registered):
                      ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(SAEConfig fields, params by superpose name) of a SAELens SAE of `saelens_reads`; `shift` is 1 when
         its encoder reads x rather than x − b_dec (then b_dec·W_enc is folded into the encoder biases)."""
+        return cls.saelens_config(tensors), saelens_common(tensors, shift)
+
+    @classmethod
+    def saelens_config(cls, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The SAEConfig fields every SAE read from SAELens has: this architecture, its width, and decoder
+        rows left at the norms they were saved with."""
         return {"architecture": cls.name, "n_latents": int(tensors["W_dec"].shape[0]),
-                "unit_norm_decoder": False}, saelens_common(tensors, shift)
+                "unit_norm_decoder": False}
 
     def __init__(self, config: SAEConfig, n_dims: int, key: jax.Array):
         """Unit random decoder rows; encoder = decoder transpose (`tied_init`) or Kaiming-uniform; zero

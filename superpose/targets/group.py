@@ -86,8 +86,7 @@ def run_target(
 ) -> tuple[TargetGroup, int]:
     """(targets, instance to decompose). A TMS target trains seeds seed .. seed + n - 1 for n = TMS_BLOCK,
     2 x TMS_BLOCK, ... up to TMS_CANDIDATES, until one passes the one-hot check for every feature; the first
-    that
-    passes for the most features is decomposed. Other kinds train `config` alone (instance 0)."""
+    that passes for the most features is decomposed. Other kinds train `config` alone (instance 0)."""
     if config.kind != "tms" or config.init == "truth":
         return run_targets(folder, [config], progress=progress, skip_existing=skip_existing), 0
     configs = [dataclasses.replace(config, seed=config.seed + k) for k in range(TMS_CANDIDATES)]

@@ -3,11 +3,9 @@
 A checkpoint is one `.npz` file: the program's state (parameters, Adam moments,
 PRNG key data) at the end of a chunk, the step, the host-side history (losses,
 divergence, snapshots) and a fingerprint of the instances' configs (and, for SAEs,
-of the data source). It is
-written under a temporary name and renamed into place, so a kill leaves either
-the previous checkpoint or the new one, never half of one. Resuming runs the
-same compiled chunks from the same step with the same keys, so the result is
-bit-identical to an uninterrupted run.
+of the data source). It is written under a temporary name and renamed into place, so a kill leaves either the
+previous checkpoint or the new one, never half of one. Resuming runs the same compiled chunks from the same
+step with the same keys, so the result is bit-identical to an uninterrupted run.
 
 Plain npz rather than orbax-checkpoint: the state is a few small arrays per
 instance, one file per program; npz needs no extra dependency, is readable

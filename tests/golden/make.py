@@ -1,9 +1,8 @@
-"""Regenerates golden.npz: arrays trained at fixed seeds, to prove that refactors of the trainer keep
-results bit-identical. Run from the repository root: `python tests/golden/make.py` (only when a change
-of results is intended and explained). It also writes platform.json, the processor and versions the arrays
-come from (superpose.processor.record()): tests/test_golden.py trains the same cases and compares bit for bit
-where its platform matches, within the measured cross-platform tolerance elsewhere
-(tests/golden/spread.py)."""
+"""Regenerates golden.npz: arrays trained at fixed seeds, to prove that refactors of the trainer keep results
+bit-identical. Run from the repository root: `python tests/golden/make.py` (only when a change of results is
+intended and explained). It also writes platform.json, the processor and versions the arrays come from
+(superpose.processor.record()): tests/test_golden.py trains the same cases and compares bit for bit where its
+platform matches, within the measured cross-platform tolerance elsewhere (tests/golden/spread.py)."""
 
 import json
 import sys
