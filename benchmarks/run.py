@@ -353,9 +353,9 @@ def topk_benchmark(steps: int, timed: int, torch_python: str) -> None:
 
 def spd_sweep():
     """(learner, hyper, data) of 16 SPD runs on one trained TMS 5-2 target."""
+    from superpose import targets
     from superpose.decomposition import spd
     from superpose.decomposition.training import target_data
-    from superpose.targets import models as targets
     from superpose.train.per_instance import hyper_arrays
 
     target = targets.PRESETS["tms_5-2"]
@@ -374,20 +374,12 @@ def spd_sweep():
 def transcoder_sweep():
     """(learner, hyper, data) of 16 cross-layer transcoders on the planted two-hop circuit: 4 sparsity
     coefficients x Jacobian matching on/off x 2 seeds (circuits-faithfulness)."""
+    from superpose import targets
     from superpose.decomposition.training import target_data
-    from superpose.targets import models as targets
     from superpose.train.per_instance import hyper_arrays
     from superpose.transcoders import model as transcoders
 
-    target = targets.TargetConfig(
-        kind="two_hop",
-        n_features=6,
-        n_hidden=3,
-        n_layers=2,
-        d_resid=12,
-        init="truth",
-        feature_probability=0.3,
-    )
+    target = targets.TwoHopConfig(n_features=6, n_hidden=3, init="truth", feature_probability=0.3)
     params = {k: v[0] for k, v in targets.planted_params([target]).items()}
     base = transcoders.TranscoderConfig(kind="clt", n_latents=6, log_every=100)
     configs = [

@@ -46,11 +46,10 @@ SIZES = {
 
 def targets(quick: bool) -> dict:
     """folder name -> target configs trained in one program."""
-    from superpose.targets.models import PRESETS, TargetConfig
+    from superpose.targets import PRESETS, MixingMLPConfig
 
     size = SIZES["quick" if quick else "full"]
-    base = TargetConfig(
-        kind="mixing_mlp",
+    base = MixingMLPConfig(
         n_features=N_FEATURES,
         n_hidden=N_NEURONS,
         feature_probability=PROBABILITY,
@@ -139,7 +138,7 @@ def _measure(manifest: Manifest) -> dict:
             rows.append(
                 {
                     "sigma": compressed.off_diagonal_std(M),
-                    "scale": config.mixing_scale,
+                    "scale": getattr(config, "mixing_scale", None),  # the residual MLP has none
                     "seed": config.seed,
                     "loss_per_p": lp,
                     "semi_nmf": nmf,

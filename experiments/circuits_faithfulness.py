@@ -1,7 +1,7 @@
 """Do transcoders find the computation a model really does? Replacements judged on circuits known by
 construction.
 
-Two targets whose circuits are planted (superpose.targets.models):
+Two targets whose circuits are planted (superpose.targets):
 
 * the **two-hop circuit**: sparse binary inputs A (6), B_j = ReLU(A_2j + A_2j+1 − ½) written to the residual
   stream by the first MLP, C_j = ReLU(B_j + B_j+1 − ¾) by the second, from B alone. A faithful replacement
@@ -56,10 +56,9 @@ SIZES = {
 
 def targets(size: Size) -> dict:
     """name -> target configs (several: trained seeds, the transcoders replace the best)."""
-    from superpose.targets.models import TargetConfig
+    from superpose.targets import AbsMLPConfig, TwoHopConfig
 
-    two_hop = TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
-                           feature_probability=0.3)
+    two_hop = TwoHopConfig(n_features=6, n_hidden=3, init="truth", feature_probability=0.3)
     out = {"two_hop": [two_hop]}
     if size.trained_target:
         trained = dataclasses.replace(
@@ -74,11 +73,9 @@ def targets(size: Size) -> dict:
         out["two_hop-trained"] = [dataclasses.replace(trained, seed=s) for s in range(4)]
     for frac in size.repeat_fracs:
         out[f"abs-repeat{frac:g}"] = [
-            TargetConfig(
-                kind="abs_mlp",
+            AbsMLPConfig(
                 n_features=8,
                 n_hidden=16,
-                d_resid=8,
                 init="truth",
                 feature_probability=0.05,
                 repeat_frac=frac,

@@ -1,7 +1,7 @@
 """SPD on the residual MLPs of "compressed computation" (Braun et al. 2025; Bushnaq, Braun & Sharkey 2025).
 
 A residual MLP computes y = x + ReLU(x) for n sparse features through a frozen random embedding and
-fewer neurons than features (superpose.targets.models). SPD should split W_in into one rank-1 piece
+fewer neurons than features (superpose.targets). SPD should split W_in into one rank-1 piece
 per feature (each causally important for exactly that feature) and keep W_out as one dense component
 whose pieces fire together. This is SPD's empirical answer, not a planted truth (Bhagat et al. argue
 the model mostly exploits the embedding's noise), so the figure shows it beside the model's own
@@ -31,11 +31,10 @@ FULL = ("resid_mlp1", "resid_mlp2", "resid_mlp3")
 def setups(quick: bool) -> dict:
     """name -> (target config, SPD configs)."""
     from superpose.decomposition import spd
-    from superpose.targets.models import PRESETS, TargetConfig
+    from superpose.targets import PRESETS, ResidMLPConfig
 
     if quick:
-        target = TargetConfig(
-            kind="resid_mlp",
+        target = ResidMLPConfig(
             n_features=20,
             n_hidden=10,
             d_resid=200,

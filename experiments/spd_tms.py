@@ -2,7 +2,7 @@
 
 Bushnaq, Braun & Sharkey 2025 (Stochastic Parameter Decomposition), table 1, and Braun et al. 2025
 (APD): TMS 5-2 and 40-10, each with and without a frozen hidden identity. The target models are
-trained with the SPD paper's recipe (superpose.targets.models.PRESETS); every decomposition of a
+trained with the SPD paper's recipe (superpose.targets.PRESETS); every decomposition of a
 target is one vmapped program over seeds. Each is scored against the truth (one piece per column of
 W, superpose.measures.pieces): MMCS and ML2R on W, the causal-importance pattern errors on one-hot
 inputs (identity pattern on W and Wᵀ, a dense rank-m1 piece on I), CI-L0. An L1 SAE with resampling
@@ -104,8 +104,8 @@ def train_size(root: Path, size: str, *, progress: bool = True, skip_existing: b
     from superpose.decomposition import apd
     from superpose.decomposition.group import run_decomposition
     from superpose.sae import group as sae_group
+    from superpose.targets import PRESETS
     from superpose.targets.group import run_target
-    from superpose.targets.models import PRESETS
 
     root = Path(root) / NAME
     folders = []

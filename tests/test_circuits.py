@@ -12,21 +12,25 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from superpose.targets import compressed
-from superpose.targets import models as targets_lib
-from superpose.targets.models import AbsMLP, MixingMLP, TargetConfig
+from superpose import targets as targets_lib
+from superpose.targets import (
+    AbsMLP,
+    AbsMLPConfig,
+    MixingMLP,
+    MixingMLPConfig,
+    TMSConfig,
+    TwoHopConfig,
+    compressed,
+)
 from superpose.transcoders import faithfulness
 from superpose.transcoders import model as transcoders
 from superpose.transcoders.model import TranscoderConfig
 from superpose.validate import ConfigError
 
-TWO_HOP = TargetConfig(kind="two_hop", n_features=6, n_hidden=3, n_layers=2, d_resid=12, init="truth",
-                       feature_probability=0.3)
-ABS = TargetConfig(
-    kind="abs_mlp",
+TWO_HOP = TwoHopConfig(n_features=6, n_hidden=3, init="truth", feature_probability=0.3)
+ABS = AbsMLPConfig(
     n_features=8,
     n_hidden=16,
-    d_resid=8,
     init="truth",
     feature_probability=0.05,
     repeat_frac=0.2,
@@ -58,11 +62,11 @@ def test_repeated_point_fraction_and_mixing_matrices():
     x = np.asarray(AbsMLP.draw(ABS, jax.random.key(0), 0.05, 20_000))
     repeated = np.all(x == AbsMLP.repeated_point(ABS), axis=1)
     assert abs(repeated.mean() - 0.2) < 3 * np.sqrt(0.2 * 0.8 / 20_000)
-    M = MixingMLP.direction(TargetConfig(kind="mixing_mlp", n_features=100, n_hidden=50, mixing="embedding"))
+    M = MixingMLP.direction(MixingMLPConfig(n_features=100, n_hidden=50, mixing="embedding"))
     np.testing.assert_allclose(M, M.T, atol=1e-6)
     assert np.abs(np.diag(M)).max() < 1e-6
     assert abs(compressed.off_diagonal_std(M) - 1 / np.sqrt(1000)) < 0.003  # ≈ 1/√d_resid
-    R = MixingMLP.direction(TargetConfig(kind="mixing_mlp", n_features=100, n_hidden=50))
+    R = MixingMLP.direction(MixingMLPConfig(n_features=100, n_hidden=50))
     assert abs(compressed.off_diagonal_std(R) - 1) < 0.03 and np.allclose(R, R.T)
 
 
@@ -99,15 +103,17 @@ def test_trained_targets_learn_the_planted_computations():
 
 def test_target_sizes_are_validated():
     with pytest.raises(ConfigError, match="two_hop needs"):
-        dataclasses.replace(TWO_HOP, d_resid=13)
+        dataclasses.replace(TWO_HOP, n_features=8)
     with pytest.raises(ConfigError, match="planted abs_mlp"):
         dataclasses.replace(ABS, n_hidden=10)
     with pytest.raises(ConfigError, match="abs_mlp needs"):
-        dataclasses.replace(ABS, d_resid=10)
-    with pytest.raises(ConfigError, match="init=truth"):
-        TargetConfig(kind="tms", init="truth")
+        dataclasses.replace(ABS, n_features=2, n_hidden=4)
+    with pytest.raises(ConfigError, match="the tms target has no field 'init'"):
+        targets_lib.config("tms", init="truth")
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        targets_lib.config("mlp")
     with pytest.raises(ConfigError, match="residual target"):
-        transcoders.residual_shape(TargetConfig(kind="tms"))
+        transcoders.residual_shape(TMSConfig())
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from flax import nnx
 
 import superpose
+from superpose import targets as targets_lib
 from superpose.app import scorecard
 from superpose.app.experiment import Experiment
 from superpose.app.scorecard import Check, judge
@@ -25,9 +26,8 @@ from superpose.sae import group as sae_group
 from superpose.sae import model as sae_lib
 from superpose.sae import saelens
 from superpose.sae.model import SAE
-from superpose.targets import models as targets_lib
+from superpose.targets import Target, TargetConfig, TwoHopConfig
 from superpose.targets.group import run_targets
-from superpose.targets.models import Target, TargetConfig
 from superpose.toy import training
 from superpose.toy.config import ToyConfig
 from superpose.toy.models import ToyModel
@@ -210,9 +210,17 @@ def test_a_class_missing_a_required_method_fails_when_defined():
 # ----------------------------------
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinearAutoencoderConfig(TargetConfig):
+    kind = "test_linear_autoencoder"
+    n_hidden: int = 3
+
+
 class LinearAutoencoder(Target, name="test_linear_autoencoder"):
     """y = W_out W_in x, trained to give back x: with as many hidden dimensions as features it can be
     exact."""
+
+    Config = LinearAutoencoderConfig
 
     def __init__(self, config, key):
         k_in, k_out = jax.random.split(key)
@@ -315,8 +323,7 @@ def test_a_target_and_a_decomposition_method_defined_in_one_class_each_train_sav
     ~0),
     and a low-rank method factors its W_in exactly at rank 3 (its rank) and, at rank 1, reaches the
     Eckart-Young optimum (the energy of the two smaller singular values), which is far from 0."""
-    config = TargetConfig(
-        kind="test_linear_autoencoder",
+    config = LinearAutoencoderConfig(
         n_features=3,
         n_hidden=3,
         feature_probability=1.0,
@@ -433,7 +440,7 @@ def test_a_transcoder_kind_defined_in_one_class_trains_saves_loads_and_is_scored
     """On the planted two-hop circuit, a replacement that is linear (the skip path alone) cannot compute the
     second hop, C_j = ReLU(B_j + B_j+1 − ¾): it leaves over a quarter of that MLP's output variance
     unexplained, where a per-layer transcoder trained as long leaves under 15%."""
-    target = TargetConfig(kind="two_hop", init="truth", n_features=6, d_resid=12, n_layers=2, n_hidden=3)
+    target = TwoHopConfig(init="truth", n_features=6, n_hidden=3)
     targets = run_targets(tmp_path / "two-hop", [target], progress=False)
     runs = {}
     for kind in ("test_skip_only", "plt"):

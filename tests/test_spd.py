@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from superpose import targets as targets_lib
 from superpose.decomposition import apd, spd
 from superpose.measures import pieces
-from superpose.targets import models as targets_lib
 
 TMS = targets_lib.PRESETS["tms_5-2"]
 TMS_ID = targets_lib.PRESETS["tms_5-2-id"]

@@ -30,12 +30,12 @@ import numpy as np
 import optax
 from flax import nnx
 
+from superpose import targets as targets_lib
 from superpose.activations import kth_largest
 from superpose.decomposition.spd import clean_pass, matrix_shapes
 from superpose.decomposition.training import Method, target_inputs, train_group
 from superpose.measures import pieces as pieces_lib
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
+from superpose.targets import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.train.per_instance import InstanceConfig, per_instance

@@ -22,8 +22,8 @@ import numpy as np
 from superpose import results
 from superpose.decomposition import spd
 from superpose.decomposition.training import METHODS
+from superpose.targets import TargetConfig, config_from_dict
 from superpose.targets.group import TargetGroup, run_target
-from superpose.targets.models import TargetConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DecompositionGroup(results.Run, kind="decomposition", job_key="decompositi
 
     @property
     def target_config(self) -> TargetConfig:
-        return TargetConfig(**self.config["decomposition"]["target"]["config"])
+        return config_from_dict(self.config["decomposition"]["target"]["config"])
 
     def params(self, i: int) -> dict[str, np.ndarray]:
         return {

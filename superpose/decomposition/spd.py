@@ -1,7 +1,7 @@
 """Stochastic Parameter Decomposition (Bushnaq, Braun & Sharkey 2025) of a target model, written for ONE
 decomposition; the trainer vmaps it over seeds and loss coefficients.
 
-Each weight matrix ``W`` (``d_out x d_in``) of the target (superpose.targets.models) is
+Each weight matrix ``W`` (``d_out x d_in``) of the target (superpose.targets) is
 approximated by ``C`` rank-1 subcomponents, ``W ≈ Σ_c u_c v_cᵀ``; in code ``V`` is
 ``d_in x C`` and ``U`` is ``C x d_out``, and a layer with mask ``m`` computes
 ``((a V) ⊙ m) U`` per sample (no per-sample weight is ever formed). Biases and frozen
@@ -41,11 +41,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from superpose import targets as targets_lib
 from superpose.decomposition.training import Method, target_inputs, train_group
 from superpose.measures import pieces
+from superpose.targets import TargetConfig
 from superpose.targets import group as target_group
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.train.per_instance import InstanceConfig, per_instance
@@ -428,7 +428,7 @@ def evaluate(
     target_params: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     """One decomposition's metrics against its target's truth, as the target states it (`true_pieces`,
-    `importance_truth`, `neuron_contributions` of superpose.targets.models.Target): the pieces' mmcs and ml2r;
+    `importance_truth`, `neuron_contributions` of superpose.targets.target.Target): the pieces' mmcs and ml2r;
     the causal-importance errors on one-hot inputs at thresholds 0.1 and 0.2; the CI L0 on data; the neuron
     contributions' slope and correlation (superpose.measures.pieces)."""
     truth = targets_lib.TARGETS.get(target.kind)

@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from superpose import targets as targets_lib
 from superpose.registry import Registered, Registry
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
+from superpose.targets import TargetConfig
 from superpose.train import trainer
 from superpose.train.per_instance import hyper_arrays, shared_static
 from superpose.validate import ConfigError

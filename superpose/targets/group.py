@@ -1,7 +1,7 @@
 """Targets (models whose computation is known) trained as a group and saved as a result folder.
 
 A targets folder (superpose.results) holds
-  config.json   {"kind": "targets", "targets": [TargetConfig as dict, ...]}, the environment;
+  config.json   {"kind": "targets", "targets": [each target's config with its kind, ...]}, the environment;
   arrays.npz    each target's variables by name (W, b, I / W_E, W_in, W_out; instance axis first),
                 loss, loss_step;
   summary.json  {"one_hot": the one-hot sanity check of each target, "label_error": [...], "final_loss":
@@ -18,8 +18,8 @@ import jax
 import numpy as np
 
 from superpose import results
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
+from superpose import targets as targets_lib
+from superpose.targets import TargetConfig
 from superpose.train import rng
 
 EVAL_SAMPLES = 8192
@@ -32,7 +32,7 @@ class TargetGroup(results.Run, kind="targets", job_key="targets"):
 
     @property
     def configs(self) -> list[TargetConfig]:
-        return [TargetConfig(**c) for c in self.config["targets"]]
+        return [targets_lib.config_from_dict(c) for c in self.config["targets"]]
 
     def params(self, i: int) -> dict[str, np.ndarray]:
         return {k: v[i] for k, v in self.arrays.items() if k not in ("loss", "loss_step")}
@@ -48,7 +48,7 @@ def run_targets(folder: Path, configs: Sequence[TargetConfig], *, progress: bool
     folder = Path(folder)
 
     def compute(checkpoint):
-        if all(c.init == "truth" for c in configs):
+        if all(c.planted for c in configs):
             params = targets_lib.planted_params(configs)
             summary = {"planted": True}
             arrays = dict(params)
@@ -84,10 +84,11 @@ TMS_BLOCK = 8
 def run_target(
     folder: Path, config: TargetConfig, *, progress: bool = True, skip_existing: bool = False
 ) -> tuple[TargetGroup, int]:
-    """(targets, instance to decompose). A TMS target trains seeds seed .. seed + n - 1 for n = TMS_BLOCK,
-    2 x TMS_BLOCK, ... up to TMS_CANDIDATES, until one passes the one-hot check for every feature; the first
-    that passes for the most features is decomposed. Other kinds train `config` alone (instance 0)."""
-    if config.kind != "tms" or config.init == "truth":
+    """(targets, instance to decompose). A target that needs a clean seed (`Target.clean_seed_needed`: TMS)
+    trains seeds seed .. seed + n - 1 for n = TMS_BLOCK, 2 x TMS_BLOCK, ... up to TMS_CANDIDATES, until one
+    passes the one-hot check for every feature; the first that passes for the most features is decomposed.
+    Other kinds train `config` alone (instance 0)."""
+    if not targets_lib.TARGETS.get(config.kind).clean_seed_needed or config.planted:
         return run_targets(folder, [config], progress=progress, skip_existing=skip_existing), 0
     configs = [dataclasses.replace(config, seed=config.seed + k) for k in range(TMS_CANDIDATES)]
     for n in range(TMS_BLOCK, TMS_CANDIDATES + 1, TMS_BLOCK):

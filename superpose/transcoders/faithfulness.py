@@ -28,6 +28,7 @@ Every score compares the replacement with the target's planted truth or with the
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -35,9 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from superpose import targets as targets_lib
 from superpose.measures.recovery import mcc
-from superpose.targets import models as targets_lib
-from superpose.targets.models import AbsMLP, TargetConfig
+from superpose.targets import AbsMLP, AbsMLPConfig, TargetConfig, TwoHop, TwoHopConfig
 from superpose.train import rng
 from superpose.transcoders.model import (
     Replacement,
@@ -57,32 +58,19 @@ def inputs(
     target: TargetConfig, which: str = "train", n: int = EVAL_SAMPLES, seed: int = EVAL_SEED
 ) -> np.ndarray:
     """A fixed evaluation batch: the training distribution (`train`), 3x denser (`dense`) or other values
-    (`values`: non-binary two-hop inputs, absolute-value inputs of twice the range)."""
+    (`values`, `Target.other_values`: non-binary two-hop inputs, absolute-value inputs of twice the range)."""
     cls = targets_lib.TARGETS.get(target.kind)
     key = rng.key(seed, "threefry")
     p = min(3 * target.feature_probability, 1.0) if which == "dense" else target.feature_probability
     x = np.asarray(cls.draw(target, key, p, n))
     if which == "values":
-        if target.kind == "two_hop":
-            x = x * np.asarray(
-                jax.random.uniform(jax.random.fold_in(key, 1), x.shape, minval=0.25, maxval=1.0)
-            )
-        else:
-            x = 2 * x
+        x = cls.other_values(x, key)
     return x.astype(np.float32)
 
 
-def _b_part(target: TargetConfig) -> slice:
-    return slice(target.n_features, target.n_features + target.n_hidden)
-
-
-def _c_part(target: TargetConfig) -> slice:
-    return slice(target.n_features + target.n_hidden, target.d_resid)
-
-
-def ablate_b(target: TargetConfig):
+def ablate_b(target: TwoHopConfig):
     """edit(layer, r): the B part of the residual stream set to zero before layer 1."""
-    b = _b_part(target)
+    b = TwoHop.parts(target)[1]
     return lambda layer, r: r.at[:, b].set(0.0) if layer == 1 else r
 
 
@@ -124,11 +112,7 @@ def two_hop_paths(
     model: Replacement, target_config: TargetConfig, target: targets_lib.Target, x_BxF: jax.Array
 ) -> dict[str, float]:
     """through_b and direct_share (module doc), on inputs x."""
-    a_part, b_part, c_part = (
-        slice(0, target_config.n_features),
-        _b_part(target_config),
-        _c_part(target_config),
-    )
+    a_part, b_part, c_part = TwoHop.parts(target_config)
     ins, _ = target.mlp_io(x_BxF)
     r = ins[1]  # what layer 1 reads (the true residual: open loop)
     acts0, acts1 = model.encode(0, ins[0]), model.encode(1, r)
@@ -191,20 +175,36 @@ def evaluate(
     rep_J, true_J = _jacobians(config.static(), target_config.static())(params, target_params, xj)
     smooth = np.asarray(type(target).differentiable(xj))[:, None, :]
     out["jacobian_error"] = _relative(np.where(smooth, rep_J, 0.0), np.where(smooth, true_J, 0.0))
-    if target_config.kind == "two_hop":
-        out |= two_hop_paths(model, target_config, target, x)
-        edit = ablate_b(target_config)
-        c = _c_part(target_config)
-        d_true = true[:, c] - target_model_output(target, x, edit)[:, c]
-        d_rep = replaced[:, c] - model.closed_loop(target, x, edit)[0][:, c]
-        out["mediation"] = 1 - _relative(d_rep, d_true)
-    if target_config.kind == "abs_mlp":
-        out["datapoint_latents"], out["datapoint_cosine"] = datapoint_latents(model, target_config)
-    return out
+    own_scores = TARGET_SCORES.get(target_config.kind)
+    return out | own_scores(model, target_config, target, x) if own_scores else out
+
+
+def two_hop_scores(model: Replacement, target_config: TwoHopConfig, target: TwoHop, x: jax.Array):
+    """through_b, direct_share and mediation (module doc)."""
+    out = two_hop_paths(model, target_config, target, x)
+    edit = ablate_b(target_config)
+    c = TwoHop.parts(target_config)[2]
+    d_true = target_model_output(target, x)[:, c] - target_model_output(target, x, edit)[:, c]
+    d_rep = model.closed_loop(target, x)[0][:, c] - model.closed_loop(target, x, edit)[0][:, c]
+    return out | {"mediation": 1 - _relative(d_rep, d_true)}
+
+
+def datapoint_scores(model: Replacement, target_config: AbsMLPConfig, target: AbsMLP, x: jax.Array):
+    """datapoint_latents and datapoint_cosine (module doc)."""
+    count, cosine = datapoint_latents(model, target_config)
+    return {"datapoint_latents": count, "datapoint_cosine": cosine}
+
+
+TARGET_SCORES: dict[str, Callable[..., dict[str, Any]]] = {
+    "two_hop": two_hop_scores,
+    "abs_mlp": datapoint_scores,
+}
+"""The scores only one kind of target has, by target name: score(replacement, target config, target module,
+inputs) -> scores. A new target adds its own here."""
 
 
 def _truth(target_config: TargetConfig) -> dict[str, np.ndarray]:
-    """The planted weights of the target's circuit (abs_mlp, two_hop)."""
+    """The planted weights of the target's circuit (`Target.planted`: abs_mlp, two_hop)."""
     return targets_lib.TARGETS.get(target_config.kind).planted(target_config)
 
 

@@ -15,8 +15,8 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
+from superpose import targets as targets_lib
+from superpose.targets import TargetConfig
 from superpose.transcoders.model import TranscoderConfig, from_arrays
 
 COLUMNS = ("input A", "layer 0", "layer 1", "output C")

@@ -1,7 +1,7 @@
 """Replacements of a model's MLPs: per-layer transcoders, skip transcoders and cross-layer transcoders.
 
 One `Replacement` is ONE instance (the trainer vmaps it over seeds and coefficients). For a residual
-target (superpose.targets.models.ResidualTarget) with L MLP layers reading and writing a residual
+target (superpose.targets.residual.ResidualTarget) with L MLP layers reading and writing a residual
 stream of width D, it holds N latents per layer:
 
   a^l   = σ(W_enc^l r^l + b_enc^l)                           latents of layer l, reading the MLP's input
@@ -42,11 +42,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from superpose import targets as targets_lib
 from superpose.activations import jump_relu, top_k_mask
 from superpose.decomposition.training import train_group
 from superpose.registry import Registered, Registry
-from superpose.targets import models as targets_lib
-from superpose.targets.models import TargetConfig
+from superpose.targets import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.train.per_instance import InstanceConfig, per_instance

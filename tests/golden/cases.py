@@ -150,15 +150,8 @@ TARGET_CASES = {
         "feature_probability": 0.1,
         "schedule": "cosine",
     },
-    "abs_mlp": {"kind": "abs_mlp", "n_features": 8, "n_hidden": 16, "d_resid": 8, "repeat_frac": 0.2},
-    "two_hop": {
-        "kind": "two_hop",
-        "n_features": 6,
-        "n_hidden": 3,
-        "n_layers": 2,
-        "d_resid": 12,
-        "feature_probability": 0.3,
-    },
+    "abs_mlp": {"kind": "abs_mlp", "n_features": 8, "n_hidden": 16, "repeat_frac": 0.2},
+    "two_hop": {"kind": "two_hop", "n_features": 6, "n_hidden": 3, "feature_probability": 0.3},
     "mixing_mlp": {
         "kind": "mixing_mlp",
         "n_features": 20,
@@ -168,31 +161,24 @@ TARGET_CASES = {
         "mixing_scale": 1.0,
     },
 }
-TWO_HOP_TRUTH = {
-    "kind": "two_hop",
-    "n_features": 6,
-    "n_hidden": 3,
-    "n_layers": 2,
-    "d_resid": 12,
-    "init": "truth",
-    "feature_probability": 0.3,
-}
+TWO_HOP_TRUTH = {"kind": "two_hop", "n_features": 6, "n_hidden": 3, "init": "truth",
+                 "feature_probability": 0.3}
 
 
 def decompose_cases() -> dict[str, dict[str, np.ndarray]]:
     """Every target kind trained from random init (two seeds), SPD and APD on the trained TMS 5-2, and each
     transcoder kind on the planted two-hop circuit: 200 steps or fewer each."""
+    from superpose import targets as targets
     from superpose.decomposition import apd, spd
-    from superpose.targets import models as targets
     from superpose.transcoders import model as transcoders
 
     out = {}
     for name, fields in TARGET_CASES.items():
         configs = [
-            targets.TargetConfig(**fields, steps=200, batch_size=128, log_every=100, seed=s) for s in range(2)
+            targets.config(**fields, steps=200, batch_size=128, log_every=100, seed=s) for s in range(2)
         ]
         out[f"target_{name}"] = _trained(targets.train(configs, progress=False))
-    tms_config = targets.TargetConfig(**TARGET_CASES["tms"], steps=200, batch_size=128, log_every=100)
+    tms_config = targets.config(**TARGET_CASES["tms"], steps=200, batch_size=128, log_every=100)
     tms = {
         k.removeprefix("param_"): v[0] for k, v in out["target_tms"].items() if k.startswith("param_")
     }  # W, b
@@ -201,7 +187,7 @@ def decompose_cases() -> dict[str, dict[str, np.ndarray]]:
     out["spd_tms"] = _trained(spd.train(spd_configs, [tms_config] * 2, [tms] * 2, progress=False))
     apd_configs = [dataclasses.replace(apd.APDConfig(), **small, seed=s) for s in range(2)]
     out["apd_tms"] = _trained(apd.train(apd_configs, [tms_config] * 2, [tms] * 2, progress=False))
-    truth_config = targets.TargetConfig(**TWO_HOP_TRUTH)
+    truth_config = targets.config(**TWO_HOP_TRUTH)
     truth = {k: v[0] for k, v in targets.planted_params([truth_config]).items()}
     for kind in ("plt", "skip", "clt"):  # the built-in kinds the golden file holds
         configs = [
