@@ -172,6 +172,11 @@ def saelens_weights(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "b_dec": params["b_dec_D"]}
 
 
+def decoder_norm_L(sae: SAE) -> jax.Array:
+    """‖W_dec,l‖, the decoder row norms (the weights of the L1 and gated penalties)."""
+    return jnp.linalg.norm(sae.W_dec_LxD[...], axis=1)
+
+
 def unit_rows(W):
     return W / jnp.maximum(jnp.linalg.norm(W, axis=1, keepdims=True), 1e-8)
 
