@@ -31,6 +31,22 @@ def test_interference_and_dimensions_per_feature():
     assert float(metrics.dimensions_per_feature(GEOMETRIES["pentagon"][0])) == pytest.approx(2 / 5)
 
 
+def test_features_per_dimension_and_gram_rank_on_known_matrices():
+    """The paper's measure of superposition in its adversarial section, ‖W‖_F² / m: an orthonormal basis
+    holds 1 feature per dimension, antipodal pairs 2, a pentagon 5/2, a model that drops half its features
+    and leaves a dimension unused 1/2; WᵀW's rank counts the dimensions used."""
+    basis = np.eye(5)
+    pairs = np.array([[1.0, 0], [-1.0, 0], [0, 1.0], [0, -1.0]])
+    half = np.array([[1.0, 0], [0, 0], [0, 0]])
+    rotated = np.random.default_rng(0).normal(size=(3, 3))
+    q, _ = np.linalg.qr(rotated)  # an orthonormal basis in any rotation: still 1
+    for W, per_dimension, rank in ((basis, 1.0, 5), (pairs, 2.0, 2), (half, 0.5, 1), (q, 1.0, 3),
+                                   (GEOMETRIES["pentagon"][0], 2.5, 2)):
+        assert float(metrics.features_per_dimension(W)) == pytest.approx(per_dimension)
+        assert int(metrics.gram_rank(W)) == rank
+    assert float(metrics.features_per_dimension(2 * pairs)) == pytest.approx(8.0)  # norms count too
+
+
 def test_metrics_vectorise_over_instances():
     W = np.stack([np.eye(2), np.array([[1.0, 0], [-1.0, 0]])])
     np.testing.assert_allclose(metrics.feature_dimensionality(W), [[1, 1], [0.5, 0.5]], atol=1e-6)
@@ -49,6 +65,8 @@ def test_numpy_in_numpy_out_equal_to_jax():
         "interference",
         "feature_dimensionality",
         "dimensions_per_feature",
+        "features_per_dimension",
+        "gram_rank",
         "n_represented",
         "n_superposed",
     ):

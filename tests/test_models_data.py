@@ -70,6 +70,22 @@ def test_signed_values_are_uniform_on_minus_one_one(kind):
     assert abs(nz.mean()) <= 0.01 and abs(nz.var() - 1 / 3) <= 0.005 and np.abs(nz).max() <= 1
 
 
+@pytest.mark.parametrize("F, H, I", [(5, 2, 10), (200, 20, 20), (20, 5, 1)])
+def test_the_notebook_initialisation_has_pytorchs_std_for_an_instances_x_features_x_hidden_tensor(F, H, I):
+    """PyTorch's xavier_normal_ on a 3-D (I, F, H) tensor: fan_in = F·H, fan_out = I·H, std √(2 / (H (F + I)))
+    (0.2582 for the notebook's introduction figure); every W_* of the model gets it, and the default stays
+    √(2 / (F + H))."""
+    for model in ("relu_output", "abs"):
+        config = ToyConfig(model=model, n_features=F, n_hidden=H, init="notebook", init_instances=I)
+        learner, hyper = training.learner([config]), training.hyper_arrays([config])
+        toys = [learner.init(s, hyper)[0] for s in range(max(1, 4000 // (F * H)))]
+        for name in [n for n in vars(toys[0]) if n.startswith("W_")]:
+            drawn = np.concatenate([np.ravel(getattr(t, name)[...]) for t in toys])
+            assert abs(np.std(drawn) / np.sqrt(2 / (H * (F + I))) - 1) <= 0.05, (model, name)
+    assert ToyConfig(n_features=F, n_hidden=H).init_scale() == 1.0
+    assert abs(0.2582 - np.sqrt(2 / (2 * 15))) < 1e-4
+
+
 def test_recipe_parity_with_the_notebook():
     """Check 14 of docs/checks.md: Xavier-normal W of std sqrt(2 / (F + H)), zero bias, and the notebook's
     AdamW (lr 1e-3 constant, weight decay 0.01 on W and b), batch 1024, 10,000 steps."""

@@ -83,6 +83,23 @@ def test_privileged_regimes_of_the_paper_at_both_ends(out):
     assert rows[0.03]["neurons_per_feature"] >= 1.8
 
 
+def test_a_feature_uses_a_neuron_through_a_positive_weight_not_an_inhibitory_one():
+    """Feature 0 drives neurons 0 and 1 and inhibits the other three: it uses 2 neurons by the positive rule,
+    5 by the |W| rule of superpose 0.1 (which is kept under its own name)."""
+    W = np.zeros((10, 5))
+    W[0] = [1.0, 0.9, -0.8, -0.7, -0.9]
+    W[1:5, 1:5] = 0.3 * np.eye(4)  # weak features on the other neurons
+    W[2, 2] = 0.6  # feature 2 drives neuron 2, which feature 0 inhibits more strongly (-0.8)
+    assert privileged.neurons_per_feature(W[:1]) == 2
+    assert privileged.neurons_per_feature(W[:1], rule="magnitude") == 5
+    assert privileged.uses(W).sum(axis=1)[0] == 2
+    assert privileged.uses(W, rule="magnitude").sum(axis=1)[0] == 5
+    assert list(privileged.features_per_neuron(W)) == [1, 1, 1, 1, 1]
+    assert list(privileged.features_per_neuron(W, rule="magnitude")) == [1, 1, 2, 1, 1]
+    with pytest.raises(ValueError, match="rule must be one of"):
+        privileged.uses(W, rule="abs")
+
+
 def test_structure_reads_components_of_the_feature_neuron_graph():
     W = np.zeros((10, 5))
     W[[0, 1, 2], [0, 1, 2]] = 1  # three monosemantic neurons

@@ -60,6 +60,22 @@ def dimensions_per_feature(W_FxH):
     return n_hidden / xp.sum(W_FxH**2, axis=(-2, -1))
 
 
+def features_per_dimension(W_FxH):
+    """‖W‖_F² / H, the measure of superposition of the paper's adversarial section: about the features each
+    hidden dimension holds (1 for an orthonormal basis, 2 for antipodal pairs, below 1 when dimensions go
+    unused). The reciprocal of `dimensions_per_feature`."""
+    xp = _xp(W_FxH)
+    return xp.sum(W_FxH**2, axis=(-2, -1)) / W_FxH.shape[-1]
+
+
+def gram_rank(W_FxH, relative_tolerance: float = 0.01):
+    """The numerical rank of WᵀW (features x features): singular values of W above `relative_tolerance` x the
+    largest; at most H, fewer when the model leaves hidden dimensions unused."""
+    xp = _xp(W_FxH)
+    s = xp.linalg.svd(W_FxH, compute_uv=False)
+    return xp.sum(s > relative_tolerance * xp.max(s, axis=-1, keepdims=True), axis=-1)
+
+
 def n_represented(W_FxH, threshold: float = REPRESENTED_NORM):
     """Number of features with ||W_i|| > threshold."""
     xp = _xp(W_FxH)

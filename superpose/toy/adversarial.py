@@ -20,15 +20,18 @@ def attack_directions(W_FxH: jax.Array) -> jax.Array:
     return gram_FxF / jnp.maximum(jnp.linalg.norm(gram_FxF, axis=-1, keepdims=True), 1e-12)
 
 
-def relative_vulnerability(model: ToyModel, x_FxB, importance_F, eps_fraction: float) -> jax.Array:
+def relative_vulnerability(model: ToyModel, x_FxB, importance_F, eps_fraction: float, *,
+                           per_input: bool = True) -> jax.Array:
     """(L' - L) / L for the most harmful per-feature attack.
 
-    Each input is attacked with L2 norm eps_fraction * ||x||. The target stays
-    the clean input, so L' = L(x + delta; x). The increase is divided by the
-    clean loss, which puts models of different sparsity on one scale.
+    Each input is attacked with L2 norm eps_fraction * ||x|| (`per_input`), or with eps_fraction times the
+    batch's mean input norm, the same for every input (the paper's evaluation: "0.1 of the average input
+    norm"). The target stays the clean input, so L' = L(x + delta; x). The increase is divided by the clean
+    loss, which puts models of different sparsity on one scale.
     """
     clean = model.loss(x_FxB, importance_F)
-    eps_B = eps_fraction * jnp.linalg.norm(x_FxB, axis=0)
+    norms_B = jnp.linalg.norm(x_FxB, axis=0)
+    eps_B = eps_fraction * (norms_B if per_input else jnp.full_like(norms_B, jnp.mean(norms_B)))
 
     def attacked(direction_F):
         out = model(x_FxB + direction_F[:, None] * eps_B)

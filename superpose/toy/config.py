@@ -15,6 +15,7 @@ Array names end in their axes (``W_FxH``): superpose.dimensions is the alphabet.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from superpose.validate import (
 DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
+INITS = ("xavier", "notebook")
 
 
 
@@ -97,6 +99,19 @@ class ToyConfig(InstanceConfig):
     """Adversarial training: every input x is attacked along the analytic attack direction
     (WᵀW)_i / ‖(WᵀW)_i‖ of one feature i drawn at random, with L2 norm `attack_fraction` · ‖x‖, and the
     model is trained to output the clean target (superpose.toy.adversarial). 0: plain training."""
+    init: str = "xavier"
+    """How W starts: `xavier`, N(0, 2 / (F + H)) for each instance (Glorot); or `notebook`, the scale of the
+    official notebook, which applies PyTorch's xavier_normal_ to its whole (instances, F, H) tensor: std
+    √(2 / (H (F + init_instances))), which depends on how many instances it trains together."""
+    init_instances: int = 10
+    """`init="notebook"`: the notebook's n_instances behind that scale (its introduction figure: 10)."""
+
+    def init_scale(self) -> float:
+        """The factor that takes the per-instance Xavier W to the `init` scale (1 for `xavier`)."""
+        if self.init == "xavier":
+            return 1.0
+        F, H = self.n_features, self.n_hidden
+        return math.sqrt((F + H) / (H * (F + self.init_instances)))
 
     def __post_init__(self):
         for name in ("feature_probability", "importance"):
@@ -107,6 +122,8 @@ class ToyConfig(InstanceConfig):
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("prng", self.prng, PRNGS)
         check_choice("data", self.data, DATA)
+        check_choice("init", self.init, INITS)
+        check_int("init_instances", self.init_instances, minimum=1)
         check_int("set_size", self.set_size, minimum=1)
         if self.data != "independent" and self.n_features % self.set_size:
             raise ConfigError(

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from superpose.data.sparse_features import sample_structured
 from superpose.toy.adversarial import attack_directions
@@ -89,6 +90,10 @@ class ToyLearner(Learner):
     def init(self, seed, hyper: Hyper):
         init_key, data_key = self.keys(seed)
         model = self.model_class()(self.config.n_features, self.config.n_hidden, init_key)
+        if self.config.init != "xavier":  # every weight matrix W_* to the `init` scale (ToyConfig.init)
+            for name, variable in vars(model).items():
+                if name.startswith("W_") and isinstance(variable, nnx.Param):
+                    variable[...] = variable[...] * self.config.init_scale()
         train_x = self.sample(data_key, hyper.probability_F) if self.config.n_train > 0 else None
         return model, Carry(data_key, train_x)
 
