@@ -24,6 +24,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from experiments._references import P
 from experiments._removal import (
     DENSITY,
     IMPORTANCE_DECAY,
@@ -36,6 +37,7 @@ from experiments._removal import (
 from experiments._removal import measure as measure_best
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge, not_judged
 from superpose.data.sparse_features import sample_features
 from superpose.measures import features as metrics
 from superpose.toy.adversarial import relative_vulnerability
@@ -166,7 +168,38 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def removal_rules(m: dict[str, np.ndarray]) -> list[Rule]:
+    """Check 20: by the paper's measure, features per dimension ‖W‖²_F / m, superposition is gone (≤ 1 from
+    then on) once the training attack reaches 0.6 to 1.0 of the input norm (the paper: about 0.8); superpose's
+    count of interfering features is reported beside it, not judged (it is not the paper's measure)."""
+    by_density, by_count = removing_fraction(m, "features_per_dim"), removing_fraction(m)
+    plain = float(m["features_per_dim"][0])
+    return [
+        judge("‖W‖²_F / m above 1 without attack (superposition to remove)", f"{plain:.2f}", plain > 1),
+        judge(f"‖W‖²_F / m ≤ 1 from an attack of 0.6 to 1.0 × ‖x‖ (the paper: about {PAPER_FRACTION})",
+              f"from {by_density:.2g}", 0.6 <= by_density <= 1.0),
+        not_judged("no feature interfering (superpose's count, not the paper's measure)",
+                   f"from {by_count:.2g}" if np.isfinite(by_count) else "never, up to the largest attack"),
+    ]
+
+
+CHECKS = (
+    Check(
+        "20",
+        "adversarial training removes superposition at attacks of about 0.8 of the input norm",
+        f"{P} Superposition and Adversarial Examples",
+        ("adversarial-training",),
+        lambda manifests, quick: removal_rules(measure(manifests["adversarial-training"])),
+        full_only=True,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="adversarial-training",
     description="E9: adversarial training against the analytic attack removes superposition",
     stages=lambda size: sweeps(size == "quick"),

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments._references import P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
 from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep, best_instances
@@ -168,7 +170,35 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+PAPER_SPARSER = 2.5
+
+
+def crossing_rules(run) -> list[Rule]:
+    """Check 22: the loss curves of the two geometries (feature 4 kept, feature 4 dropped into two digons)
+    cross where feature 4 is 2 to 3 times sparser than the others (the paper: about 2.5x)."""
+    switch = crossing(*geometry_losses(run))
+    sparser = 1 / switch if np.isfinite(switch) else float("nan")
+    measured = f"{sparser:.1f}x sparser" if np.isfinite(sparser) else "no crossing between the ratios trained"
+    return [judge(f"the curves cross where feature 4 is 2x to 3x sparser (the paper: about {PAPER_SPARSER}x)",
+                  measured, 2.0 <= sparser <= 3.0)]
+
+
+CHECKS = (
+    Check(
+        "22",
+        "a pentagon's feature made sparser is dropped at a first-order change, about 2.5x sparser",
+        f"{P} Non-Uniform Superposition",
+        ("perturb",),
+        lambda manifests, quick: crossing_rules(manifests["perturb"].group("perturb", "all")),
+        full_only=True,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="perturb",
     description="E6: non-uniform superposition, one feature of a pentagon made sparser or denser; where the "
     "two geometries' loss curves cross",

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csgraph
 
+from experiments._references import P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
 from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
@@ -166,6 +168,7 @@ def regimes(run) -> list[dict]:
                 "instance": int(i),
                 "paper": PAPER_REGIMES.get(density, "—"),
                 "best": found,
+                "parts": [list(part) for part in structure(W[i])],
                 "neurons_per_feature": neurons_per_feature(W[i]),
                 "best_magnitude": magnitude,
                 "neurons_per_feature_magnitude": neurons_per_feature(W[i], rule="magnitude"),
@@ -242,7 +245,44 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+
+def regime_rules(rows: list[dict]) -> list[Rule]:
+    """Check 19: at each density the paper lists, the best model's structure holds the paper's regime: all
+    monosemantic; "k features in j neurons" as one component of its feature–neuron graph; "each feature a pair
+    of neurons" as every represented feature using 2 neurons (1.9 to 2.1 on average)."""
+    rules = []
+    for r in rows:
+        paper = r["paper"]
+        if paper == "—":
+            continue
+        if paper == "all monosemantic":
+            held = r["best"] == paper
+        elif paper == "each feature a pair of neurons":
+            held = 1.9 <= r["neurons_per_feature"] <= 2.1
+        else:
+            k, j = (int(word) for word in paper.split() if word.isdigit())
+            held = [k, j] in r["parts"]
+        measured = f"{r['best']} ({r['neurons_per_feature']:.2f} neurons per feature)"
+        rules.append(judge(f"1 − S = {r['density']:g}: {paper}", measured, held))
+    return rules
+
+
+CHECKS = (
+    Check(
+        "19",
+        "superposition in a privileged basis: the regimes by density (best of 1000 seeds)",
+        f"{P} Superposition in a Privileged Basis",
+        ("privileged",),
+        lambda manifests, quick: regime_rules(regimes(manifests["privileged"].group("privileged", "all"))),
+        full_only=True,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="privileged",
     description="E10: superposition in a privileged basis (ReLU hidden layer), neuron stack plots",
     stages=lambda size: sweeps(size == "quick"),

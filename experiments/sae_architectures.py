@@ -27,9 +27,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from experiments._references import SB
 from superpose import results
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
+from superpose.app.scorecard import Check, Rule, judge
 from superpose.data import groundtruth, synthsaebench, user_arrays
 from superpose.measures import recovery
 from superpose.sae import baselines
@@ -360,7 +362,49 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     return plotting.save(fig, figure_path)
 
 
+# ---- acceptance checks (docs/checks.md) --------------------------------------------------------------------
+
+SAME_F1 = 0.05
+"""|F1(BatchTopK) − F1(JumpReLU)| within which the two count as alike (published: 0.7316 and 0.7317)."""
+MAX_DEAD = 0.05
+
+
+def ordering_rules(rows: dict[str, dict], n_latents: int) -> list[Rule]:
+    """Check 23, the published ordering at matched L0 on F1: Matryoshka ≥ BatchTopK ≈ JumpReLU > L1, with
+    dead latents below 5% of the dictionary for each of them."""
+    f1 = {a: float(rows[a]["f1_all_latents"]) for a in ("matryoshka", "batchtopk", "jumprelu", "l1")}
+    dead = {a: int(rows[a]["dead_latents"]) for a in f1}
+    shown = ", ".join(f"{a} {v:.3f}" for a, v in f1.items())
+    return [
+        judge("F1: Matryoshka ≥ BatchTopK", shown, f1["matryoshka"] >= f1["batchtopk"]),
+        judge(f"F1: BatchTopK ≈ JumpReLU (within {SAME_F1})", f"{abs(f1['batchtopk'] - f1['jumprelu']):.3f}",
+              abs(f1["batchtopk"] - f1["jumprelu"]) <= SAME_F1),
+        judge("F1: BatchTopK and JumpReLU > L1", shown, min(f1["batchtopk"], f1["jumprelu"]) > f1["l1"]),
+        judge(f"dead latents below {100 * MAX_DEAD:.0f}% of {n_latents} for each",
+              ", ".join(f"{a} {d}" for a, d in dead.items()), max(dead.values()) < MAX_DEAD * n_latents),
+    ]
+
+
+def _ordering(manifests, quick):
+    manifest = manifests["sae-architectures"]
+    run = manifest.load(NAME, "l1")
+    return ordering_rules(table(manifest), sae_group.config(run, 0).n_latents)
+
+
+CHECKS = (
+    Check(
+        "23",
+        "SAE architectures on SynthSAEBench at matched L0: Matryoshka ≥ BatchTopK ≈ JumpReLU > L1 on F1",
+        SB,
+        ("sae-architectures",),
+        _ordering,
+        full_only=True,
+    ),
+)
+
+
 EXPERIMENT = Experiment(
+    checks=CHECKS,
     name="sae-architectures",
     description="six SAE architectures at matched L0 vs PCA, ICA, dictionary learning, lasso (table + cos "
                 "matrices)",

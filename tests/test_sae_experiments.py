@@ -61,3 +61,13 @@ def test_recovery_experiment_runs_and_resampling_helps(tmp_path, quick_results):
     _ns, _ps, grid = sae_recovery._grid(manifest, "l1")
     assert grid.shape == (3, 2) and np.isfinite(grid).all()
     assert sae_recovery.plot(manifest, tmp_path / "f")[0].stat().st_size > 10_000
+
+
+def test_the_published_sae_ordering_passes_check_23_and_a_swapped_one_fails():
+    published = {arch: {"f1_all_latents": values[0], "dead_latents": 0}
+                 for arch, values in sae_architectures.PUBLISHED.items()}
+    assert all(r.passed for r in sae_architectures.ordering_rules(published, 4096))
+    swapped = dict(published, l1={"f1_all_latents": 0.9, "dead_latents": 0})
+    assert [r.passed for r in sae_architectures.ordering_rules(swapped, 4096)] == [True, True, False, True]
+    dead = dict(published, batchtopk={"f1_all_latents": 0.7316, "dead_latents": 300})
+    assert sae_architectures.ordering_rules(dead, 4096)[-1].passed is False  # 300 of 4096 is over 5%

@@ -81,6 +81,10 @@ def test_privileged_regimes_of_the_paper_at_both_ends(out):
     assert rows[0.75]["best"] == "all monosemantic"
     assert rows[0.35]["best"] == "3 features in 2 neurons + 3 monosemantic"
     assert rows[0.03]["neurons_per_feature"] >= 1.8
+    # check 19's function on the same rows: the two dense regimes hold
+    assert_holds(privileged.regime_rules([rows[0.75], rows[0.35]]))
+    broken = dict(rows[0.35], parts=[[4, 2], [1, 1]], best="4 features in 2 neurons")
+    assert privileged.regime_rules([broken])[0].passed is False
 
 
 def test_a_feature_uses_a_neuron_through_a_positive_weight_not_an_inhibitory_one():

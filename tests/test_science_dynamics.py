@@ -20,6 +20,28 @@ def test_features_settle_into_digons_through_jumps(tmp_path):
     assert at_half[-1] >= 0.9  # the end: antipodal pairs
     assert at_half[0] <= 0.1  # the start: not yet
     np.testing.assert_allclose(run.arrays["W_history"][0, -1], run.arrays["W"][0])
+    np.testing.assert_allclose(run.arrays["b_history"][0, -1], run.arrays["b"][0])
+    loss = dynamics.evaluation_loss(run)
+    assert loss.shape == steps.shape and loss[-1] < 0.95 * loss[0]
+
+
+def test_jumps_tell_discrete_moves_with_their_own_loss_drops_from_overlapping_rises():
+    steps = np.arange(1, 201) * 10
+    D = np.full((200, 2), 0.2)
+    D[60:, 0], D[140:, 1] = 0.5, 0.5  # two moves at steps 610 and 1410, far apart
+    loss = 1.0 - 0.1 * (steps >= 610) - 0.1 * (steps >= 1410)  # the loss drops at each, flat between
+    r = dynamics.jumps(steps, D, loss)
+    assert (r["moves"], r["isolated"], r["own_drops"]) == (2, 2, 2)
+    rising = np.linspace(0.2, 0.5, 200)[:, None] + np.zeros((1, 3))  # three features rising together
+    r = dynamics.jumps(steps, rising, np.linspace(1.0, 0.8, 200))
+    assert (r["moves"], r["isolated"], r["own_drops"]) == (3, 0, 0)
+    r = dynamics.jumps(steps, D, np.linspace(1.0, 0.8, 200))  # isolated moves, but a smoothly falling loss
+    assert (r["isolated"], r["own_drops"]) == (2, 0)
+    # check 21's function: a digon model whose moves are jumps passes; one whose moves overlap fails
+    row = {"digons": 0.95, "moves": 2, "own_drops": 2, "density": 0.3, "learning_rate": 1e-3}
+    assert_holds(dynamics.jump_rules([row]))
+    assert [r.passed for r in dynamics.jump_rules([dict(row, own_drops=0)])] == [True, False]
+    assert [r.passed for r in dynamics.jump_rules([dict(row, digons=0.5)])] == [False, False]
 
 
 def test_transitions_time_each_features_move():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import adversarial_training, hidden_l1, transformations
+from superpose.app.scorecard import assert_holds
 from superpose.toy.config import ToyConfig
 from superpose.toy.training import train
 
@@ -41,6 +42,7 @@ def test_adversarial_training_removes_superposition_and_vulnerability_at_a_cost(
     # (0.32 measured), where superpose's count still finds a feature interfering
     assert m["features_per_dim"][0] > 1.5 and m["features_per_dim"][-1] < 1.0
     assert adversarial_training.removing_fraction(m, "features_per_dim") <= 1.2
+    assert_holds(adversarial_training.removal_rules(m), allow_unjudged=True)  # check 20: gone from 0.8 here
 
 
 def test_hidden_l1_removes_superposition_at_a_cost_in_loss(measured):

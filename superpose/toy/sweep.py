@@ -161,6 +161,7 @@ def _group_result(sweep, label, instances, trained) -> tuple[dict, dict, dict]:
     }
     if trained.W_history_IxCxFxH is not None:
         arrays["W_history"] = trained.W_history_IxCxFxH
+        arrays["b_history"] = trained.b_history_IxCxF
     summary = {
         "final_loss": [float(x) for x in final_I],
         "diverged_step": trained.diverged_step_I.tolist(),

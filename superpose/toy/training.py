@@ -154,6 +154,8 @@ class TrainResult(NamedTuple):
     """Untied output weights of the `abs` model."""
     W_history_IxCxFxH: np.ndarray | None = None
     """W at the end of every chunk, when the config asks for `snapshots`."""
+    b_history_IxCxF: np.ndarray | None = None
+    """b at the end of every chunk, with `snapshots` (a snapshot's loss needs both)."""
     params: dict[str, np.ndarray] | None = None
     """Every parameter of the model by name (W_FxH, b_F, and any a model adds), instance axis first."""
 
@@ -196,6 +198,11 @@ def training_set(config: ToyConfig) -> np.ndarray:
     return np.asarray(toy.sample(toy.keys(config.seed)[1], jnp.asarray(config.probability_F())))
 
 
+def _W_and_b(params) -> jax.Array:
+    """A snapshot: W_FxH with b_F as one more column (split again in `train`)."""
+    return jnp.concatenate([params["W_FxH"][...], params["b_F"][...][..., None]], axis=-1)
+
+
 def train(
     configs: Sequence[ToyConfig],
     *,
@@ -217,12 +224,13 @@ def train(
         hyper_arrays(configs),
         [c.seed for c in configs],
         configs=[c.to_dict() for c in configs],
-        snapshot=(lambda params: params["W_FxH"][...]) if toy.config.snapshots else None,
+        snapshot=_W_and_b if toy.config.snapshots else None,
         progress=progress,
         desc=desc,
         checkpoint=checkpoint,
     )
     p = trained.params
+    history = trained.snapshots_IxC  # I x C x F x (H + 1): W, then b as a last column
     return TrainResult(
         W_IxFxH=p["W_FxH"],
         b_IxF=p["b_F"],
@@ -230,6 +238,7 @@ def train(
         loss_steps_C=trained.loss_steps_C,
         diverged_step_I=trained.diverged_step_I,
         W_out_IxFxH=p.get("W_out_FxH"),
-        W_history_IxCxFxH=trained.snapshots_IxC,
+        W_history_IxCxFxH=None if history is None else history[..., :-1],
+        b_history_IxCxF=None if history is None else history[..., -1],
         params=p,
     )
