@@ -19,6 +19,11 @@ from flax import nnx
 from superpose.targets.target import Target, TargetConfig, uniform
 from superpose.validate import ConfigError, check_choice
 
+ONE_HOT_REFERENCE = (
+    "0.75 ± 0.1 is the SPD authors' logged sanity plot, not an assertion; TMS 40-10 trained with their "
+    "recipe returns about 0.61 (here, and in their code by an audit's re-run)"
+)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TMSConfig(TargetConfig):
@@ -57,11 +62,15 @@ class TMS(Target, name="tms"):
 
     @classmethod
     def one_hot_check(cls, config, model):
-        """Input 0.75·e_i should come back as 0.75 ± 0.1 at index i (for every feature it represents)."""
+        """Input 0.75·e_i should come back as 0.75 ± 0.1 at index i (for every feature it represents): the SPD
+        authors' sanity check, which their code logs as a plot and does not assert. TMS 40-10 trained with
+        their recipe returns about 0.61 for every feature (seeds 0-3: 0.612 to 0.615 on average; an audit of
+        their code found 0.61 there too), so it "fails" the band without anything being wrong with it."""
         out = np.diag(np.asarray(model(jnp.asarray(0.75 * np.eye(config.n_features, dtype=np.float32)))))
         ok = np.abs(out - 0.75) <= 0.1
-        return {"one_hot_output": out.tolist(), "one_hot_ok": int(ok.sum()),
-                "one_hot_features": config.n_features}
+        return {"one_hot_output": out.tolist(), "one_hot_mean": float(out.mean()),
+                "one_hot_ok": int(ok.sum()), "one_hot_features": config.n_features,
+                "one_hot_reference": ONE_HOT_REFERENCE}
 
     @classmethod
     def activation_width(cls, config):
