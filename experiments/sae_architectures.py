@@ -7,9 +7,12 @@ depth 3 and branching 4 with mutually exclusive children scaled by their parent,
 magnitudes ≈ 5 → 4, a dictionary bias of norm 0.5. Quick: 256 features in 32 dimensions, 2 trees.
 
 The published recipe, shrunk with the world: SAEs have a quarter as many latents as true features (4,096
-for 16,384 there), lr 3e-4, batch 1024, AuxK for the top-k family (quick: lr 1e-3, fewer steps). The
-top-k family gets k = the measured true L0 (rounded); L1, JumpReLU and Gated are trained over a
-coefficient grid and the one whose L0 is closest to the true L0 is reported ("matched L0"). The table
+for 16,384 there), lr 3e-4, batch 1024 (quick: lr 1e-3, fewer steps). The top-k family trains with SAELens's
+recipe behind the published table (`SAELENS_RECIPE`: free decoder rows initialised at norm 0.1, selection by
+ReLU(h)·‖W_dec,l‖, AuxK of weight 1 on the dead latents' raw pre-activations, the squared error summed over
+dimensions, Matryoshka widths 1/32, 1/8 and 1/2 of the dictionary) and k = the measured true L0 (rounded);
+L1, JumpReLU and Gated are trained over a coefficient grid and the one whose L0 is closest to the true L0 is
+reported ("matched L0"). The table
 uses SynthSAEBench's definitions (superpose.sae.evaluation): MCC over matched pairs, F1 and
 uniqueness over all latents; the published table (SynthSAEBench-16k at L0 = 25) sits beside it.
 Baselines from scikit-learn: PCA and FastICA (at most d directions), MiniBatchDictionaryLearning, and
@@ -55,6 +58,10 @@ QUICK_COEFFICIENTS = {
     "gated": (2.0, 4.0, 8.0),
 }
 ARCHITECTURES = ("l1", "topk", "batchtopk", "jumprelu", "gated", "matryoshka")
+SAELENS_RECIPE = ("topk", "batchtopk", "matryoshka")
+"""The top-k family trains with SAELens's recipe, the one behind the published table (`SAEConfig.recipe`:
+decoder rows initialised at norm 0.1 and left free, selection by ReLU(h)·‖W_dec,l‖, AuxK of weight 1 on raw
+pre-activations, Matryoshka widths 1/32, 1/8, 1/2 of the dictionary)."""
 COLUMNS = ("l0", "f1_all_latents", "mcc_matched_pairs", "uniqueness_all_latents", "explained_variance",
            "shrinkage", "dead_latents", "absorption")
 # SynthSAEBench-16k, L0 = 25, width 4,096, 200M samples (Chanin & Garriga-Alonso 2026): F1, MCC, uniqueness,
@@ -157,6 +164,7 @@ def _train_architecture(
         batch_size=s["batch_size"],
         learning_rate=s["learning_rate"],
         log_every=500,
+        recipe="saelens" if arch in SAELENS_RECIPE else "superpose",
         **(JUMPRELU if arch == "jumprelu" else {}),
     )
     coefficients = (QUICK_COEFFICIENTS if quick else COEFFICIENTS).get(arch, (0.0,))

@@ -91,6 +91,63 @@ def test_aux_k_is_skipped_only_when_no_sae_of_the_group_has_a_dead_latent():
     assert "cond[" in jaxpr  # a real branch, not both sides selected per instance
 
 
+def test_saelens_recipe_selects_by_activation_times_decoder_norm():
+    """Latent 0 has the larger pre-activation but a decoder row of norm 0.1; latent 1 a smaller one of norm
+    1: superpose's recipe keeps latent 0, SAELens's keeps latent 1 (0.5 x 1 > 0.9 x 0.1), for TopK and for
+    BatchTopK in training and at inference (whose threshold is on the same scores)."""
+    x = jnp.asarray([[0.9, 0.5, 0.0, 0.0]])
+    for architecture in ("topk", "batchtopk"):
+        kept = {}
+        for recipe in ("superpose", "saelens"):
+            config = sae_lib.SAEConfig(architecture=architecture, n_latents=4, k=1, recipe=recipe)
+            sae = _sae(config, 4)
+            sae.W_enc_DxL[...] = jnp.eye(4)
+            sae.W_dec_LxD[...] = jnp.diag(jnp.asarray([0.1, 1.0, 1.0, 1.0]))
+            f = np.asarray(sae.encode(x)[0])
+            kept[recipe] = np.flatnonzero(f[0])
+            np.testing.assert_allclose(f[0, kept[recipe]], np.asarray(x)[0, kept[recipe]])  # values: ReLU(h)
+        assert list(kept["superpose"]) == [0] and list(kept["saelens"]) == [1], architecture
+    f = np.asarray(sae.encode(x, training=False, threshold=0.3)[0])  # scores 0.09 and 0.5
+    assert list(np.flatnonzero(f[0])) == [1]
+
+
+def test_saelens_recipe_auxk_uses_raw_pre_activations_of_dead_latents():
+    """Dead latents 2 and 3 have pre-activations −0.5 and 0.2, alive latent 0 has 3: with k_aux = 2 SAELens's
+    AuxK reconstructs the residual from h_2 = −0.5 and h_3 = 0.2 as they are (superpose's from ReLU: 0 and
+    0.2), summing the squared error over dimensions, scaled by min(n_dead / k_aux, 1) = 1, weight 1."""
+    x = jnp.asarray([[3.0, 0.0, -0.5, 0.2]])
+    dead = jnp.asarray([False, False, True, True])
+    x_hat = jnp.zeros((1, 4))
+    for recipe, f_aux in (("saelens", [0, 0, -0.5, 0.2]), ("superpose", [0, 0, 0.0, 0.2])):
+        config = sae_lib.SAEConfig(architecture="topk", n_latents=4, k=1, aux_k=2, recipe=recipe)
+        sae = _sae(config, 4)
+        sae.W_dec_LxD[...] = jnp.eye(4)
+        h = x  # W_enc = I, zero biases
+        residual = np.asarray(x - x_hat)[0]
+        error = (residual - np.asarray(f_aux)) ** 2
+        expected = error.sum() if recipe == "saelens" else error.mean()
+        np.testing.assert_allclose(float(sae.aux_k_loss(x, x_hat, h, dead)), expected, rtol=1e-6)
+        weight = 1.0 if recipe == "saelens" else config.aux_coefficient
+        penalty = sae.penalties(x, h, None, x_hat, 0.0, dead)[0]
+        np.testing.assert_allclose(float(penalty), weight * expected, rtol=1e-6)
+
+
+def test_saelens_recipe_initialisation_widths_and_free_decoder():
+    config = sae_lib.SAEConfig(architecture="matryoshka", n_latents=4096, k=8, recipe="saelens")
+    assert config.widths() == (128, 512, 2048, 4096)
+    small = sae_lib.SAEConfig(architecture="matryoshka", n_latents=512, recipe="saelens")
+    assert small.widths() == (16, 64, 256, 512)  # the same fractions of a smaller dictionary
+    assert sae_lib.SAEConfig(architecture="matryoshka", n_latents=512).widths() == (128, 256, 512)
+    assert not config.renormalises and sae_lib.SAEConfig().renormalises
+    sae = _sae(sae_lib.SAEConfig(architecture="topk", n_latents=32, recipe="saelens"), 8)
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(sae.W_dec_LxD[...]), axis=1), 0.1, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(sae.W_enc_DxL[...]), np.asarray(sae.W_dec_LxD[...]).T)
+    x = jax.random.normal(jax.random.key(0), (16, 8))
+    assert float(sae_lib.reconstruction_error(config, x, 0 * x)) == pytest.approx(float(jnp.mean(x**2)) * 8)
+    with pytest.raises(ConfigError, match="recipe 'saelens' applies to the top-k family"):
+        sae_lib.SAEConfig(architecture="l1", recipe="saelens")
+
+
 def test_batch_topk_keeps_batch_times_k_values():
     config = sae_lib.SAEConfig(architecture="batchtopk", n_latents=12, k=3)
     sae = _sae(config, 6)

@@ -73,6 +73,25 @@ def test_round_trip_keeps_every_latent(tmp_path, architecture):
     np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("architecture", ["topk", "batchtopk"])
+def test_the_saelens_recipe_round_trips_with_its_decoder_norm_selection(tmp_path, architecture):
+    """A TopK of recipe `saelens` is exported with `rescale_acts_by_decoder_norm` and read back with that
+    recipe; a BatchTopK's threshold (on ReLU(h)·‖W_dec,l‖) becomes the JumpReLU threshold θ / ‖W_dec,l‖: the
+    same latents either way, with decoder rows of unequal norms."""
+    config, params = _random_sae(architecture)
+    config = sae_lib.sae_replace(config, recipe="saelens")
+    params["W_dec_LxD"] *= np.linspace(0.2, 2.0, N_LATENTS, dtype=np.float32)[:, None]
+    x = jax.random.normal(jax.random.key(8), (256, N_DIMS))
+    threshold = 0.2 if architecture == "batchtopk" else None
+    f, _ = sae_lib.model(config, params).encode(x, training=False, threshold=threshold)
+    folder = saelens.write(tmp_path / "sae", config, params, threshold=threshold)
+    read_config, read_params = saelens.read(folder)
+    assert read_config.recipe == ("saelens" if architecture == "topk" else "superpose")
+    g, _ = sae_lib.model(read_config, read_params).encode(x, training=False)
+    np.testing.assert_array_equal(np.asarray(g) > 0, np.asarray(f) > 0)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(f), rtol=1e-5, atol=1e-6)
+
+
 def test_an_sae_that_encodes_x_itself_gets_its_decoder_bias_folded_in(tmp_path):
     """SAELens SAEs with apply_b_dec_to_input = false encode x, not x − b_dec: same latents after reading."""
     config, params = _random_sae("l1")

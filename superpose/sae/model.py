@@ -43,10 +43,19 @@ from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
 from superpose.train.per_instance import InstanceConfig, per_instance, shared_static
-from superpose.validate import MAX_SEED, ResultError, check_choice, check_float, check_int, check_known_key
+from superpose.validate import (
+    MAX_SEED,
+    ConfigError,
+    ResultError,
+    check_choice,
+    check_float,
+    check_int,
+    check_known_key,
+)
 
 ARCHITECTURES = Registry("SAE architecture", required=("encode", "penalties"))
 RESAMPLE = ("none", "random", "inputs")
+RECIPES = ("superpose", "saelens")
 
 
 def _hashable(value):
@@ -104,7 +113,15 @@ class SAEConfig(InstanceConfig):
     """jumprelu: kernel bandwidth ε and initial θ (SAELens uses 0.05 and 0.01 for activations normalised to
     norm √d, Gemma Scope 0.001 and 0.001; ours suit features of magnitude about 1)."""
     matryoshka_widths: tuple[int, ...] = ()
-    """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2)."""
+    """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2; with recipe `saelens`:
+    n_latents // 32, // 8 and // 2, SAELens's 128, 512 and 2048 of 4096)."""
+    recipe: str = "superpose"
+    """How the top-k family (topk, batchtopk, matryoshka) trains. `superpose`: unit-norm decoder rows, the top
+    k of ReLU(h), AuxK on ReLU of the dead latents' pre-activations with `aux_coefficient`, the MSE averaged
+    over dimensions. `saelens`: SAELens's recipe behind SynthSAEBench: decoder rows initialised at norm 0.1
+    with W_enc = W_decᵀ and never renormalised (`unit_norm_decoder` is then ignored), the top k of
+    ReLU(h)·‖W_dec,l‖, AuxK with weight 1 on the raw pre-activations of the dead latents, the squared error
+    summed over dimensions, and SAELens's Matryoshka widths (below)."""
     options: tuple[tuple[str, Any], ...] = ()
     """Options of the architecture's own, as (name, value) pairs (a dict is accepted): the names its class
     declares in `SAE.options`, whose defaults apply where a name is left out. Read with `option(name)`."""
@@ -121,6 +138,7 @@ class SAEConfig(InstanceConfig):
         for name, _ in self.options:
             check_known_key(name, declared, f"option of the {self.architecture} architecture")
         check_choice("resample", self.resample, RESAMPLE)
+        check_choice("recipe", self.recipe, RECIPES)
         for name in (
             "n_latents",
             "k",
@@ -142,10 +160,17 @@ class SAEConfig(InstanceConfig):
 
     def widths(self) -> tuple[int, ...]:
         """Prefix widths of the matryoshka loss, ending with n_latents."""
-        inner = self.matryoshka_widths or tuple(
-            w for w in (self.n_latents // 4, self.n_latents // 2) if w > 0
-        )
+        if self.recipe == "saelens":  # SAELens's 128, 512, 2048 of 4096, as fractions of any width
+            default = tuple(w for w in (self.n_latents // d for d in (32, 8, 2)) if w > 0)
+        else:
+            default = tuple(w for w in (self.n_latents // 4, self.n_latents // 2) if w > 0)
+        inner = self.matryoshka_widths or default
         return tuple(inner) + (self.n_latents,) if not inner or inner[-1] != self.n_latents else tuple(inner)
+
+    @property
+    def renormalises(self) -> bool:
+        """Whether decoder rows are held at unit norm: `unit_norm_decoder`, unless the recipe is `saelens`."""
+        return self.unit_norm_decoder and self.recipe != "saelens"
 
     def option(self, name: str):
         """The value of the architecture's own option `name` (its default where the config leaves it out)."""
@@ -183,6 +208,18 @@ def unit_rows(W):
 
 def mse(x, x_hat):
     return jnp.mean((x - x_hat) ** 2)
+
+
+def reconstruction_error(config: SAEConfig, x, x_hat):
+    """The reconstruction term of the loss: the MSE, or with recipe `saelens` the squared error summed over
+    dimensions and averaged over the batch (D times the MSE)."""
+    if config.recipe == "saelens":
+        return jnp.mean(jnp.sum((x - x_hat) ** 2, axis=-1))
+    return mse(x, x_hat)
+
+
+SAELENS_DECODER_NORM = 0.1
+"""recipe `saelens`: the norm of every decoder row at initialisation."""
 
 
 # --- the module
@@ -225,7 +262,10 @@ class SAE(nnx.Module, Registered):
         self.config = config
         n_latents = config.n_latents
         dec_key, enc_key = jax.random.split(key)
-        if config.tied_init:
+        if config.recipe == "saelens":
+            W_dec = SAELENS_DECODER_NORM * unit_rows(jax.random.normal(dec_key, (n_latents, n_dims)))
+            W_enc = W_dec.T
+        elif config.tied_init:
             W_dec = unit_rows(jax.random.normal(dec_key, (n_latents, n_dims)))
             W_enc = W_dec.T
         else:  # PyTorch kaiming_uniform_: bound sqrt(6 / fan_in), fan_in = size(1)
@@ -240,7 +280,11 @@ class SAE(nnx.Module, Registered):
 
     @classmethod
     def check(cls, config: SAEConfig) -> None:
-        """Raise a ConfigError for settings this architecture cannot train with."""
+        """Raise a ConfigError for settings this architecture cannot train with (here: a recipe other than
+        superpose's, which only the top-k family knows)."""
+        if config.recipe != "superpose":
+            raise ConfigError(f"recipe '{config.recipe}' applies to the top-k family (topk, batchtopk, "
+                              f"matryoshka), not to {config.architecture}")
 
     def pre_activations(self, x_BxD: jax.Array) -> jax.Array:
         return (x_BxD - self.b_dec_D[...]) @ self.W_enc_DxL[...] + self.b_enc_L[...]
@@ -269,11 +313,11 @@ class SAE(nnx.Module, Registered):
         `unit_norm_decoder` the decoder
         rows are normalised first, so the gradient has no component along them (the projection SAELens and
         sparsify apply by hand)."""
-        if self.config.unit_norm_decoder:
+        if self.config.renormalises:
             self.W_dec_LxD[...] = unit_rows(self.W_dec_LxD[...])
         f, h = self.encode(x_BxD)
         x_hat = self.decode(f)
-        total = mse(x_BxD, x_hat)
+        total = reconstruction_error(self.config, x_BxD, x_hat)
         for term in self.penalties(x_BxD, h, f, x_hat, coefficient, dead_L):
             total = total + term
         return total, (jnp.any(f > 0, axis=0), x_hat, self.batch_threshold(h))
@@ -343,7 +387,7 @@ class SAELearner(Learner):
     def after_update(self, sae: SAE, opt_state, carry: Carry, aux, x_BxD, hyper: Hyper, t):
         fired, x_hat, smallest = aux
         c = self.config
-        if c.unit_norm_decoder:
+        if c.renormalises:
             sae.W_dec_LxD[...] = unit_rows(sae.W_dec_LxD[...])
         carry = carry._replace(
             silent_steps_L=jnp.where(fired, 0, carry.silent_steps_L + 1),

@@ -136,8 +136,8 @@ def read(folder: Path) -> tuple[sae_lib.SAEConfig, dict[str, np.ndarray]]:
         raise ResultError(
             f"{folder}: normalize_activations = '{cfg['normalize_activations']}' is not supported"
         )
-    if cfg.get("rescale_acts_by_decoder_norm", False):
-        raise ResultError(f"{folder}: rescale_acts_by_decoder_norm is not supported")
+    if cfg.get("rescale_acts_by_decoder_norm", False) and arch != "topk":  # TopK reads it as recipe saelens
+        raise ResultError(f"{folder}: rescale_acts_by_decoder_norm is supported for topk SAEs only")
     t = {k: np.asarray(v, np.float32) for k, v in tensors.items()}
     # superpose always encodes x − b_dec; an SAE that encodes x gets b_dec·W_enc folded into its encoder
     # biases

@@ -22,13 +22,16 @@ class BatchTopK(TopK, name="batchtopk"):
         if threshold is None:
             raise ResultError(f"a {config.architecture} SAE needs its running threshold to become a JumpReLU")
         weights = saelens_weights(params)
-        return "jumprelu", weights | {"threshold": np.full(weights["b_enc"].shape[0], threshold)}, {}
+        theta = np.full(weights["b_enc"].shape[0], threshold)
+        if config.recipe == "saelens":  # the threshold is on ReLU(h)·‖W_dec,l‖: on ReLU(h), θ / ‖W_dec,l‖
+            theta = theta / np.linalg.norm(weights["W_dec"], axis=1)
+        return "jumprelu", weights | {"threshold": theta}, {}
 
     def encode(self, x_BxD, *, training=True, threshold=None):
         h = self.pre_activations(x_BxD)
         a = jax.nn.relu(h)
-        keep = batch_top_k_mask(a, self.config.k)[0] if training else a > threshold
+        keep = batch_top_k_mask(self.scores(a), self.config.k)[0] if training else self.scores(a) > threshold
         return jnp.where(keep, a, 0.0), h
 
     def batch_threshold(self, h_BxL):
-        return batch_top_k_mask(jax.nn.relu(h_BxL), self.config.k)[1]
+        return batch_top_k_mask(self.scores(jax.nn.relu(h_BxL)), self.config.k)[1]

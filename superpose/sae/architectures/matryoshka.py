@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from superpose.sae.architectures.batchtopk import BatchTopK
-from superpose.sae.model import SAEConfig, mse
+from superpose.sae.model import SAEConfig, reconstruction_error
 from superpose.validate import ConfigError
 
 
@@ -19,5 +19,6 @@ class Matryoshka(BatchTopK, name="matryoshka"):
     def penalties(self, x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L):
         W_dec, b_dec = self.W_dec_LxD[...], self.b_dec_D[...]
         return super().penalties(x_BxD, h_BxL, f_BxL, x_hat_BxD, coefficient, dead_L) + [
-            mse(x_BxD, f_BxL[:, :width] @ W_dec[:width] + b_dec) for width in self.config.widths()[:-1]
+            reconstruction_error(self.config, x_BxD, f_BxL[:, :width] @ W_dec[:width] + b_dec)
+            for width in self.config.widths()[:-1]
         ]
