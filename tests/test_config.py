@@ -39,3 +39,17 @@ def test_per_feature_arrays():
     assert c.probability_F().tolist() == pytest.approx([0.1, 0.2, 0.3])
     assert c.importance_F().tolist() == [1.0, 0.5, 0.25]
     assert ToyConfig(n_features=3, importance=(3, 2, 1)).importance_F().tolist() == [3, 2, 1]
+
+
+def test_a_field_added_later_is_left_out_of_saved_jobs_at_its_default():
+    """`init`, `init_instances` (toy) and `recipe` (SAE) came after folders were saved: at their defaults
+    they are not in `to_dict`, so those folders hold the same job; set, they are saved and read back."""
+    from superpose.sae.model import SAEConfig
+
+    saved = ToyConfig().to_dict()
+    assert not {"init", "init_instances"} & set(saved) and ToyConfig(**saved) == ToyConfig()
+    notebook = ToyConfig(init="notebook").to_dict()
+    assert notebook["init"] == "notebook" and "init_instances" not in notebook
+    assert ToyConfig(**notebook) == ToyConfig(init="notebook")
+    assert "recipe" not in SAEConfig().to_dict()
+    assert SAEConfig(**SAEConfig(architecture="topk", recipe="saelens").to_dict()).recipe == "saelens"

@@ -7,10 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from superpose import targets as targets_lib
 from superpose.decomposition import apd, spd
 from superpose.measures import pieces
+from superpose.validate import ConfigError
 
 TMS = targets_lib.PRESETS["tms_5-2"]
 TMS_ID = targets_lib.PRESETS["tms_5-2-id"]
@@ -272,3 +274,55 @@ def test_apd_at_the_truth_is_faithful_and_keeps_top_k(tms):
     keep = np.asarray(attribution) >= np.sort(np.asarray(attribution), axis=None)[-int(config.top_k * 2048)]
     assert keep.sum() == int(config.top_k * 2048)
     assert float(parts.minimality) < 0.05 * float(jnp.mean(target(x) ** 2))
+
+
+def set_factors(model, name, A, B):
+    model.layers[name].A[...] = jnp.asarray(A, jnp.float32)
+    model.layers[name].B[...] = jnp.asarray(B, jnp.float32)
+
+
+def test_tied_apd_at_the_truth_is_faithful_and_agrees_with_untied_where_it_must(tms):
+    """The authors' form: one set of factors for W, its Wᵀ pieces their transposes. At the truth (component c
+    = column c of W) the faithfulness loss is 0 for both matrices; an untied model whose Wᵀ factors are set
+    to the transposes of its W factors gives the same three losses and attributions; the tied model has
+    half the free parameters; and `tied` on a target without transposed matrices is a one-line error."""
+    W = tms["W"]
+    A, B = np.zeros((5, 5, 2)), np.zeros((5, 2, 2))
+    for c in range(5):
+        A[c, c, 0], B[c, 0] = 1.0, W[:, c]
+    shapes = spd.matrix_shapes(TMS)
+    tied = apd.APDModel(shapes, 5, jax.random.key(0), tied={"WT": "W"})
+    assert set(tied.layers.keys()) == {"W"} and tied.names() == ["W", "WT"]
+    set_factors(tied, "W", A, B)
+    target = targets_lib.from_arrays(TMS, tms)
+    x = targets_lib.sample(jax.random.key(1), 0.05, 2048, 5, False)
+    parts = apd.losses(tied, target, x, 0.211, 1.0)
+    assert float(parts.faithfulness) < 1e-12
+    np.testing.assert_allclose(np.asarray(tied.layer("WT").pieces().sum(0)), W.T, atol=1e-6)
+
+    rng_ = np.random.default_rng(0)
+    A, B = rng_.normal(size=(5, 5, 2)), rng_.normal(size=(5, 2, 2))  # any factors: tied = untied, consistent
+    untied = apd.APDModel(shapes, 5, jax.random.key(0))
+    for model in (tied, untied):
+        set_factors(model, "W", A, B)
+    set_factors(untied, "WT", np.swapaxes(B, 1, 2), np.swapaxes(A, 1, 2))  # ((Bᵀ Aᵀ))ᵀ = A B = P_Wᵀ
+    for a, b in zip(apd.losses(tied, target, x, 0.211, 1.0), apd.losses(untied, target, x, 0.211, 1.0)):
+        np.testing.assert_allclose(float(a), float(b), rtol=1e-5)
+    np.testing.assert_allclose(apd.attributions(tied, target, x), apd.attributions(untied, target, x),
+                               rtol=1e-4, atol=1e-9)
+    count = lambda m: sum(v.size for v in jax.tree.leaves(nnx.state(m, nnx.Param)))
+    assert 2 * count(tied) == count(untied)
+    learner = apd.APDLearner(apd.APDConfig(tied=True), targets_lib.PRESETS["resid_mlp1"])
+    with pytest.raises(ConfigError, match="tied applies to targets with transposed matrices"):
+        learner.init(0, None)
+
+
+def test_apd_quarter_cosine_and_init_scale():
+    shape = apd.schedule("quarter_cosine", 101)
+    values = [float(shape(t)) for t in (0, 50, 100)]
+    np.testing.assert_allclose(values, [1.0, np.cos(np.pi / 4), 0.0], atol=1e-6)
+    small = apd.Component(2, 5, 3, jax.random.key(0), init_scale=0.1)
+    plain = apd.Component(2, 5, 3, jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(small.pieces()), 0.01 * np.asarray(plain.pieces()), rtol=1e-5)
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        apd.APDConfig(schedule="linear")

@@ -15,6 +15,12 @@ the batch are kept (batch top-k), and the losses are
 * minimality: the MSE between the target's output and the output with each input's kept components;
 * simplicity: ``Σ_b Σ_c s_bc Σ_{l,i} (‖A_{c,l,:,i}‖² ‖B_{c,l,i,:}‖²)^{p/2} / n_params / B`` (a Schatten-p norm
   of the kept components).
+
+The authors' code differs from the paper's text in ways their TMS results depend on, offered as options:
+`tied` (a component's piece of Wᵀ is its piece of W transposed, where the target ties them, so TMS has half
+the free parameters), `init_scale` (the initial factors' size) and the `quarter_cosine` schedule
+(cos(π/2 · t / (T − 1)), what their code calls cosine). The target's bias is the trained model's, frozen, in
+either form: the decomposition only ever replaces the matrices.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from superpose.measures import pieces as pieces_lib
 from superpose.targets import TargetConfig
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
-from superpose.train.per_instance import InstanceConfig, per_instance
+from superpose.train.per_instance import InstanceConfig, added_field, per_instance
 from superpose.validate import MAX_SEED, ConfigError, check_choice, check_float, check_int
 
 
@@ -57,7 +63,8 @@ class APDConfig(InstanceConfig):
     learning_rate: float = per_instance(0.03)
     """Adam's peak learning rate (the paper: 0.03)."""
     schedule: str = "constant"
-    """`constant` or `cosine` decay to 0, after the warm-up."""
+    """`constant`, `cosine` decay to 0 (half a period), or `quarter_cosine`, cos(π/2 · t / (T − 1)) (the
+    authors' code), after the warm-up."""
     warmup_fraction: float = 0.05
     """Linear warm-up over this fraction of the steps, then the schedule."""
     faithfulness: float = per_instance(1.0)
@@ -72,12 +79,20 @@ class APDConfig(InstanceConfig):
     """The run's random stream: initialisation and data."""
     log_every: int = 1000
     """Steps per compiled chunk."""
+    tied: bool = added_field(False)
+    """Tie each component's pieces of matrices the target ties (`Target.transposed`; TMS: its Wᵀ piece is its
+    W piece transposed), as the authors' code does; False: every matrix's pieces are free."""
+    init_scale: float = added_field(1.0)
+    """Multiplies both initial factors A and B of every piece (the piece by its square)."""
 
     def __post_init__(self):
+        check_float("init_scale", self.init_scale, lower=0.0, open_lower=True)
+        if not isinstance(self.tied, (bool, np.bool_)):
+            raise ConfigError(f"tied must be true or false, got {self.tied!r}")
         for name in ("n_components", "steps", "batch_size", "log_every"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
-        check_choice("schedule", self.schedule, targets_lib.SCHEDULES)
+        check_choice("schedule", self.schedule, SCHEDULES)
         check_float("top_k", self.top_k, lower=0.0, open_lower=True)
         check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
         check_float("warmup_fraction", self.warmup_fraction, lower=0.0)
@@ -92,6 +107,17 @@ class APDConfig(InstanceConfig):
         check_float("p", self.p, lower=0.0, open_lower=True)
 
 
+
+
+SCHEDULES = ("constant", "cosine", "quarter_cosine")
+
+
+def schedule(name: str, steps: int) -> optax.Schedule:
+    """The learning-rate shape after the warm-up: the targets' `constant` and `cosine`, or `quarter_cosine`,
+    cos(π/2 · t / (T − 1)) from 1 to 0 (the APD authors' code)."""
+    if name == "quarter_cosine":
+        return lambda count: jnp.cos(0.5 * jnp.pi * jnp.minimum(count / max(steps - 1, 1), 1.0))
+    return targets_lib.schedule(name, steps)
 
 
 PRESETS: dict[str, APDConfig] = {
@@ -112,11 +138,20 @@ PRESETS: dict[str, APDConfig] = {
 class Component(nnx.Module):
     """C full-rank pieces of one d_out x d_in matrix, one per component, each factored as (A B)ᵀ."""
 
-    def __init__(self, d_out: int, d_in: int, n_components: int, key: jax.Array):
+    def __init__(self, d_out: int, d_in: int, n_components: int, key: jax.Array, init_scale: float = 1.0):
         r = min(d_in, d_out)
         k_a, k_b = jax.random.split(key)
-        self.A = nnx.Param(jax.random.normal(k_a, (n_components, d_in, r), jnp.float32) / math.sqrt(d_in))
-        self.B = nnx.Param(jax.random.normal(k_b, (n_components, r, d_out), jnp.float32) / math.sqrt(r))
+        A = jax.random.normal(k_a, (n_components, d_in, r), jnp.float32) / math.sqrt(d_in)
+        B = jax.random.normal(k_b, (n_components, r, d_out), jnp.float32) / math.sqrt(r)
+        if init_scale != 1.0:
+            A, B = init_scale * A, init_scale * B
+        self.A = nnx.Param(A)
+        self.B = nnx.Param(B)
+
+    def push(self, a_BxI: jax.Array) -> jax.Array:
+        """P_c a_b for every input b and component c, B x C x O."""
+        inner = jnp.einsum("bi,cir->bcr", a_BxI, self.A[...])
+        return jnp.einsum("bcr,cro->bco", inner, self.B[...])
 
     def pieces(self) -> jax.Array:
         """P_PxOxJ: component c's matrix, d_out x d_in."""
@@ -134,15 +169,46 @@ class Component(nnx.Module):
         return jnp.sum((a2 * b2 + 1e-16) ** (p / 2), axis=-1)
 
 
+class Transposed:
+    """The pieces of a matrix tied to a `Component`'s as their transposes: P'_c = P_cᵀ = A_c B_c."""
+
+    def __init__(self, source: Component):
+        self.source = source
+
+    def pieces(self) -> jax.Array:
+        return jnp.swapaxes(self.source.pieces(), 1, 2)
+
+    def push(self, a_BxO: jax.Array) -> jax.Array:
+        inner = jnp.einsum("bo,cro->bcr", a_BxO, self.source.B[...])
+        return jnp.einsum("bcr,cir->bci", inner, self.source.A[...])
+
+    def masked(self, a_BxO: jax.Array, keep_BxP: jax.Array) -> jax.Array:
+        inner = jnp.einsum("bo,cro->bcr", a_BxO, self.source.B[...]) * keep_BxP[..., None]
+        return jnp.einsum("bcr,cir->bi", inner, self.source.A[...])
+
+    def schatten(self, p) -> jax.Array:
+        return self.source.schatten(p)
+
+
 class APDModel(nnx.Module):
-    def __init__(self, shapes: dict[str, tuple[int, int]], n_components: int, key: jax.Array):
-        keys = jax.random.split(key, len(shapes))
-        self.layers = nnx.Dict(
-            {name: Component(*shape, n_components, k) for (name, shape), k in zip(shapes.items(), keys)}
-        )
+    def __init__(self, shapes: dict[str, tuple[int, int]], n_components: int, key: jax.Array, *,
+                 tied: dict[str, str] | None = None, init_scale: float = 1.0):
+        tied = tied or {}
+        own = {name: shape for name, shape in shapes.items() if name not in tied}
+        keys = jax.random.split(key, len(own))
+        self.layers = nnx.Dict({name: Component(*shape, n_components, k, init_scale)
+                                for (name, shape), k in zip(own.items(), keys)})
+        self.order = tuple(shapes)
+        self.tied = tuple(tied.items())
 
     def names(self) -> list[str]:
-        return list(self.layers.keys())
+        """Every decomposed matrix, in forward order (tied ones too)."""
+        return list(self.order)
+
+    def layer(self, name: str) -> Component | Transposed:
+        """The pieces of matrix `name`: its own, or the transposes of the matrix it is tied to."""
+        source = dict(self.tied).get(name)
+        return Transposed(self.layers[source]) if source else self.layers[name]
 
 
 class Hyper(NamedTuple):
@@ -176,8 +242,7 @@ def attributions(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array) 
     jac = jax.lax.stop_gradient(jac)
     total = 0.0
     for n in names:  # Σ_l ⟨∂f_o/∂z_l, P_cl a_l⟩, B x O x C
-        inner = jnp.einsum("bi,cir->bcr", jax.lax.stop_gradient(acts[n]), model.layers[n].A[...])
-        pushed = jnp.einsum("bcr,cro->bco", inner, model.layers[n].B[...])
+        pushed = model.layer(n).push(jax.lax.stop_gradient(acts[n]))
         total = total + jnp.einsum("bok,bck->boc", jac[n], pushed)
     return jnp.sum(total**2, axis=1)
 
@@ -190,9 +255,9 @@ def losses(model: APDModel, target: targets_lib.Target, x_BxF: jax.Array, top_k:
     keep = (attribution >= kth_largest(attribution, n_keep, axis=None)).astype(jnp.float32)
     names = model.names()
     n_params = sum(w.size for w in weights.values())
-    out = target.forward(x_BxF, lambda name, a: model.layers[name].masked(a, keep))
-    faith = sum(jnp.sum((weights[n] - model.layers[n].pieces().sum(0)) ** 2) for n in names) / n_params
-    schatten = sum(model.layers[n].schatten(p) for n in names)
+    out = target.forward(x_BxF, lambda name, a: model.layer(name).masked(a, keep))
+    faith = sum(jnp.sum((weights[n] - model.layer(n).pieces().sum(0)) ** 2) for n in names) / n_params
+    schatten = sum(model.layer(n).schatten(p) for n in names)
     return Losses(faith, jnp.mean((out - y_BxO) ** 2), jnp.sum(keep * schatten) / n_params / x_BxF.shape[0])
 
 
@@ -204,12 +269,22 @@ class APDLearner(Learner):
 
     def init(self, seed, hyper: Hyper):
         init_key, data_key = jax.random.split(rng.key(seed))
-        return APDModel(matrix_shapes(self.target), self.config.n_components, init_key), data_key
+        return APDModel(matrix_shapes(self.target), self.config.n_components, init_key, tied=self.tied(),
+                        init_scale=self.config.init_scale), data_key
+
+    def tied(self) -> dict[str, str]:
+        if not self.config.tied:
+            return {}
+        pairs = targets_lib.TARGETS.get(self.target.kind).transposed(self.target)
+        if not pairs:
+            raise ConfigError(f"tied applies to targets with transposed matrices (TMS), not "
+                              f"{self.target.kind}")
+        return pairs
 
     def optimizer(self, hyper: Hyper):
         c = self.config
         warm = int(c.warmup_fraction * c.steps)
-        main = targets_lib.schedule(c.schedule, c.steps - warm)
+        main = schedule(c.schedule, c.steps - warm)
         shape = optax.join_schedules([optax.linear_schedule(0.0, 1.0, max(warm, 1)), main], [warm])
         return optax.adam(lambda count: hyper.learning_rate * shape(count))
 

@@ -42,7 +42,7 @@ from superpose.data import groundtruth, user_arrays
 from superpose.registry import Registered, Registry
 from superpose.train import rng, trainer
 from superpose.train.learner import Learner
-from superpose.train.per_instance import InstanceConfig, per_instance, shared_static
+from superpose.train.per_instance import InstanceConfig, added_field, per_instance, shared_static
 from superpose.validate import (
     MAX_SEED,
     ConfigError,
@@ -115,7 +115,7 @@ class SAEConfig(InstanceConfig):
     matryoshka_widths: tuple[int, ...] = ()
     """Nested prefix widths below n_latents (empty: n_latents // 4 and // 2; with recipe `saelens`:
     n_latents // 32, // 8 and // 2, SAELens's 128, 512 and 2048 of 4096)."""
-    recipe: str = "superpose"
+    recipe: str = added_field("superpose")
     """How the top-k family (topk, batchtopk, matryoshka) trains. `superpose`: unit-norm decoder rows, the top
     k of ReLU(h), AuxK on ReLU of the dead latents' pre-activations with `aux_coefficient`, the MSE averaged
     over dimensions. `saelens`: SAELens's recipe behind SynthSAEBench: decoder rows initialised at norm 0.1

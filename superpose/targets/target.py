@@ -150,6 +150,12 @@ class Target(nnx.Module, Registered):
         return {}
 
     @classmethod
+    def transposed(cls, config: TargetConfig) -> dict[str, str]:
+        """Decomposed matrices that are another's transpose in the model, by name: {its name: the other's}
+        (TMS: {"WT": "W"}). A decomposition may tie their pieces (APD's `tied`)."""
+        return {}
+
+    @classmethod
     def one_hot_check(cls, config: TargetConfig, model: Target) -> dict[str, Any]:
         """The reference recipe's sanity check of a trained model on one-hot inputs (empty: none)."""
         return {}

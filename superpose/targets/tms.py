@@ -56,6 +56,10 @@ class TMS(Target, name="tms"):
         return "W"
 
     @classmethod
+    def transposed(cls, config):
+        return {"WT": "W"}
+
+    @classmethod
     def importance_truth(cls, config):
         truth = {"W": (("W",), 0), "WT": (("WT",), 0)}
         return truth | {"I": (("I",), config.n_hidden)} if config.identity else truth

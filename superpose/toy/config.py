@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from superpose.toy.models import MODELS
-from superpose.train.per_instance import InstanceConfig, per_instance
+from superpose.train.per_instance import InstanceConfig, added_field, per_instance
 from superpose.validate import (
     MAX_SEED,
     ConfigError,
@@ -99,11 +99,11 @@ class ToyConfig(InstanceConfig):
     """Adversarial training: every input x is attacked along the analytic attack direction
     (WᵀW)_i / ‖(WᵀW)_i‖ of one feature i drawn at random, with L2 norm `attack_fraction` · ‖x‖, and the
     model is trained to output the clean target (superpose.toy.adversarial). 0: plain training."""
-    init: str = "xavier"
+    init: str = added_field("xavier")
     """How W starts: `xavier`, N(0, 2 / (F + H)) for each instance (Glorot); or `notebook`, the scale of the
     official notebook, which applies PyTorch's xavier_normal_ to its whole (instances, F, H) tensor: std
     √(2 / (H (F + init_instances))), which depends on how many instances it trains together."""
-    init_instances: int = 10
+    init_instances: int = added_field(10)
     """`init="notebook"`: the notebook's n_instances behind that scale (its introduction figure: 10)."""
 
     def init_scale(self) -> float:

@@ -26,9 +26,19 @@ PER_INSTANCE = "per_instance"
 """The dataclass field metadata key that marks a per-instance field."""
 
 
+OMITTED_AT_DEFAULT = "omitted_at_default"
+"""The dataclass field metadata key of a field `to_dict` leaves out while it holds its default."""
+
+
 def per_instance(default: Any, **kwargs) -> Any:
     """A config field that may differ between the instances of one compiled program."""
     return dataclasses.field(default=default, metadata={PER_INSTANCE: True}, **kwargs)
+
+
+def added_field(default: Any, **kwargs) -> Any:
+    """A (static) field added after result folders were saved: `to_dict` leaves it out while it holds its
+    default, so a folder saved before it existed still holds the same job and is not retrained."""
+    return dataclasses.field(default=default, metadata={OMITTED_AT_DEFAULT: True}, **kwargs)
 
 
 class InstanceConfig:
@@ -48,7 +58,12 @@ class InstanceConfig:
         return dataclasses.replace(self, **defaults)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields by name; an `added_field` only where it differs from its default."""
+        out = dataclasses.asdict(self)
+        for f in dataclasses.fields(self):
+            if f.metadata.get(OMITTED_AT_DEFAULT) and out[f.name] == f.default:
+                del out[f.name]
+        return out
 
 
 def shared_static(configs: Sequence[InstanceConfig], what: str):
