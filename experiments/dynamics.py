@@ -222,7 +222,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
             label = f"{c.n_features}/{c.n_hidden}, p {c.feature_probability:g}, lr {c.learning_rate:g}"
             ax_all.plot(one.arrays["loss_step"], evaluation_loss(one, k), lw=0.9, label=label)
     ax_all.set(xscale="log", yscale="log", xlabel="training step", ylabel="evaluation loss")
-    ax_all.legend(fontsize=5.5, frameon=False, ncol=2)
+    ax_all.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.05))
     jumped = [r for r in rows if r["own_drops"] >= max(3, 0.25 * r["moves"])]
     verdict = (
         f"discrete jumps with their own loss drops in {len(jumped)} of {len(rows)} models"
