@@ -120,18 +120,21 @@ def jumps(steps: np.ndarray, D_CxF: np.ndarray, loss_C: np.ndarray) -> dict[str,
 
 def analyse(run: results.Run) -> list[dict]:
     """Per instance: its setting, D* = m / ‖W‖²_F at the end, the share of learned features at D_i ≈ 1/2
-    (digons), and `jumps` of its learned features on the evaluation loss."""
+    (digons), `jumps` of its learned features on the evaluation loss, and that loss (`loss_C`, per
+    snapshot)."""
     out = []
     for i, config in enumerate(run.configs):
         steps, D = dimensionality_history(run, i)
         learned = np.asarray(metrics.feature_norms(run.arrays["W"][i])) > metrics.REPRESENTED_NORM
+        loss = evaluation_loss(run, i)
         out.append({
             "n": config.n_features, "m": config.n_hidden,
             "density": config.feature_probability, "learning_rate": config.learning_rate,
             "learned": int(learned.sum()),
             "D_star": float(metrics.dimensions_per_feature(run.arrays["W"][i])),
             "digons": float(np.mean(np.abs(D[-1, learned] - 0.5) <= 0.02)) if learned.any() else 0.0,
-            **jumps(steps, D[:, learned], evaluation_loss(run, i)),
+            **jumps(steps, D[:, learned], loss),
+            "loss_C": loss,
         })
     return out
 
@@ -172,9 +175,9 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     run = runs[0]
     i = _shown(run)
     steps, D = dimensionality_history(run, i)
-    loss = evaluation_loss(run, i)
-    learned = np.asarray(metrics.feature_norms(run.arrays["W"][i])) > metrics.REPRESENTED_NORM
     rows = [r for one in runs for r in analyse(one)]
+    loss = rows[i]["loss_C"]  # the first run's rows come first
+    learned = np.asarray(metrics.feature_norms(run.arrays["W"][i])) > metrics.REPRESENTED_NORM
     fig, axes = plotting.figure(2, 3, figsize=(18, 7), gridspec_kw={"height_ratios": [2, 1]})
     (ax_d, ax_z, ax_t), (ax_l, ax_zl, ax_all) = axes
     colors = plotting.plt.cm.tab20(np.linspace(0, 1, int(learned.sum())))
@@ -217,10 +220,10 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     cells.scale(1.15, 1.4)
     ax_t.set_title("every model trained: its moves (width, spread: steps),\nthe isolated ones, and those "
                    "with a loss drop of their own", fontsize=8.5)
-    for one in runs:
+    for one, first in zip(runs, np.cumsum([0] + [len(r.configs) for r in runs])):
         for k, c in enumerate(one.configs):
             label = f"{c.n_features}/{c.n_hidden}, p {c.feature_probability:g}, lr {c.learning_rate:g}"
-            ax_all.plot(one.arrays["loss_step"], evaluation_loss(one, k), lw=0.9, label=label)
+            ax_all.plot(one.arrays["loss_step"], rows[first + k]["loss_C"], lw=0.9, label=label)
     ax_all.set(xscale="log", yscale="log", xlabel="training step", ylabel="evaluation loss")
     ax_all.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.05))
     jumped = [r for r in rows if r["own_drops"] >= max(3, 0.25 * r["moves"])]

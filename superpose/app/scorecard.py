@@ -87,15 +87,13 @@ def evaluate(checks: list[Check], root: Path, quick: bool, *, progress: bool = T
     rows = []
     for check in checks:
         if quick and check.full_only:
-            rows.append({"check": check.id, "claim": check.claim, "source": check.source,
-                         "experiments": list(check.experiments),
-                         "rules": [dataclasses.asdict(not_judged(check.claim, "judged at full size only"))],
-                         "passed": None})
-            continue
-        for name in check.experiments:
-            if name not in manifests:
-                manifests[name] = experiments[name].run(root, "quick" if quick else "full", progress=progress)
-        rules = check.rules(manifests, quick)
+            rules = [not_judged(check.claim, "judged at full size only")]
+        else:
+            for name in check.experiments:
+                if name not in manifests:
+                    manifests[name] = experiments[name].run(root, "quick" if quick else "full",
+                                                            progress=progress)
+            rules = check.rules(manifests, quick)
         rows.append({"check": check.id, "claim": check.claim, "source": check.source,
                      "experiments": list(check.experiments),
                      "rules": [dataclasses.asdict(r) for r in rules],

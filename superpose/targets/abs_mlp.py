@@ -14,14 +14,12 @@ import numpy as np
 from flax import nnx
 
 from superpose.targets.residual import ResidualTarget
-from superpose.targets.target import TargetConfig, planted_or_random
-from superpose.validate import ConfigError, check_choice, check_float
-
-INITS = ("random", "truth")
+from superpose.targets.target import PlantedConfig, planted_or_random
+from superpose.validate import ConfigError, check_float
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class AbsMLPConfig(TargetConfig):
+class AbsMLPConfig(PlantedConfig):
     """|x| through one MLP of `n_hidden` neurons, reading and writing the n_features inputs directly."""
 
     kind = "abs_mlp"
@@ -29,14 +27,11 @@ class AbsMLPConfig(TargetConfig):
     """F, the sparse inputs (at least 3: the repeated point has three ones)."""
     n_hidden: int = 16
     """Neurons (the planted circuit has 2·n_features)."""
-    init: str = "random"
-    """`truth` holds the planted weights (nothing to train), `random` learns them."""
     repeat_frac: float = 0.0
     """The fraction of samples replaced by the repeated point (1, 1, 1, 0, …)."""
 
     def __post_init__(self):
         super().__post_init__()
-        check_choice("init", self.init, INITS)
         check_float("repeat_frac", self.repeat_frac, lower=0.0)
         if self.repeat_frac > 1:
             raise ConfigError(f"repeat_frac must be in [0, 1], got {self.repeat_frac}")
@@ -44,10 +39,6 @@ class AbsMLPConfig(TargetConfig):
             raise ConfigError(f"the planted abs_mlp has n_hidden = 2·n_features neurons, got {self.n_hidden}")
         if self.n_features < AbsMLP.REPEATED:
             raise ConfigError(f"abs_mlp needs at least {AbsMLP.REPEATED} features")
-
-    @property
-    def planted(self) -> bool:
-        return self.init == "truth"
 
     @property
     def n_layers(self) -> int:

@@ -85,6 +85,25 @@ class TargetConfig(InstanceConfig):
         return TARGETS.get(self.kind)(self, key)
 
 
+INITS = ("random", "truth")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlantedConfig(TargetConfig):
+    """The config of a target with a planted circuit, which it either holds or learns."""
+
+    init: str = "random"
+    """`truth` holds the planted weights (nothing to train), `random` learns them."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("init", self.init, INITS)
+
+    @property
+    def planted(self) -> bool:
+        return self.init == "truth"
+
+
 def config(kind: str, **fields) -> TargetConfig:
     """The config of the target `kind` (a one-line ConfigError for an unknown kind or a field it lacks)."""
     check_choice("kind", kind, TARGETS.names())

@@ -14,14 +14,12 @@ import numpy as np
 from flax import nnx
 
 from superpose.targets.residual import ResidualTarget
-from superpose.targets.target import TargetConfig, planted_or_random
-from superpose.validate import ConfigError, check_choice
-
-INITS = ("random", "truth")
+from superpose.targets.target import PlantedConfig, planted_or_random
+from superpose.validate import ConfigError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TwoHopConfig(TargetConfig):
+class TwoHopConfig(PlantedConfig):
     """The two-hop circuit on n_features = 2·n_hidden binary inputs, in a residual stream of n_features +
     2·n_hidden dimensions (A, then B, then C)."""
 
@@ -30,21 +28,14 @@ class TwoHopConfig(TargetConfig):
     """The binary inputs A: 2·n_hidden."""
     n_hidden: int = 3
     """k, the B neurons (and the C neurons): at least 2."""
-    init: str = "random"
-    """`truth` holds the planted weights (nothing to train), `random` learns them."""
 
     def __post_init__(self):
         super().__post_init__()
-        check_choice("init", self.init, INITS)
         if self.n_features != 2 * self.n_hidden or self.n_hidden < 2:
             raise ConfigError(
                 "two_hop needs n_features = 2·n_hidden (n_hidden ≥ 2), got "
                 f"{self.n_features} and {self.n_hidden}"
             )
-
-    @property
-    def planted(self) -> bool:
-        return self.init == "truth"
 
     @property
     def n_layers(self) -> int:

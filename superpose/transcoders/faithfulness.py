@@ -176,20 +176,23 @@ def evaluate(
     smooth = np.asarray(type(target).differentiable(xj))[:, None, :]
     out["jacobian_error"] = _relative(np.where(smooth, rep_J, 0.0), np.where(smooth, true_J, 0.0))
     own_scores = TARGET_SCORES.get(target_config.kind)
-    return out | own_scores(model, target_config, target, x) if own_scores else out
+    return out | own_scores(model, target_config, target, x, replaced, true) if own_scores else out
 
 
-def two_hop_scores(model: Replacement, target_config: TwoHopConfig, target: TwoHop, x: jax.Array):
-    """through_b, direct_share and mediation (module doc)."""
+def two_hop_scores(model: Replacement, target_config: TwoHopConfig, target: TwoHop, x: jax.Array, replaced,
+                   true):
+    """through_b, direct_share and mediation (module doc); `replaced` and `true` are the closed-loop and the
+    model's outputs on x."""
     out = two_hop_paths(model, target_config, target, x)
     edit = ablate_b(target_config)
     c = TwoHop.parts(target_config)[2]
-    d_true = target_model_output(target, x)[:, c] - target_model_output(target, x, edit)[:, c]
-    d_rep = model.closed_loop(target, x)[0][:, c] - model.closed_loop(target, x, edit)[0][:, c]
+    d_true = true[:, c] - target_model_output(target, x, edit)[:, c]
+    d_rep = replaced[:, c] - model.closed_loop(target, x, edit)[0][:, c]
     return out | {"mediation": 1 - _relative(d_rep, d_true)}
 
 
-def datapoint_scores(model: Replacement, target_config: AbsMLPConfig, target: AbsMLP, x: jax.Array):
+def datapoint_scores(model: Replacement, target_config: AbsMLPConfig, target: AbsMLP, x: jax.Array, replaced,
+                     true):
     """datapoint_latents and datapoint_cosine (module doc)."""
     count, cosine = datapoint_latents(model, target_config)
     return {"datapoint_latents": count, "datapoint_cosine": cosine}
@@ -200,7 +203,7 @@ TARGET_SCORES: dict[str, Callable[..., dict[str, Any]]] = {
     "abs_mlp": datapoint_scores,
 }
 """The scores only one kind of target has, by target name: score(replacement, target config, target module,
-inputs) -> scores. A new target adds its own here."""
+inputs, closed-loop outputs, the model's outputs) -> scores. A new target adds its own here."""
 
 
 def _truth(target_config: TargetConfig) -> dict[str, np.ndarray]:
