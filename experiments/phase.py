@@ -12,9 +12,10 @@ The best of a cell's seeds is the one with the lowest expected loss, computed by
 which features are active (superpose.toy.expected, 2^14 draws per active set): its standard error is
 about 1% of the loss at every density, where the last chunk of training loss (100 steps of 1024
 inputs) holds, at density 0.01, only about 30 inputs with two active features and cannot rank
-configurations whose losses differ by 30%. For n=3, m=2 a third column gives the best configuration
-with norms and biases free (superpose.toy.configurations, the triangle included), each evaluated with
-2^16 draws per active set.
+configurations whose losses differ by 30%. For n=3, m=2 a third column gives the best known
+configuration: every configuration any seed found (the triangle among them), re-optimised at every cell
+with its weights and biases free (superpose.toy.phase_diagram), each evaluated with 2^16 draws per
+active set.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from superpose import results
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
 from superpose.app.scorecard import Check, Rule, judge
-from superpose.toy import configurations, theory
+from superpose.toy import theory
 from superpose.toy.config import ToyConfig
 from superpose.toy.expected import expected_loss
+from superpose.toy.phase_diagram import analyse
 from superpose.toy.sweep import Sweep, best_instances
 
 PHASES = ("not learned", "in superposition (antipodal)", "dedicated", "same sign as feature 0")
@@ -105,17 +107,26 @@ def grid_of(run: results.Run) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(axes["feature_probability"]), np.asarray([imp[-1] for imp in axes["importance"]])
 
 
-def free_optimum(densities: np.ndarray, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """n=3, m=2: (phase of the best configuration with free norms and biases, the losses, their standard
-    errors), losses (configuration, density, ratio). Cached per grid (the figure and the report share it)."""
-    return _free_optimum(tuple(map(float, densities)), tuple(map(float, ratios)))
+def free_optimum(run: results.Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n=3, m=2: (phase of each cell's best known configuration: every configuration any seed found,
+    re-optimised at every cell with its weights and biases free (superpose.toy.phase_diagram); the losses
+    (configuration, density, ratio), NaN where a configuration does not keep its shape; their standard
+    errors). Cached per folder (the figure and the report share it)."""
+    return _free_optimum(run.path)[:3]
 
 
 @functools.lru_cache(maxsize=2)
-def _free_optimum(densities: tuple[float, ...], ratios: tuple[float, ...]):
-    fitted = configurations.optimise(densities, ratios)
-    loss, se = configurations.losses(fitted, np.asarray(densities), np.asarray(ratios))
-    return configurations.optimal_phase(loss), loss, se
+def _free_optimum(path):
+    diagram = analyse([results.load(path)])
+    loss = np.where(np.isnan(diagram.known_loss), np.inf, diagram.known_loss)
+    best = diagram.known_W[np.argmin(loss, axis=0), np.arange(len(diagram.grid))]
+    shape = (len(diagram.known), *diagram.shape)
+    return (
+        classify(best).reshape(diagram.shape),
+        diagram.known_loss.reshape(shape),
+        diagram.known_se.reshape(shape),
+        diagram.known_names,
+    )
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
@@ -145,14 +156,14 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
             (axes[row, 1], closed, f"closed forms: agree with trained\nin {agree:.1f}% of cells"),
         ]
         if n == 3:
-            free = free_optimum(densities, ratios)[0]
+            free = free_optimum(run)[0]
             by_training = classify(run.arrays["W"][best_instances(run)]).reshape(trained.shape)
             panels.append(
                 (
                     axes[row, 2],
                     free,
                     (
-                        f"best configuration, norms and biases free:\nagrees with trained "
+                        f"best known configuration, weights and biases\nfree: agrees with trained "
                         f"{100 * agreement(trained, free):.1f}%, closed forms "
                         f"{100 * agreement(closed, free):.1f}%"
                     ),
@@ -198,8 +209,8 @@ _NOTE = (
     "active (standard error about 1% of the loss). The\nlast chunk of training loss cannot rank seeds at\n"
     "low density, where it holds only a few dozen inputs\nwith two active features: chosen by it, the n=3,\n"
     "m=2 phases agree with the closed forms in {by_training:.1f}%\nof cells, against {by_loss:.1f}% here.\n\n"
-    "Below right: each n=3, m=2 configuration (the\ntriangle included) with its norms and biases\n"
-    "optimised: the closed forms' choice survives\nalmost everywhere."
+    "Below right: each n=3, m=2 configuration any\nseed found (the triangle included), re-optimised\n"
+    "in every cell: the closed forms' choice survives\nalmost everywhere."
 )
 
 
@@ -225,19 +236,20 @@ def report(manifest: Manifest) -> str:
         )
         if n != 3:
             continue
-        free, free_loss, free_se = free_optimum(densities, ratios)
+        free, free_loss, free_se = free_optimum(run)
         lines.append(
             f"  free-parameter optimum = closed forms in {100 * agreement(free, closed):.1f}%, = trained in "
             f"{100 * agreement(free, by_loss):.1f}%; its standard error: max "
-            f"{100 * np.max(free_se / free_loss):.2f}% of the loss"
+            f"{100 * np.nanmax(free_se / free_loss):.2f}% of the loss"
         )
-        order = np.sort(free_loss, axis=0)
+        order = np.sort(_distinct(run, free_loss), axis=0)
         lines.append(
             f"  gap between the best and second-best configuration: median "
             f"{100 * np.median((order[1] - order[0]) / order[0]):.1f}% of the best"
         )
         phase_of = classify(run.arrays["W"]).reshape(-1)
         point = run.arrays["point"]
+        free = np.where(free == 3, 1, free)
         missed = np.flatnonzero(np.where(by_loss.ravel() == 3, 1, by_loss.ravel()) != free.ravel())
         found = sum(
             bool(np.any(np.where(phase_of[point == q] == 3, 1, phase_of[point == q]) == free.ravel()[q]))
@@ -248,6 +260,24 @@ def report(manifest: Manifest) -> str:
             "some seed found the optimum's phase"
         )
     return "\n".join(lines)
+
+
+def _distinct(run: results.Run, loss_QxSxR: np.ndarray) -> np.ndarray:
+    """The losses with each cell's duplicates (two found configurations that are one configuration at that
+    cell, such as a configuration found where every feature is interchangeable) and misfits set to inf."""
+    names = analyse_names(run)
+    out = np.where(np.isnan(loss_QxSxR), np.inf, loss_QxSxR).reshape(len(names), -1)
+    for c in range(out.shape[1]):
+        best: dict[str, int] = {}
+        for k in np.argsort(out[:, c]):
+            if names[k, c] in best:
+                out[k, c] = np.inf
+            best.setdefault(names[k, c], k)
+    return out.reshape(loss_QxSxR.shape)
+
+
+def analyse_names(run: results.Run) -> np.ndarray:
+    return _free_optimum(run.path)[3]
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

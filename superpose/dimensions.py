@@ -24,7 +24,7 @@ DIMENSIONS = {
     "M": "magnitudes drawn per active set (the expected loss's Monte Carlo draws)",
     "S": "feature sets (correlated / anticorrelated); or the densities of a phase grid",
     "R": "importance ratios of a phase grid; or the rank of a factorisation",
-    "Q": "candidate configurations of a toy model (superpose.toy.configurations)",
+    "Q": "candidate configurations of a toy model (superpose.toy.phase_diagram)",
     "X": "sample points of a figure's x axis",
     "E": "embedding (W_E of a residual target: features into the residual stream)",
 }

@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, help="base seed of the sweep")
     run.add_argument(
+        "--refine",
+        type=int,
+        metavar="K",
+        help="a study: K rounds of points between neighbouring points whose configurations differ (default: "
+        "the file's `refine`, else 0)",
+    )
+    run.add_argument(
         "--overwrite",
         action="store_true",
         help="retrain every group, replacing its folder (default: keep finished groups, resume the rest)",
@@ -192,10 +199,13 @@ def _run(args) -> int:
         overrides["seed"] = args.seed
     is_study = study.is_study_path(args.experiment)
     if is_study:
-        experiment = Experiment.of_study(study.load_study(Path(args.experiment)))
+        sweep, refine = study.load(Path(args.experiment))
+        refine = refine if args.refine is None else args.refine
+        experiment = Experiment.of_study(sweep.with_overrides(overrides), refine)
     else:
-        experiment = _experiment(args.experiment)
-    experiment = experiment.with_overrides(overrides)
+        if args.refine is not None:
+            raise UsageError("--refine applies to a study file (.toml/.json)")
+        experiment = _experiment(args.experiment).with_overrides(overrides)
     if is_study and not args.no_figures:
         _import_in_background("superpose.app.plotting", "matplotlib.backends.backend_pdf")
     n_diverged = 0

@@ -144,15 +144,15 @@ class Experiment:
         return dataclasses.replace(self, stages=stages)
 
     @classmethod
-    def of_study(cls, sweep: Sweep) -> Experiment:
-        """A study file's sweep as an experiment: the same sweep at every size, drawn by the generic study
-        figure (superpose.app.study.plot)."""
+    def of_study(cls, sweep: Sweep, refine: int = 0) -> Experiment:
+        """A study file's sweep as an experiment: the same sweep at every size, then `refine` rounds of
+        boundary refinement, drawn as a phase diagram (superpose.app.study.plot)."""
         from superpose.app import study
 
         return cls(
             name=sweep.name,
             description=f"the study {sweep.name}",
-            stages=lambda size: [sweep],
+            stages=lambda size: [sweep, *study.refinement_stages(sweep, refine)],
             plot=lambda manifest, path: study.plot(list(manifest.folders), path),
         )
 

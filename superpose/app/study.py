@@ -2,6 +2,7 @@
 
     name = "phase_n3m2"          # results/<name>/..., figures/<name>.png
     best_of = 4                  # optional, default 1
+    refine = 2                   # optional, default 0: rounds of boundary refinement (or --refine K)
     [base]                       # any ToyConfig field
     n_features = 3
     n_hidden = 2
@@ -15,21 +16,20 @@ line names the file and the field.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from superpose import results
-from superpose.measures import features as metrics
 from superpose.toy import config as cfg
 from superpose.toy.config import ToyConfig
-from superpose.toy.sweep import Sweep, best_instances
+from superpose.toy.sweep import Sweep, run_sweep
 from superpose.validate import ConfigError
 
-TOP_LEVEL = ("name", "best_of", "base", "axes")
+TOP_LEVEL = ("name", "best_of", "refine", "base", "axes")
 
 
 def is_study_path(text: str) -> bool:
@@ -37,6 +37,12 @@ def is_study_path(text: str) -> bool:
 
 
 def load_study(path: Path) -> Sweep:
+    """The study's sweep (its grid)."""
+    return load(path)[0]
+
+
+def load(path: Path) -> tuple[Sweep, int]:
+    """(the study's sweep, its rounds of refinement)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -49,7 +55,7 @@ def load_study(path: Path) -> Sweep:
     try:
         sweep = _sweep(data)
         sweep.instances()  # validate every point now, so errors name this file
-        return sweep
+        return sweep, _refine(data.get("refine", 0))
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 
@@ -78,54 +84,48 @@ def _sweep(data: Any) -> Sweep:
     )
 
 
+def _refine(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"refine must be a whole number of rounds >= 0, got {value!r}")
+    return value
+
+
+def refinement_stages(sweep: Sweep, rounds: int) -> list:
+    """`rounds` stages, each training the midpoints between the neighbouring points whose configurations
+    differ so far (superpose.toy.phase_diagram), as the sweep `<name>/refine-<k>` (one compiled program)."""
+    return [functools.partial(_refine_round, sweep, k) for k in range(1, rounds + 1)]
+
+
+def _refine_round(sweep: Sweep, k: int, manifest, size, *, progress: bool, skip_existing: bool) -> list[Path]:
+    from superpose.toy import phase_diagram
+
+    diagram = phase_diagram.analyse([results.load(f) for f in manifest.folders], best_known_steps=None)
+    new = diagram.refinement()
+    if not new:
+        return []
+    refined = dataclasses.replace(sweep, name=f"{sweep.name}/refine-{k}", listed=tuple(new))
+    return run_sweep(refined, manifest.root, progress=progress, skip_existing=skip_existing)
+
+
 def _freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
 def plot(folders: list[Path], figure_path: Path) -> list[Path]:
-    """A generic figure of a study, one row per shape group: represented features and
-    dimensions per feature of each point's best replica, over the swept (non-shape) axes:
-    a line for one axis, a heat map for two, a line over all points otherwise."""
-    from superpose.app import plotting  # matplotlib: only here (the command line imports it while training)
+    """The study as a phase diagram (superpose.toy.phase_diagram), one row per value of any axes past the
+    first two: each point's configuration (its best seed by expected loss) with the boundaries and the
+    refined points, the closed forms where they exist, the best known configuration in every cell, the gap
+    of the best trained seed to it and the basin fraction. What it shows is written beside the results as
+    `phase_diagram.json`."""
+    from superpose.app import phase_figure  # matplotlib: only here
+    from superpose.toy import phase_diagram
 
     runs = [results.load(f) for f in folders]
-    fig, axes = plotting.figure(len(runs), 2, figsize=(10, 3.8 * len(runs)), squeeze=False)
-    for row, run in enumerate(runs):
-        swept = {k: v for k, v in run.config["sweep"]["axes"].items() if k not in ToyConfig.static_fields()}
-        W = run.arrays["W"][best_instances(run)]
-        for ax, values, label in (
-            (axes[row, 0], np.asarray(metrics.n_represented(W)), "features with ‖W_i‖ > 0.5"),
-            (axes[row, 1], np.asarray(metrics.dimensions_per_feature(W)), "dimensions per feature m/‖W‖²_F"),
-        ):
-            _draw(ax, values, swept, label)
-        axes[row, 0].set_title(f"{run.config['sweep']['name']} / {run.config['group']}", loc="left")
-    fig.tight_layout()
-    return plotting.save(fig, figure_path)
-
-
-def _draw(ax, values: np.ndarray, swept: dict[str, list], label: str) -> None:
-    names = list(swept)
-    if len(names) == 2:
-        im = ax.imshow(
-            values.reshape(len(swept[names[0]]), -1), aspect="auto", cmap="viridis", origin="lower"
-        )
-        ax.set_yticks(np.arange(len(swept[names[0]])), [_short(v) for v in swept[names[0]]])
-        ax.set_xticks(np.arange(len(swept[names[1]])), [_short(v) for v in swept[names[1]]], rotation=60)
-        ax.set(ylabel=names[0], xlabel=names[1])
-        ax.figure.colorbar(im, ax=ax).set_label(label)
-        return
-    ax.plot(np.arange(values.size), values, "o-")
-    if np.issubdtype(values.dtype, np.integer):  # a count: whole-number ticks
-        ax.yaxis.get_major_locator().set_params(integer=True)
-    if len(names) == 1:
-        ax.set_xticks(np.arange(values.size), [_short(v) for v in swept[names[0]]], rotation=60)
-    ax.set(
-        xlabel=names[0] if len(names) == 1 else "point (axes in order: " + ", ".join(names) + ")",
-        ylabel=label,
-    )
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_short(v) for v in value) + "]"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    diagram = phase_diagram.analyse(runs)
+    data = diagram.to_json()
+    written = phase_figure.draw(diagram, figure_path, data)
+    target = Path(folders[0]).parent / "phase_diagram.json"
+    tmp = target.with_name(".phase_diagram.json.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(target)
+    return written

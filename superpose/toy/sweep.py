@@ -38,6 +38,9 @@ class Sweep:
     base: ToyConfig
     axes: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
     best_of: int = 1
+    listed: tuple[Mapping[str, Any], ...] = ()
+    """Points given one by one (each a value of every axis), instead of the axes' grid: a phase diagram's
+    refinement (superpose.toy.phase_diagram)."""
 
     def __post_init__(self):
         for key, values in self.axes.items():
@@ -48,6 +51,8 @@ class Sweep:
             raise ConfigError(f"best_of must be an integer >= 1, got {self.best_of!r}")
 
     def points(self) -> list[dict[str, Any]]:
+        if self.listed:
+            return [dict(p) for p in self.listed]
         names = list(self.axes)
         return [dict(zip(names, combo)) for combo in itertools.product(*self.axes.values())]
 
@@ -63,7 +68,8 @@ class Sweep:
     def with_overrides(self, overrides: Mapping[str, Any]) -> Sweep:
         """Apply `key=value` overrides to the base; an override of a swept key replaces its axis."""
         axes = {k: v for k, v in self.axes.items() if k not in overrides}
-        return dataclasses.replace(self, base=cfg.replace(self.base, overrides), axes=axes)
+        listed = tuple({k: v for k, v in p.items() if k not in overrides} for p in self.listed)
+        return dataclasses.replace(self, base=cfg.replace(self.base, overrides), axes=axes, listed=listed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +77,15 @@ class Sweep:
             "base": self.base.to_dict(),
             "axes": {k: list(v) for k, v in self.axes.items()},
             "best_of": self.best_of,
+            **(
+                {
+                    "points": [
+                        {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()} for p in self.listed
+                    ]
+                }
+                if self.listed
+                else {}
+            ),
         }
 
 

@@ -1,0 +1,436 @@
+"""A phase diagram of any toy-model study: every point's configuration, its best seed by expected loss,
+the best known configuration in every cell, and the points that refine its boundaries.
+
+The study's result folders (its grid, and the refinement rounds that `refine` adds) are read together:
+
+- every instance is named (superpose.measures.configuration) and priced by its stratified expected loss
+  with its standard error (superpose.toy.best_known); a point's result is its seed with the lowest expected
+  loss, not the last chunk of training loss, which at low density holds too few inputs with two active
+  features to rank seeds;
+- every distinct configuration found anywhere is re-optimised at every cell of the grid
+  (superpose.toy.best_known.reoptimise); the best of them is the cell's best known configuration. The gap
+  is how far the cell's best trained seed sits above it (a local minimum where it is positive beyond the
+  standard error), and the basin fraction the share of the cell's seeds that found it;
+- `refinement` lists the midpoints between neighbouring points (along one axis, in log space on a log
+  axis) whose configurations differ: trained, they halve the uncertainty of the boundary there.
+
+An axis is a config field; a field whose values are lists that differ in one entry only (the importance
+of one feature) is drawn as that entry ("importance of feature 3").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from superpose import results
+from superpose.measures import configuration
+from superpose.toy import best_known
+from superpose.toy.config import ToyConfig
+
+LABELS = {
+    "feature_probability": "feature density",
+    "importance": "importance",
+    "weight_decay": "weight decay",
+    "learning_rate": "learning rate",
+    "n_hidden": "hidden dimensions m",
+    "n_features": "features n",
+    "importance_decay": "importance decay",
+    "hidden_l1": "hidden L1 penalty",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    field: str
+    values: tuple
+    """The grid's values of the field (as the study lists them)."""
+    entry: int | None = None
+    """For a list-valued field, the one entry that varies."""
+
+    @property
+    def label(self) -> str:
+        base = LABELS.get(self.field, self.field.replace("_", " "))
+        if self.entry is None:
+            return base
+        what = {"feature_probability": "density", "importance": "importance"}.get(self.field, base)
+        return f"{what} of feature {self.entry}"
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.coordinates)
+
+    @property
+    def coordinates(self) -> list:
+        return [self.coordinate(v) for v in self.values]
+
+    @property
+    def log(self) -> bool:
+        c = np.asarray(self.coordinates, float) if self.numeric else None
+        return bool(c is not None and np.all(c > 0) and c.max() / c.min() >= 10)
+
+    def coordinate(self, value) -> Any:
+        if self.entry is not None:
+            return float(value[self.entry])
+        if isinstance(value, (list, tuple)):
+            return self.values.index(tuple(value)) if tuple(value) in self.values else str(value)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    def value(self, coordinate: float, like) -> Any:
+        """The field's value at `coordinate` (a list field keeps `like`'s other entries)."""
+        if self.entry is None:
+            return int(round(coordinate)) if isinstance(like, int) else float(coordinate)
+        out = list(like)
+        out[self.entry] = float(coordinate)
+        return tuple(out)
+
+    def midpoint(self, a: float, b: float) -> float:
+        return float(np.sqrt(a * b)) if self.log else (a + b) / 2
+
+
+def axes_of(sweep: dict) -> list[Axis]:
+    """The study's axes (its sweep's `axes`, in order)."""
+    out = []
+    for field, values in sweep["axes"].items():
+        values = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+        entry = None
+        if values and all(isinstance(v, tuple) for v in values):
+            varying = [j for j in range(len(values[0])) if len({v[j] for v in values}) > 1]
+            entry = varying[0] if len(varying) == 1 else None
+        out.append(Axis(field, values, entry))
+    return out
+
+
+@dataclasses.dataclass
+class Instances:
+    """Every trained instance of a study, across its folders."""
+
+    W: np.ndarray
+    b: np.ndarray
+    probability: np.ndarray
+    importance: np.ndarray
+    coords: list[tuple]
+    """Each instance's point, as its axes' coordinates."""
+    axis_values: list[dict]
+    """Each instance's point, as field values."""
+    configs: list[ToyConfig]
+    names: list[str]
+    loss: np.ndarray
+    se: np.ndarray
+    selection: str
+    """"expected loss" or, where the stratified loss does not apply, "final training loss"."""
+
+
+def instances(runs: Sequence[results.Run], axes: list[Axis]) -> Instances:
+    W, b, p, imp, coords, values, configs, final = [], [], [], [], [], [], [], []
+    for run in runs:
+        for i, inst in enumerate(run.config["instances"]):
+            W.append(run.arrays["W"][i])
+            b.append(run.arrays["b"][i])
+            p.append(run.arrays["feature_probability"][i])
+            imp.append(run.arrays["importance"][i])
+            values.append({k: tuple(v) if isinstance(v, list) else v for k, v in inst["axes"].items()})
+            coords.append(tuple(a.coordinate(values[-1][a.field]) for a in axes))
+            configs.append(run.configs[i])
+        final.extend(run.summary["final_loss"])
+    W, b, p, imp = (np.stack(x) for x in (W, b, p, imp))
+    names = configuration.names(W, imp, p)
+    if _stratified_applies(configs):
+        loss, se = best_known.expected_losses(W, b, p, imp, model=configs[0].model)
+        selection = "expected loss"
+    else:
+        loss, se, selection = np.asarray(final, float), np.full(len(final), np.nan), "final training loss"
+    return Instances(W, b, p, imp, coords, values, configs, names, loss, se, selection)
+
+
+def _stratified_applies(configs: list[ToyConfig]) -> bool:
+    return all(
+        c.model in best_known.MODELS
+        and c.data == "independent"
+        and not c.normalize
+        and c.attack_fraction == 0
+        and c.n_features <= 12
+        and (c.n_features, c.n_hidden, c.model)
+        == (configs[0].n_features, configs[0].n_hidden, configs[0].model)
+        for c in configs
+    )
+
+
+@dataclasses.dataclass
+class PhaseDiagram:
+    axes: list[Axis]
+    inst: Instances
+    points: list[tuple]
+    """Every point's coordinates (the grid's and the refinement's), in first-seen order."""
+    members: list[np.ndarray]
+    best: np.ndarray
+    """Per point, the index of its best instance."""
+    grid: list[int]
+    """The indices (into `points`) of the grid's cells, in grid order (first axis slowest)."""
+    known: list[str] | None = None
+    """The distinct (certain) configurations re-optimised at every cell."""
+    known_loss: np.ndarray | None = None
+    """(configuration, cell): its re-optimised loss, NaN where it does not hold its topology."""
+    known_se: np.ndarray | None = None
+    known_names: np.ndarray | None = None
+    known_W: np.ndarray | None = None
+    """(configuration, cell, F, H): the weights that reach `known_loss`."""
+    """(configuration, cell): its name at the cell (the cell's interchangeable features may differ)."""
+
+    @property
+    def best_of(self) -> int:
+        return int(np.median([len(m) for m in self.members]))
+
+    @property
+    def names(self) -> list[str]:
+        """Each point's configuration (its best seed's)."""
+        return [self.inst.names[i] for i in self.best]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a.values) for a in self.axes)
+
+    def grid_names(self) -> np.ndarray:
+        return np.asarray([self.names[q] for q in self.grid], object).reshape(self.shape)
+
+    def best_known(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(name, loss, standard error) of each cell's best known configuration, in grid shape."""
+        loss = np.where(np.isnan(self.known_loss), np.inf, self.known_loss)
+        k = np.argmin(loss, axis=0)
+        cells = np.arange(len(self.grid))
+        return (
+            self.known_names[k, cells].reshape(self.shape),
+            loss[k, cells].reshape(self.shape),
+            self.known_se[k, cells].reshape(self.shape),
+        )
+
+    def gap(self) -> np.ndarray:
+        """(best trained seed's loss − best known loss) / best known loss, per cell."""
+        _, loss, _ = self.best_known()
+        trained = self.inst.loss[self.best[self.grid]].reshape(self.shape)
+        return np.maximum(trained - loss, 0) / loss
+
+    def basin(self) -> np.ndarray:
+        """The share of each cell's seeds whose configuration is the cell's best known one."""
+        names, _, _ = self.best_known()
+        flat = names.reshape(-1)
+        return np.asarray(
+            [
+                np.mean([configuration.same(self.inst.names[i], flat[c]) for i in self.members[q]])
+                for c, q in enumerate(self.grid)
+            ]
+        ).reshape(self.shape)
+
+    def crossings(self) -> list[dict]:
+        """Boundaries located along each axis: for every pair of neighbouring points (other coordinates equal)
+        whose configurations differ, the pair and its midpoint."""
+        out = []
+        names = self.names
+        for k, axis in enumerate(self.axes):
+            if not axis.numeric:
+                continue
+            others = [set(a.coordinates) for j, a in enumerate(self.axes) if j != k]
+            lines: dict[tuple, list[int]] = {}
+            for q, c in enumerate(self.points):
+                rest = c[:k] + c[k + 1 :]
+                if all(x in o for x, o in zip(rest, others)):  # on a line of the grid
+                    lines.setdefault(rest, []).append(q)
+            for rest, qs in lines.items():
+                qs = sorted(qs, key=lambda q: self.points[q][k])
+                for a, b in zip(qs, qs[1:]):
+                    if not configuration.same(names[a], names[b]):
+                        lo, hi = self.points[a][k], self.points[b][k]
+                        out.append(
+                            {
+                                "axis": k,
+                                "at": rest,
+                                "between": (lo, hi),
+                                "mid": axis.midpoint(lo, hi),
+                                "names": (names[a], names[b]),
+                                "points": (a, b),
+                            }
+                        )
+        return out
+
+    def refinement(self) -> list[dict]:
+        """The field values of the midpoints of every crossing: the next round of points to train."""
+        new, seen = [], set(self.points)
+        for c in self.crossings():
+            a = self.inst.axis_values[self.best[c["points"][0]]]
+            axis = self.axes[c["axis"]]
+            point = {**a, axis.field: axis.value(c["mid"], a[axis.field])}
+            coords = tuple(x.coordinate(point[x.field]) for x in self.axes)
+            if coords not in seen:
+                seen.add(coords)
+                new.append(point)
+        return new
+
+    def to_json(self) -> dict:
+        """What the figure shows, per cell and per point, for a person to open."""
+        out = {
+            "axes": [
+                {"field": a.field, "entry": a.entry, "label": a.label, "log": a.log, "values": a.coordinates}
+                for a in self.axes
+            ],
+            "selection": self.inst.selection,
+            "points": [
+                {
+                    "coordinates": list(self.points[q]),
+                    "configuration": self.names[q],
+                    "loss": float(self.inst.loss[self.best[q]]),
+                    "se": float(self.inst.se[self.best[q]]),
+                    "seeds": {
+                        self.inst.names[i]: int(
+                            sum(self.inst.names[j] == self.inst.names[i] for j in self.members[q])
+                        )
+                        for i in self.members[q]
+                    },
+                }
+                for q in range(len(self.points))
+            ],
+            "crossings": [{k: v for k, v in c.items() if k != "points"} for c in self.crossings()],
+        }
+        if self.known is not None:
+            names, loss, se = self.best_known()
+            gap, basin = self.gap(), self.basin()
+            out["known"] = self.known
+            out["cells"] = [
+                {
+                    "coordinates": list(self.points[q]),
+                    "best_known": names.flat[c],
+                    "best_known_loss": float(loss.flat[c]),
+                    "best_known_se": float(se.flat[c]),
+                    "gap": float(gap.flat[c]),
+                    "basin": float(basin.flat[c]),
+                    "losses": {
+                        n: float(x) for n, x in zip(self.known, self.known_loss[:, c]) if np.isfinite(x)
+                    },
+                }
+                for c, q in enumerate(self.grid)
+            ]
+        return out
+
+
+def analyse(runs: Sequence[results.Run], *, best_known_steps: int | None = 500) -> PhaseDiagram:
+    """The phase diagram of a study's result folders (the first is the grid's); with `best_known_steps`
+    (None: skip) the best known configuration at every cell."""
+    axes = axes_of(runs[0].config["sweep"])
+    inst = instances(runs, axes)
+    points = list(dict.fromkeys(inst.coords))
+    index = {c: q for q, c in enumerate(points)}
+    point_of = np.asarray([index[c] for c in inst.coords])
+    members = [np.flatnonzero(point_of == q) for q in range(len(points))]
+    loss = np.where(np.isfinite(inst.loss), inst.loss, np.inf)
+    best = np.asarray([m[np.argmin(loss[m])] for m in members])
+    grid_coords = _grid(axes)
+    grid = [index[c] for c in grid_coords]
+    diagram = PhaseDiagram(axes, inst, points, members, best, grid)
+    if best_known_steps is not None and inst.selection == "expected loss":
+        _best_known(diagram, best_known_steps)
+    return diagram
+
+
+def _grid(axes: list[Axis]) -> list[tuple]:
+    import itertools
+
+    return list(itertools.product(*[a.coordinates for a in axes]))
+
+
+def _best_known(d: PhaseDiagram, steps: int) -> None:
+    """Every configuration found (uncertain names included) re-optimised at every cell, from the cell's own
+    best seed of that configuration where it has one, else from the configuration's representative (the
+    seed that holds it closest to its own cell's best loss). A configuration's loss at a cell is the lower
+    of its re-optimised loss (where it keeps its name) and its trained seeds' there."""
+    inst = d.inst
+    known = sorted(set(inst.names))
+    point = {i: q for q, m in enumerate(d.members) for i in m}
+    gap_to_best = np.asarray([inst.loss[i] - inst.loss[d.best[point[i]]] for i in range(len(inst.names))])
+    rep = [
+        min((i for i, x in enumerate(inst.names) if x == n), key=lambda i: (gap_to_best[i], i)) for n in known
+    ]
+    # every seed named as each representative would name it (its interchangeable features)
+    as_rep = [
+        configuration.names(
+            inst.W,
+            np.repeat(inst.importance[r][None], len(inst.W), 0),
+            np.repeat(inst.probability[r][None], len(inst.W), 0),
+        )
+        for r in rep
+    ]
+    K, N = len(known), len(d.grid)
+    start = np.empty((K, N), int)
+    trained = np.full((K, N), np.nan)
+    for c, q in enumerate(d.grid):
+        for k in range(K):
+            own = [i for i in d.members[q] if as_rep[k][i] == known[k]]
+            start[k, c] = min(own, key=lambda i: inst.loss[i]) if own else rep[k]
+            trained[k, c] = min(inst.loss[i] for i in own) if own else np.nan
+    cells = [d.best[q] for q in d.grid]
+    W, b = best_known.reoptimise(
+        inst.W[start],
+        inst.b[start],
+        inst.probability[cells],
+        inst.importance[cells],
+        model=inst.configs[0].model,
+        steps=steps,
+    )
+    flat = lambda x: x.reshape(K * N, *x.shape[2:])  # noqa: E731
+    probability, importance = (
+        np.tile(inst.probability[cells], (K, 1)),
+        np.tile(inst.importance[cells], (K, 1)),
+    )
+    loss, se = best_known.expected_losses(
+        flat(W), flat(b), probability, importance, model=inst.configs[0].model
+    )
+    # it holds where its topology (dropped features, pieces and their dimensions) is the one it started from
+    before = [configuration.name(w).topology for w in inst.W[start].reshape(K * N, *inst.W.shape[1:])]
+    holds = np.asarray([configuration.name(w).topology == t for w, t in zip(flat(W), before)]).reshape(K, N)
+
+    loss, se = loss.reshape(K, N), se.reshape(K, N)
+    reached = np.where(holds, loss, np.nan)
+    use_trained = np.isfinite(trained) & ~(reached <= trained)
+    d.known = known
+    d.known_loss = np.where(use_trained, trained, reached)
+    d.known_se = np.where(use_trained, inst.se[start], se)
+    d.known_names = np.asarray(configuration.names(flat(W), importance, probability), object).reshape(K, N)
+    d.known_W = np.where(use_trained[..., None, None], inst.W[start], W)
+    # where a trained seed holds the cell's value, the cell names it as it was trained
+    for k, c in zip(*np.nonzero(use_trained)):
+        d.known_names[k, c] = inst.names[start[k, c]]
+
+
+def closed_forms(d: PhaseDiagram) -> np.ndarray | None:
+    """Each cell's configuration by the closed forms of Elhage et al. 2022 (superpose.toy.theory), named as
+    a trained model would be, where they exist: n=2, m=1 and n=3, m=2 with the last feature's importance
+    and the density (one value for every feature) as the first two axes. None otherwise."""
+    from superpose.toy import theory
+
+    c = d.inst.configs[0]
+    fields = [(a.field, a.entry) for a in d.axes]
+    n = c.n_features
+    if (n, c.n_hidden) not in ((2, 1), (3, 2)) or c.model != "relu_output" or len(fields) != 2:
+        return None
+    if set(fields) != {("feature_probability", None), ("importance", n - 1)}:
+        return None
+    geometries = {
+        2: [[[1], [0]], [[1], [-1]], [[0], [1]]],
+        3: [
+            [[1, 0], [0, 1], [0, 0]],
+            [[1, 0], [0, 1], [-1, 0]],
+            [[1, 0], [0, 0], [0, 1]],
+            [[1, 0], [-1, 0], [0, 1]],
+        ],
+    }[n]
+    names = []
+    for q in d.grid:
+        i = d.best[q]
+        s, r = float(d.inst.probability[i][0]), float(d.inst.importance[i][-1])
+        phase = int(theory.optimal_phase(s, r) if n == 2 else theory.optimal_phase_n3m2(s, r))
+        if n == 3 and phase == 2 and theory.loss_antipodal(s) < theory.loss_drop_unit(s):
+            phase = 3  # the dedicated extra feature beside an antipodal pair, not beside one dropped feature
+        W = np.asarray(geometries[phase], float)
+        names.append(configuration.name(W, d.inst.importance[i], d.inst.probability[i]).name)
+    return np.asarray(names, object).reshape(d.shape)
