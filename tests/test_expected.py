@@ -88,7 +88,9 @@ def test_the_triangle_is_no_minimum_when_the_extra_feature_differs(reoptimised):
     cells, probability, importance = _cells()
     for c, (_, r) in enumerate(cells):
         into = 1 if r < 1 else 2
-        named = [configuration.name(w, importance[c], probability[c]).name for w in (W[4, c], DIRECTIONS[into])]
+        named = [
+            configuration.name(w, importance[c], probability[c]).name for w in (W[4, c], DIRECTIONS[into])
+        ]
         assert named[0] == named[1]
         assert abs(loss[4, c] - loss[into, c]) <= 4 * np.hypot(se[4, c], se[into, c]) + 2e-3 * loss[into, c]
 

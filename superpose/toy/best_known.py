@@ -34,6 +34,12 @@ def evaluation_samples(n_features: int) -> int:
     return max(1 << 10, 1 << (19 - n_features))
 
 
+def optimisation_samples(n_features: int) -> int:
+    """Draws per active set while re-optimising: 2^13 values in all (fewer let a symmetric configuration
+    fit its draws' noise: an antipodal pair at r = 1 breaks its symmetry on 2^8 draws per set)."""
+    return max(1 << 8, 1 << (13 - n_features))
+
+
 def relu_of(model: str) -> bool:
     if model not in MODELS:
         raise ConfigError(
@@ -51,13 +57,13 @@ def reoptimise(
     *,
     model: str = "relu_output",
     steps: int = 500,
-    samples: int = 1 << 8,
+    samples: int | None = None,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each of K configurations re-optimised at each of N cells, from W and b given per configuration
     (K, F, H), or per configuration and cell (K, N, F, H): (W, b) of shapes (K, N, F, H) and (K, N, F).
-    Adam at 1e-2 with a cosine decay over `steps`, `samples` draws per active set (the same in every
-    cell)."""
+    Adam at 1e-2 with a cosine decay over `steps`, `samples` draws per active set, the same in every cell
+    (default `optimisation_samples`)."""
     relu = relu_of(model)
     W = np.asarray(W_KxFxH, np.float32)
     n_features = W.shape[1]
@@ -68,6 +74,7 @@ def reoptimise(
     keep = (np.linalg.norm(W, axis=-1) > configuration.NORM).astype(np.float32)
     # a dropped feature's output is ReLU(b): its bias must start where the gradient is not zero
     b = np.where(keep > 0, np.asarray(b_KxF, np.float32), np.maximum(np.asarray(b_KxF, np.float32), 0.01))
+    samples = samples or optimisation_samples(n_features)
     masks, u = jnp.asarray(active_sets(n_features)), jnp.asarray(draws(n_features, samples, seed))
     optimizer = optax.adam(optax.cosine_decay_schedule(1e-2, steps))
 
