@@ -13,7 +13,8 @@ from superpose.toy.expected import expected_loss
 
 HAND_BUILT = json.loads((Path(__file__).parent / "data" / "n3m2_hand_built.json").read_text())
 DIRECTIONS = np.asarray(HAND_BUILT["directions"])
-"""extra dropped, extra antipodal, extra dedicated beside a pair, extra dedicated and one dropped, triangle."""
+"""extra dropped, extra antipodal, extra dedicated beside a pair, extra dedicated and one dropped,
+triangle."""
 
 UNIT_PAIR = np.array([[[1.0], [-1.0]]])
 

@@ -108,8 +108,8 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
         fontsize=8,
         frameon=False,
         bbox_to_anchor=(0.5, 0.0),
-        title="configurations ((f3): the piece feature 3 is in; ?: an uncertain name, coloured as its geometry); "
-        "lines: boundaries between cells, ◆: located by refinement",
+        title="configurations ((fN): the piece feature N is in; ?: an uncertain name, coloured as its "
+        "geometry); lines: boundaries between cells, ◆: located by refinement",
         title_fontsize=8,
     )
     name = d.inst.configs[0]
