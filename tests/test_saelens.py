@@ -14,17 +14,27 @@ from superpose.sae import model as sae_lib
 from superpose.sae import saelens
 
 N_DIMS, N_LATENTS = 6, 10
-EXTRA = {"jumprelu": ["threshold"], "batchtopk": ["threshold"], "matryoshka": ["threshold"],
-         "gated": ["b_gate", "r_mag", "b_mag"]}
+EXTRA = {
+    "jumprelu": ["threshold"],
+    "batchtopk": ["threshold"],
+    "matryoshka": ["threshold"],
+    "gated": ["b_gate", "r_mag", "b_mag"],
+}
 
 
 def _random_sae(architecture: str, seed: int = 0):
     """An SAE of `architecture` with every parameter random (biases too), as arrays by name."""
     config = sae_lib.SAEConfig(architecture=architecture, n_latents=N_LATENTS, k=3)
-    shapes = {"W_enc_DxL": (N_DIMS, N_LATENTS), "b_enc_L": (N_LATENTS,), "W_dec_LxD": (N_LATENTS, N_DIMS),
-              "b_dec_D": (N_DIMS,)}
-    shapes |= {"jumprelu": {"log_threshold_L": (N_LATENTS,)},
-               "gated": {"r_mag_L": (N_LATENTS,), "b_mag_L": (N_LATENTS,)}}.get(architecture, {})
+    shapes = {
+        "W_enc_DxL": (N_DIMS, N_LATENTS),
+        "b_enc_L": (N_LATENTS,),
+        "W_dec_LxD": (N_LATENTS, N_DIMS),
+        "b_dec_D": (N_DIMS,),
+    }
+    shapes |= {
+        "jumprelu": {"log_threshold_L": (N_LATENTS,)},
+        "gated": {"r_mag_L": (N_LATENTS,), "b_mag_L": (N_LATENTS,)},
+    }.get(architecture, {})
     rng = np.random.default_rng(seed)
     params = {name: (0.6 * rng.normal(size=shape)).astype(np.float32) for name, shape in shapes.items()}
     if "log_threshold_L" in params:
@@ -32,8 +42,14 @@ def _random_sae(architecture: str, seed: int = 0):
     return config, params
 
 
-TO_SAELENS = {"l1": "standard", "topk": "topk", "batchtopk": "jumprelu", "matryoshka": "jumprelu",
-              "jumprelu": "jumprelu", "gated": "gated"}
+TO_SAELENS = {
+    "l1": "standard",
+    "topk": "topk",
+    "batchtopk": "jumprelu",
+    "matryoshka": "jumprelu",
+    "jumprelu": "jumprelu",
+    "gated": "gated",
+}
 """The mapping superpose.sae.saelens documents (each architecture's `to_saelens`)."""
 FROM_SAELENS = {"standard": "l1", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
 
@@ -52,7 +68,11 @@ def test_round_trip_keeps_every_latent(tmp_path, architecture):
     tensors = load_file(str(folder / "sae_weights.safetensors"))
     assert cfg["architecture"] == TO_SAELENS[architecture]
     assert (cfg["d_in"], cfg["d_sae"], cfg["apply_b_dec_to_input"], cfg["normalize_activations"]) == (
-        N_DIMS, N_LATENTS, True, "none")
+        N_DIMS,
+        N_LATENTS,
+        True,
+        "none",
+    )
     assert cfg.get("k") == (3 if architecture == "topk" else None)
     expected = {
         "W_enc": (N_DIMS, N_LATENTS),
@@ -204,3 +224,68 @@ def test_saelens_conventions_of_the_metrics_match_saelens():
     assert ours["recall_all_latents"] == pytest.approx(theirs.recall, abs=1e-6)
     assert ours["f1_all_latents"] == pytest.approx(theirs.f1_score, abs=1e-6)
     assert ours["norm_ratio"] == pytest.approx(shrinkage.compute(), rel=1e-5)
+
+
+@pytest.mark.parametrize("architecture", ["topk", "batchtopk"])
+def test_decoder_norm_selection_equals_saelens_on_identical_arrays(architecture):
+    """Recipe `saelens` against SAELens itself (skipped where `sae-lens` is not installed): the same encoder,
+    decoder and biases, with decoder rows of unequal norms so that selecting by ReLU(h) alone would differ,
+    keep the same latents on the same batch, and reconstruct the same inputs. SAELens's latent values carry
+    the decoder norm (ReLU(h)·‖W_dec,l‖, decoded by W_dec/‖W_dec,l‖); superpose's are ReLU(h), decoded by
+    W_dec."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sae_lens")
+    from sae_lens.saes.batchtopk_sae import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+    from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
+
+    k, batch = 3, 32
+    rng = np.random.default_rng(5)
+    params = {
+        "W_enc_DxL": rng.normal(size=(N_DIMS, N_LATENTS)),
+        "b_enc_L": 0.2 * rng.normal(size=N_LATENTS),
+        "W_dec_LxD": rng.normal(size=(N_LATENTS, N_DIMS)) * rng.uniform(0.05, 2.0, size=(N_LATENTS, 1)),
+        "b_dec_D": 0.3 * rng.normal(size=N_DIMS),
+    }
+    params = {name: value.astype(np.float32) for name, value in params.items()}
+    x = rng.normal(size=(batch, N_DIMS)).astype(np.float32)
+
+    config = sae_lib.SAEConfig(architecture=architecture, n_latents=N_LATENTS, k=k, recipe="saelens")
+    sae = sae_lib.ARCHITECTURES.get(architecture)(config, N_DIMS, jax.random.key(0))
+    for name, value in params.items():
+        getattr(sae, name)[...] = jnp.asarray(value)
+    f = np.asarray(sae.encode(jnp.asarray(x))[0])
+    x_hat = np.asarray(sae.decode(jnp.asarray(f)))
+    plain = sae_lib.ARCHITECTURES.get(architecture)(
+        sae_lib.sae_replace(config, recipe="superpose"), N_DIMS, jax.random.key(0)
+    )
+    for name, value in params.items():
+        getattr(plain, name)[...] = jnp.asarray(value)
+    assert not np.array_equal(np.asarray(plain.encode(jnp.asarray(x))[0]) != 0, f != 0)  # the recipe matters
+
+    kinds = {
+        "topk": (TopKTrainingSAE, TopKTrainingSAEConfig),
+        "batchtopk": (BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig),
+    }
+    cls, cfg = kinds[architecture]
+    theirs = cls(
+        cfg(
+            d_in=N_DIMS,
+            d_sae=N_LATENTS,
+            k=k,
+            rescale_acts_by_decoder_norm=True,
+            apply_b_dec_to_input=True,
+            dtype="float32",
+            device="cpu",
+        )
+    )
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(theirs, name.rsplit("_", 1)[0]).copy_(torch.from_numpy(value))
+        acts = theirs.encode(torch.from_numpy(x))
+        acts = acts.to_dense() if acts.is_sparse else acts
+        their_hat = theirs.decode(acts).numpy()
+        acts = acts.numpy()
+    norm_L = np.linalg.norm(params["W_dec_LxD"], axis=1)
+    np.testing.assert_array_equal(acts != 0, f != 0)
+    np.testing.assert_allclose(acts, f * norm_L, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(their_hat, x_hat, rtol=1e-5, atol=1e-5)
