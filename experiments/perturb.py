@@ -111,10 +111,10 @@ def _optimum(path, rounds):
     r = np.asarray(d.axes[0].coordinates) / BASE_DENSITY
     loss = np.where(np.isnan(d.known_loss), np.inf, d.known_loss)
     # kept: feature 4 in one piece with all the others (the pentagon, regular or not); dropped: ‖W_4‖ ~ 0
-    piece = np.vectorize(lambda k, c: len(configuration.name(d.known_W[k, c]).piece_of(4).features))(
+    piece = np.vectorize(lambda k, c: len(configuration.name(d.known_weights[k, c]).piece_of(4).features))(
         *np.indices(loss.shape)
     )
-    norm = np.linalg.norm(d.known_W[:, :, 4], axis=-1)
+    norm = np.linalg.norm(d.known_weights[:, :, 4], axis=-1)
     family = {True: piece == 5, False: norm <= KEPT_NORM}
     best = {k: np.argmin(np.where(family[k], loss, np.inf), axis=0) for k in (True, False)}
     cells = np.arange(len(r))
@@ -132,8 +132,8 @@ def _optimum(path, rounds):
     i = below[0]
     lo, hi = r[i], r[i + 1]
     start = {
-        True: (d.known_W[best[True][i + 1], i + 1], d.known_b[best[True][i + 1], i + 1]),
-        False: (d.known_W[best[False][i], i], d.known_b[best[False][i], i]),
+        True: (d.known_weights[best[True][i + 1], i + 1], d.known_biases[best[True][i + 1], i + 1]),
+        False: (d.known_weights[best[False][i], i], d.known_biases[best[False][i], i]),
     }
     for _ in range(rounds):
         mid = float(np.sqrt(lo * hi))

@@ -89,7 +89,7 @@ def test_nothing_below_the_application_draws():
 def test_measures_are_pure():
     """superpose.measures imports numpy, jax and scipy (and the standard library) only: metrics a reader can
     lift out of the package."""
-    allowed = ("numpy", "jax", "scipy", "__future__", "collections", "dataclasses", "functools", "math",
+    allowed = ("numpy", "jax", "scipy", "__future__", "collections", "dataclasses", "functools", "math", "re",
                "typing")
     found = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {imported}"
              for name, path in MODULES.items() if name.startswith("superpose.measures")

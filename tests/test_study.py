@@ -8,6 +8,7 @@ import pytest
 
 from superpose.app.cli import main
 from superpose.app.study import load_study
+from superpose.measures import configuration
 from superpose.results import load
 from superpose.validate import ConfigError
 
@@ -34,6 +35,11 @@ def test_round_trip(tmp_path, capsys):
     run = load(tmp_path / "o" / "results" / "tiny" / "all")
     assert run.arrays["W"].shape == (8, 3, 2)
     assert run.arrays["importance"][-1].tolist() == [1, 1, 10]
+    # every instance's configuration is named in its summary (superpose.measures.configuration)
+    names = run.summary["configuration"]
+    assert len(names) == 8 and names == configuration.names(
+        run.arrays["W"], run.arrays["importance"], run.arrays["feature_probability"]
+    )
     assert (tmp_path / "o" / "figures" / "tiny.png").stat().st_size > 5_000
 
 

@@ -176,9 +176,9 @@ class PhaseDiagram:
     """(configuration, cell): its re-optimised loss, NaN where it does not hold its topology."""
     known_se: np.ndarray | None = None
     known_names: np.ndarray | None = None
-    known_W: np.ndarray | None = None
+    known_weights: np.ndarray | None = None
     """(configuration, cell, F, H): the weights that reach `known_loss`."""
-    known_b: np.ndarray | None = None
+    known_biases: np.ndarray | None = None
     """(configuration, cell): its name at the cell (the cell's interchangeable features may differ)."""
 
     @property
@@ -397,8 +397,8 @@ def _best_known(d: PhaseDiagram, steps: int) -> None:
     d.known_loss = np.where(use_trained, trained, reached)
     d.known_se = np.where(use_trained, inst.se[start], se)
     d.known_names = np.asarray(configuration.names(flat(W), importance, probability), object).reshape(K, N)
-    d.known_W = np.where(use_trained[..., None, None], inst.W[start], W)
-    d.known_b = np.where(use_trained[..., None], inst.b[start], b)
+    d.known_weights = np.where(use_trained[..., None, None], inst.W[start], W)
+    d.known_biases = np.where(use_trained[..., None], inst.b[start], b)
     # where a trained seed holds the cell's value, the cell names it as it was trained
     for k, c in zip(*np.nonzero(use_trained)):
         d.known_names[k, c] = inst.names[start[k, c]]

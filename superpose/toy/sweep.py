@@ -22,6 +22,7 @@ import numpy as np
 
 from superpose import results
 from superpose.data.sparse_features import sample_structured
+from superpose.measures import configuration
 from superpose.measures import features as metrics
 from superpose.toy import config as cfg
 from superpose.toy.config import ToyConfig
@@ -181,6 +182,9 @@ def _group_result(sweep, label, instances, trained) -> tuple[dict, dict, dict]:
         "final_loss": [float(x) for x in final_I],
         "diverged_step": trained.diverged_step_I.tolist(),
         "best_of_point": best_I.tolist(),
+        "configuration": configuration.names(
+            trained.W_IxFxH, arrays["importance"], arrays["feature_probability"]
+        ),
         **metrics.summary(trained.W_IxFxH),
     }
     return arrays, summary, config
