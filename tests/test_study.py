@@ -53,6 +53,7 @@ def test_round_trip(tmp_path, capsys):
             "axes.feature_probability must be a non-empty list",
         ),
         ("name = 'x'\nbest_of = 0", "best_of must be an integer >= 1"),
+        ("name = 'x'\nrefine = -1", "refine must be a whole number of rounds >= 0"),
         ("name = 'x'\ncolour = 1", "unknown key 'colour'"),
         ("name = '../x'", "name must be a non-empty word"),
         ("name = 'x'\n[base\n", "not valid TOML"),

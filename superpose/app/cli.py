@@ -200,7 +200,7 @@ def _run(args) -> int:
     is_study = study.is_study_path(args.experiment)
     if is_study:
         sweep, refine = study.load(Path(args.experiment))
-        refine = refine if args.refine is None else args.refine
+        refine = refine if args.refine is None else study.rounds(args.refine)
         experiment = Experiment.of_study(sweep.with_overrides(overrides), refine)
     else:
         if args.refine is not None:

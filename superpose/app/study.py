@@ -55,7 +55,7 @@ def load(path: Path) -> tuple[Sweep, int]:
     try:
         sweep = _sweep(data)
         sweep.instances()  # validate every point now, so errors name this file
-        return sweep, _refine(data.get("refine", 0))
+        return sweep, rounds(data.get("refine", 0))
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 
@@ -84,7 +84,8 @@ def _sweep(data: Any) -> Sweep:
     )
 
 
-def _refine(value: Any) -> int:
+def rounds(value: Any) -> int:
+    """A number of refinement rounds, checked."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"refine must be a whole number of rounds >= 0, got {value!r}")
     return value
