@@ -38,9 +38,9 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
     axes = d.axes + [None] * max(0, 2 - len(d.axes))
     y_axis, x_axis = axes[0], axes[1]
     rows = list(itertools.product(*[range(len(a.values)) for a in d.axes[2:]])) or [()]
-    trained = d.grid_names()
+    trained = _2d(d.grid_names())
     closed = closed_forms(d)
-    known = d.best_known() if d.known is not None else None
+    known = tuple(_2d(a) for a in d.best_known()) if d.known is not None else None
     panels = (
         ["trained"]
         + (["closed"] if closed is not None else [])
@@ -55,13 +55,12 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
         figsize=(3.7 * len(panels), 3.4 * len(rows) + 1.1 + 0.2 * legend_rows),
         squeeze=False,
     )
-    ye, xe = _edges(y_axis, len(trained)), _edges(x_axis, trained.shape[1] if trained.ndim > 1 else 1)
+    ye, xe = _edges(y_axis, trained.shape[0]), _edges(x_axis, trained.shape[1])
     for r, row in enumerate(rows):
-        index = (slice(None), slice(None), *row) if trained.ndim > 1 else (slice(None),)
+        index = (slice(None), slice(None), *row)
 
         def cells(a, index=index):
-            a = a[index]
-            return a if a.ndim == 2 else a[:, None]
+            return _2d(a)[index]
 
         suffix = (
             ""
@@ -123,6 +122,12 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
     data["shown"] = main
     data["colors"] = color
     return plotting.save(fig, figure_path)
+
+
+def _2d(a: np.ndarray) -> np.ndarray:
+    """A grid of no or one axis as a grid of two (one row, or one column)."""
+    a = np.asarray(a, dtype=object if a.dtype == object else float)
+    return a.reshape(1, 1) if a.ndim == 0 else a[:, None] if a.ndim == 1 else a
 
 
 def _shown(trained, closed, known, d: PhaseDiagram) -> list[str]:
@@ -213,6 +218,8 @@ def _axis(ax, axis, which: str) -> None:
         getattr(ax, f"set_{which}scale")("log")
     if not axis.numeric:
         getattr(ax, f"set_{which}ticks")(range(len(axis.values)), [str(v) for v in axis.values])
+    elif not axis.log and all(float(c).is_integer() for c in axis.coordinates):  # seeds, n_hidden: whole numbers
+        getattr(ax, f"set_{which}ticks")(axis.coordinates, [f"{int(c)}" for c in axis.coordinates])
 
 
 def _fmt(v) -> str:
