@@ -218,7 +218,9 @@ def _axis(ax, axis, which: str) -> None:
         getattr(ax, f"set_{which}scale")("log")
     if not axis.numeric:
         getattr(ax, f"set_{which}ticks")(range(len(axis.values)), [str(v) for v in axis.values])
-    elif not axis.log and all(float(c).is_integer() for c in axis.coordinates):  # seeds, n_hidden: whole numbers
+    elif not axis.log and all(
+        float(c).is_integer() for c in axis.coordinates
+    ):  # seeds, n_hidden: whole numbers
         getattr(ax, f"set_{which}ticks")(axis.coordinates, [f"{int(c)}" for c in axis.coordinates])
 
 
