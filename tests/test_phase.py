@@ -41,3 +41,15 @@ def test_n3m2_theory_has_three_phases_in_the_right_corners():
     # sparse: a less important extra feature joins an antipodal pair; a more important one
     # keeps a dimension while the two unit features share the other
     assert np.all(th[-1, ratios < 1] == 1) and np.all(th[-1, ratios > 1] == 2)
+
+
+def test_the_study_files_are_the_experiments_full_grids():
+    """studies/phase_n2m1.toml and phase_n3m2.toml hold exactly the sweeps `superpose run phase` trains at
+    full size (same job, so either command finds the other's result folders)."""
+    from pathlib import Path
+
+    from superpose.app.study import load_study
+
+    root = Path(__file__).parents[1] / "studies"
+    for sweep in phase.sweeps(quick=False):
+        assert load_study(root / f"{sweep.name}.toml").to_dict() == sweep.to_dict()
