@@ -19,13 +19,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csgraph
 
 from experiments._references import NB, P
 from superpose.app import plotting
 from superpose.app.experiment import Experiment, Manifest
 from superpose.app.scorecard import Check, Rule, judge, not_judged, value_range
 from superpose.data.sparse_features import density_sweep
+from superpose.measures import configuration
 from superpose.measures import features as metrics
 from superpose.toy.config import ToyConfig
 from superpose.toy.sweep import Sweep
@@ -39,7 +39,7 @@ STICKY = {
     3 / 8: "square antiprism",
 }
 STICKY_TOL = 0.02
-EDGE_COS = 0.2
+EDGE_COS = configuration.EDGE_COS
 POLYTOPES = {(2, 1): "digon", (3, 2): "triangle", (4, 3): "tetrahedron", (5, 2): "pentagon",
              (8, 3): "square antiprism"}
 """(features, dimensions spanned) -> polytope."""
@@ -65,14 +65,8 @@ def sticky_counts(W_FxH: np.ndarray) -> dict[float, int]:
 
 def components(W_FxH: np.ndarray) -> list[np.ndarray]:
     """The connected components of the feature geometry graph (represented features joined where
-    |cos| > EDGE_COS), largest first, as arrays of feature indices."""
-    norms = np.linalg.norm(W_FxH, axis=1)
-    represented = norms > metrics.REPRESENTED_NORM
-    unit = W_FxH / np.maximum(norms, 1e-6)[:, None]
-    edges = (np.abs(unit @ unit.T) > EDGE_COS) & represented[:, None] & represented[None, :]
-    _, label = csgraph.connected_components(edges, directed=False)
-    parts = [np.flatnonzero((label == c) & represented) for c in np.unique(label[represented])]
-    return sorted(parts, key=len, reverse=True)
+    |cos| > EDGE_COS), largest first, as arrays of feature indices (superpose.measures.configuration)."""
+    return configuration.components(W_FxH)
 
 
 def polytope(W_FxH: np.ndarray, members: np.ndarray) -> str:

@@ -168,6 +168,16 @@ def _pieces(name: str) -> list[str]:
     return sorted(out)
 
 
+def components(W_FxH) -> list[np.ndarray]:
+    """The pieces of W: represented features (‖W_i‖ > 0.5) joined where |cos| > 0.2, connected components,
+    largest first, as arrays of feature indices (the feature geometry graphs of E5)."""
+    W = np.asarray(W_FxH)
+    norms = np.linalg.norm(W, axis=1)
+    unit = W / np.maximum(norms, 1e-6)[:, None]
+    parts = _components(np.abs(unit @ unit.T) > EDGE_COS, norms > NORM)
+    return sorted(parts, key=len, reverse=True)
+
+
 def _components(edges: np.ndarray, on: np.ndarray) -> list[np.ndarray]:
     _, label = csgraph.connected_components(edges & on[:, None] & on[None, :], directed=False)
     return [np.flatnonzero((label == c) & on) for c in np.unique(label[on])]
