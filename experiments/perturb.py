@@ -114,7 +114,7 @@ def _optimum(path, rounds):
     piece = np.vectorize(lambda k, c: len(configuration.name(d.known_weights[k, c]).piece_of(4).features))(
         *np.indices(loss.shape)
     )
-    norm = np.linalg.norm(d.known_weights[:, :, 4], axis=-1)
+    norm = np.vectorize(lambda k, c: np.linalg.norm(d.known_weights[k, c][4]))(*np.indices(loss.shape))
     family = {True: piece == 5, False: norm <= KEPT_NORM}
     best = {k: np.argmin(np.where(family[k], loss, np.inf), axis=0) for k in (True, False)}
     cells = np.arange(len(r))

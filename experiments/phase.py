@@ -119,7 +119,7 @@ def free_optimum(run: results.Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _free_optimum(path):
     diagram = analyse([results.load(path)])
     loss = np.where(np.isnan(diagram.known_loss), np.inf, diagram.known_loss)
-    best = diagram.known_weights[np.argmin(loss, axis=0), np.arange(len(diagram.grid))]
+    best = np.stack(diagram.known_weights[np.argmin(loss, axis=0), np.arange(len(diagram.grid))])
     shape = (len(diagram.known), *diagram.shape)
     return (
         classify(best).reshape(diagram.shape),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib.colors
 import matplotlib.patches
+import matplotlib.ticker
 import numpy as np
 
 from superpose.app import plotting
@@ -95,9 +96,11 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
                 mesh = ax.pcolormesh(xe, ye, cells(d.basin()), cmap="viridis", vmin=0, vmax=1)
                 fig.colorbar(mesh, ax=ax).set_label("share of seeds")
                 title = "basin fraction: seeds that found\nthe best known configuration"
-            ax.set_title(title + suffix, fontsize=8.5)
+            ax.set_title(title, fontsize=8.5)
             _axis(ax, x_axis, "x")
             _axis(ax, y_axis, "y")
+        if suffix:  # the row's value of the axes past the first two, beside the row
+            grid[r, 0].set_ylabel(suffix.removeprefix(" · ") + "\n\n" + grid[r, 0].get_ylabel())
     main = [n for n in shown if _key(n, shown) == n]
     handles = [matplotlib.patches.Patch(color=color[n], label=n) for n in main]
     fig.legend(
@@ -111,10 +114,14 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
         "geometry); lines: boundaries between cells, ◆: located by refinement",
         title_fontsize=8,
     )
-    name = d.inst.configs[0]
+    sizes = {
+        field: sorted({getattr(c, field) for c in d.inst.configs}) for field in ("n_features", "n_hidden")
+    }
+    span = {f: str(v[0]) if len(v) == 1 else f"{v[0]}-{v[-1]}" for f, v in sizes.items()}
     fig.suptitle(
-        f"{figure_path.name}: {name.n_features} features in {name.n_hidden} dimensions "
-        f"({name.model}), {len(d.points)} points ({len(d.points) - len(d.grid)} from refinement)",
+        f"{figure_path.name}: {span['n_features']} features in {span['n_hidden']} dimensions "
+        f"({d.inst.configs[0].model}), {len(d.points)} points "
+        f"({len(d.points) - len(d.grid)} from refinement)",
         fontsize=10,
     )
     height = fig.get_size_inches()[1]
@@ -216,6 +223,11 @@ def _axis(ax, axis, which: str) -> None:
     getattr(ax, f"set_{which}label")(axis.label)
     if axis.log:
         getattr(ax, f"set_{which}scale")("log")
+        scale = getattr(ax, f"{which}axis")
+        scale.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        c = np.asarray(axis.coordinates, float)
+        if c.max() / c.min() < 100:  # under two decades: ticks at the values themselves
+            getattr(ax, f"set_{which}ticks")(c, [_fmt(float(v)) for v in c])
     if not axis.numeric:
         getattr(ax, f"set_{which}ticks")(range(len(axis.values)), [str(v) for v in axis.values])
     elif not axis.log and all(

@@ -108,10 +108,11 @@ def axes_of(sweep: dict) -> list[Axis]:
 class Instances:
     """Every trained instance of a study, across its folders."""
 
-    W: np.ndarray
-    b: np.ndarray
-    probability: np.ndarray
-    importance: np.ndarray
+    W: list[np.ndarray]
+    """Each instance's weights (instances of several shapes when a study sweeps a size)."""
+    b: list[np.ndarray]
+    probability: np.ndarray | list
+    importance: np.ndarray | list
     coords: list[tuple]
     """Each instance's point, as its axes' coordinates."""
     axis_values: list[dict]
@@ -136,26 +137,50 @@ def instances(runs: Sequence[results.Run], axes: list[Axis]) -> Instances:
             coords.append(tuple(a.coordinate(values[-1][a.field]) for a in axes))
             configs.append(run.configs[i])
         final.extend(run.summary["final_loss"])
-    W, b, p, imp = (np.stack(x) for x in (W, b, p, imp))
-    names = configuration.names(W, imp, p)
-    if _stratified_applies(configs):
-        loss, se = best_known.expected_losses(W, b, p, imp, model=configs[0].model)
-        selection = "expected loss"
-    else:
-        loss, se, selection = np.asarray(final, float), np.full(len(final), np.nan), "final training loss"
-    return Instances(W, b, p, imp, coords, values, configs, names, loss, se, selection)
+    names = [""] * len(W)
+    loss, se = np.asarray(final, float), np.full(len(final), np.nan)
+    applies = all(_stratified_applies(c) for c in configs)
+    for members in shapes(configs).values():
+        stack = [np.stack([x[i] for i in members]) for x in (W, b, p, imp)]
+        for i, n in zip(members, configuration.names(stack[0], stack[3], stack[2])):
+            names[i] = n
+        if applies:
+            loss[members], se[members] = best_known.expected_losses(*stack, model=configs[members[0]].model)
+    selection = "expected loss" if applies else "final training loss"
+    return Instances(
+        W,
+        b,
+        np.stack(p) if _same_width(p) else p,
+        np.stack(imp) if _same_width(imp) else imp,
+        coords,
+        values,
+        configs,
+        names,
+        loss,
+        se,
+        selection,
+    )
 
 
-def _stratified_applies(configs: list[ToyConfig]) -> bool:
-    return all(
+def shapes(configs: list[ToyConfig]) -> dict[tuple, np.ndarray]:
+    """Instance indices by what fixes their arrays' shapes and their loss: (model, features, hidden)."""
+    out: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        out.setdefault((c.model, c.n_features, c.n_hidden), []).append(i)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _same_width(rows) -> bool:
+    return len({len(r) for r in rows}) == 1
+
+
+def _stratified_applies(c: ToyConfig) -> bool:
+    return (
         c.model in best_known.MODELS
         and c.data == "independent"
         and not c.normalize
         and c.attack_fraction == 0
         and c.n_features <= 12
-        and (c.n_features, c.n_hidden, c.model)
-        == (configs[0].n_features, configs[0].n_hidden, configs[0].model)
-        for c in configs
     )
 
 
@@ -341,67 +366,100 @@ def _grid(axes: list[Axis]) -> list[tuple]:
 
 
 def _best_known(d: PhaseDiagram, steps: int) -> None:
-    """Every configuration found (uncertain names included) re-optimised at every cell, from the cell's own
-    best seed of that configuration where it has one, else from the configuration's representative (the
-    seed that holds it closest to its own cell's best loss). A configuration's loss at a cell is the lower
-    of its re-optimised loss (where it keeps its name) and its trained seeds' there."""
+    """Every configuration found (uncertain names included) re-optimised at every cell of its shape, from the
+    cell's own best seed of that configuration where it has one, else from the configuration's
+    representative (the seed that holds it closest to its own cell's best loss). A configuration's loss at a
+    cell is the lower of its re-optimised loss (where it keeps its topology) and its trained seeds' there;
+    NaN at cells of another shape (a study that sweeps a size)."""
     inst = d.inst
-    known = sorted(set(inst.names))
     point = {i: q for q, m in enumerate(d.members) for i in m}
-    gap_to_best = np.asarray([inst.loss[i] - inst.loss[d.best[point[i]]] for i in range(len(inst.names))])
+    cell_shape = [(c.model, c.n_features, c.n_hidden) for c in (inst.configs[d.best[q]] for q in d.grid)]
+    parts = []
+    for key, members in shapes(inst.configs).items():
+        cells = [c for c, k in enumerate(cell_shape) if k == key]
+        if cells:
+            parts.append(_best_known_of_shape(d, steps, members, cells, point))
+    K = sum(len(p["known"]) for p in parts)
+    N = len(d.grid)
+    d.known, d.known_loss, d.known_se = [], np.full((K, N), np.nan), np.full((K, N), np.nan)
+    d.known_names = np.full((K, N), "", object)
+    d.known_weights, d.known_biases = np.full((K, N), None, object), np.full((K, N), None, object)
+    row = 0
+    for p in parts:
+        rows, cols = slice(row, row + len(p["known"])), p["cells"]
+        d.known += p["known"]
+        for name in ("loss", "se", "names", "weights", "biases"):
+            getattr(d, f"known_{name}")[rows][:, cols] = p[name]
+        row += len(p["known"])
+
+
+def _best_known_of_shape(
+    d: PhaseDiagram, steps: int, members: np.ndarray, cells: list[int], point: dict
+) -> dict:
+    inst = d.inst
+    W_all = np.stack([inst.W[i] for i in members])
+    b_all = np.stack([inst.b[i] for i in members])
+    p_all = np.stack([inst.probability[i] for i in members])
+    imp_all = np.stack([inst.importance[i] for i in members])
+    local = {int(i): j for j, i in enumerate(members)}
+    names = [inst.names[i] for i in members]
+    known = sorted(set(names))
     rep = [
-        min((i for i, x in enumerate(inst.names) if x == n), key=lambda i: (gap_to_best[i], i)) for n in known
+        min(
+            (j for j, x in enumerate(names) if x == n),
+            key=lambda j: (inst.loss[members[j]] - inst.loss[d.best[point[members[j]]]], j),
+        )
+        for n in known
     ]
     # every seed named as each representative would name it (its interchangeable features)
     as_rep = [
         configuration.names(
-            inst.W,
-            np.repeat(inst.importance[r][None], len(inst.W), 0),
-            np.repeat(inst.probability[r][None], len(inst.W), 0),
+            W_all, np.repeat(imp_all[r][None], len(W_all), 0), np.repeat(p_all[r][None], len(W_all), 0)
         )
         for r in rep
     ]
-    K, N = len(known), len(d.grid)
+    K, N = len(known), len(cells)
     start = np.empty((K, N), int)
     trained = np.full((K, N), np.nan)
-    for c, q in enumerate(d.grid):
+    for c, cell in enumerate(cells):
+        seeds = [local[int(i)] for i in d.members[d.grid[cell]]]
         for k in range(K):
-            own = [i for i in d.members[q] if as_rep[k][i] == known[k]]
-            start[k, c] = min(own, key=lambda i: inst.loss[i]) if own else rep[k]
-            trained[k, c] = min(inst.loss[i] for i in own) if own else np.nan
-    cells = [d.best[q] for q in d.grid]
+            own = [j for j in seeds if as_rep[k][j] == known[k]]
+            start[k, c] = min(own, key=lambda j: inst.loss[members[j]]) if own else rep[k]
+            trained[k, c] = min(inst.loss[members[j]] for j in own) if own else np.nan
+    best = [local[int(d.best[d.grid[cell]])] for cell in cells]
+    model = inst.configs[members[0]].model
     W, b = best_known.reoptimise(
-        inst.W[start],
-        inst.b[start],
-        inst.probability[cells],
-        inst.importance[cells],
-        model=inst.configs[0].model,
-        steps=steps,
+        W_all[start], b_all[start], p_all[best], imp_all[best], model=model, steps=steps
     )
     flat = lambda x: x.reshape(K * N, *x.shape[2:])  # noqa: E731
-    probability, importance = (
-        np.tile(inst.probability[cells], (K, 1)),
-        np.tile(inst.importance[cells], (K, 1)),
-    )
-    loss, se = best_known.expected_losses(
-        flat(W), flat(b), probability, importance, model=inst.configs[0].model
-    )
+    probability, importance = np.tile(p_all[best], (K, 1)), np.tile(imp_all[best], (K, 1))
+    loss, se = best_known.expected_losses(flat(W), flat(b), probability, importance, model=model)
     # it holds where its topology (dropped features, pieces and their dimensions) is the one it started from
-    before = [configuration.name(w).topology for w in inst.W[start].reshape(K * N, *inst.W.shape[1:])]
+    before = [configuration.name(w).topology for w in flat(W_all[start])]
     holds = np.asarray([configuration.name(w).topology == t for w, t in zip(flat(W), before)]).reshape(K, N)
-
     loss, se = loss.reshape(K, N), se.reshape(K, N)
     reached = np.where(holds, loss, np.nan)
     use_trained = np.isfinite(trained) & ~(reached <= trained)
-    d.known = known
-    d.known_loss = np.where(use_trained, trained, reached)
-    d.known_se = np.where(use_trained, inst.se[start], se)
-    d.known_names = np.asarray(configuration.names(flat(W), importance, probability), object).reshape(K, N)
-    d.known_weights = np.where(use_trained[..., None, None], inst.W[start], W)
-    d.known_biases = np.where(use_trained[..., None], inst.b[start], b)
+    cell_names = np.asarray(configuration.names(flat(W), importance, probability), object).reshape(K, N)
     # where a trained seed holds the cell's value, the cell names it as it was trained
     for k, c in zip(*np.nonzero(use_trained)):
-        d.known_names[k, c] = inst.names[start[k, c]]
+        cell_names[k, c] = names[start[k, c]]
+    weights, biases = np.empty((K, N), object), np.empty((K, N), object)
+    for k in range(K):
+        for c in range(N):
+            keep = use_trained[k, c]
+            weights[k, c] = W_all[start[k, c]] if keep else W[k, c]
+            biases[k, c] = b_all[start[k, c]] if keep else b[k, c]
+    return {
+        "known": known,
+        "cells": cells,
+        "loss": np.where(use_trained, trained, reached),
+        "se": np.where(use_trained, inst.se[members][start], se),
+        "names": cell_names,
+        "weights": weights,
+        "biases": biases,
+    }
 
 
 def closed_forms(d: PhaseDiagram) -> np.ndarray | None:
