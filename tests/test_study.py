@@ -147,7 +147,7 @@ def test_the_n4m2_study_figure_names_every_configuration_it_shows(tmp_path):
     sweep, refine = study.load(Path(__file__).parents[1] / "studies" / "phase_n4m2.toml")
     sweep = dataclasses.replace(
         sweep,
-        base=dataclasses.replace(sweep.base, steps=1500),
+        base=dataclasses.replace(sweep.base, steps=600),
         axes={k: v[::4] for k, v in sweep.axes.items()},
         best_of=2,
     )
