@@ -16,6 +16,8 @@ L1 penalty) is not part of it.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,7 +68,6 @@ def reoptimise(
     (default `optimisation_samples`)."""
     relu = relu_of(model)
     W = np.asarray(W_KxFxH, np.float32)
-    n_features = W.shape[1]
     n_cells = len(probability_NxF)
     if W.ndim == 3:
         W, b_KxF = np.repeat(W[:, None], n_cells, 1), np.repeat(np.asarray(b_KxF)[:, None], n_cells, 1)
@@ -76,6 +77,24 @@ def reoptimise(
     b = np.where(keep > 0, np.asarray(b_KxF, np.float32), np.maximum(np.asarray(b_KxF, np.float32), 0.01))
     samples = samples or optimisation_samples(n_features)
     masks, u = jnp.asarray(active_sets(n_features)), jnp.asarray(draws(n_features, samples, seed))
+    W_out, b_out = _reoptimise(
+        jnp.asarray(W),
+        jnp.asarray(b),
+        jnp.asarray(keep),
+        jnp.asarray(probability_NxF, jnp.float32),
+        jnp.asarray(importance_NxF, jnp.float32),
+        masks,
+        u,
+        steps=steps,
+        relu=relu,
+    )
+    return np.asarray(W_out), np.asarray(b_out)
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "relu"))
+def _reoptimise(W, b, keep, probability_NxF, importance_NxF, masks, u, *, steps: int, relu: bool):
+    """One compiled program per shape: configurations x cells, each an Adam run of `steps` (a module-level
+    function, so that a second call of the same shapes reuses its compilation)."""
     optimizer = optax.adam(optax.cosine_decay_schedule(1e-2, steps))
 
     def one(W0, b0, keep_F, probability_F, importance_F):
@@ -94,14 +113,7 @@ def reoptimise(
         return params["W"] * keep_F[:, None], params["b"]
 
     cells = jax.vmap(one, in_axes=(0, 0, 0, 0, 0))
-    W_out, b_out = jax.jit(jax.vmap(cells, in_axes=(0, 0, 0, None, None)))(
-        jnp.asarray(W),
-        jnp.asarray(b),
-        jnp.asarray(keep),
-        jnp.asarray(probability_NxF, jnp.float32),
-        jnp.asarray(importance_NxF, jnp.float32),
-    )
-    return np.asarray(W_out), np.asarray(b_out)
+    return jax.vmap(cells, in_axes=(0, 0, 0, None, None))(W, b, keep, probability_NxF, importance_NxF)
 
 
 def expected_losses(
@@ -122,14 +134,15 @@ def expected_losses(
     samples = samples or evaluation_samples(n_features)
     masks, u = jnp.asarray(active_sets(n_features)), jnp.asarray(draws(n_features, samples, seed))
 
+    args = tuple(jnp.asarray(x, jnp.float32) for x in (W, b_IxF, probability_IxF, importance_IxF))
+    loss, se = _losses(*args, masks, u, relu=relu)
+    return np.asarray(loss, np.float64), np.asarray(se, np.float64)
+
+
+@functools.partial(jax.jit, static_argnames="relu")
+def _losses(W, b, probability, importance, masks, u, *, relu: bool):
     def one(args):
         loss, variance = stratified(*args, masks, u, relu=relu)
         return loss, jnp.sqrt(variance)
 
-    loss, se = _map(one, W, b_IxF, probability_IxF, importance_IxF)
-    return np.asarray(loss, np.float64), np.asarray(se, np.float64)
-
-
-def _map(one, W, b, p, imp):
-    args = tuple(jnp.asarray(a, jnp.float32) for a in (W, b, p, imp))
-    return jax.jit(lambda *a: jax.lax.map(one, a, batch_size=8))(*args)
+    return jax.lax.map(one, (W, b, probability, importance), batch_size=8)
