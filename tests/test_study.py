@@ -31,7 +31,8 @@ def test_round_trip(tmp_path, capsys):
     path.write_text(GOOD)
     sweep = load_study(path)
     assert len(sweep.instances()) == 8 and sweep.base.n_features == 3
-    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    # the figure (superpose.app.study.plot) is drawn and read back by the n=4, m=2 test below
+    assert main(["run", str(path), "--out", str(tmp_path / "o"), "--no-progress", "--no-figures"]) == 0
     run = load(tmp_path / "o" / "results" / "tiny" / "all")
     assert run.arrays["W"].shape == (8, 3, 2)
     assert run.arrays["importance"][-1].tolist() == [1, 1, 10]
@@ -40,7 +41,6 @@ def test_round_trip(tmp_path, capsys):
     assert len(names) == 8 and names == configuration.names(
         run.arrays["W"], run.arrays["importance"], run.arrays["feature_probability"]
     )
-    assert (tmp_path / "o" / "figures" / "tiny.png").stat().st_size > 5_000
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_the_n4m2_study_figure_names_every_configuration_it_shows(tmp_path):
     )
     manifest = Experiment.of_study(sweep, 0).run(tmp_path / "results", "quick", progress=False)
     written = study.plot(list(manifest.folders), tmp_path / "figures" / "phase_n4m2")
-    assert [p.suffix for p in written] == [".png", ".pdf"]
+    assert [p.suffix for p in written] == [".png", ".pdf"] and written[0].stat().st_size > 50_000
     data = json.loads((tmp_path / "results" / "phase_n4m2" / "phase_diagram.json").read_text())
     drawn = {p["configuration"] for p in data["points"]} | {c["best_known"] for c in data["cells"]}
     assert all(any(configuration.same(n, s) for s in data["shown"]) for n in drawn)
