@@ -57,6 +57,7 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
         squeeze=False,
     )
     ye, xe = _edges(y_axis, trained.shape[0]), _edges(x_axis, trained.shape[1])
+    gap, basin = (d.gap(), d.basin()) if known else (None, None)
     for r, row in enumerate(rows):
         index = (slice(None), slice(None), *row)
 
@@ -86,14 +87,14 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
                 if panel == "trained":
                     _boundaries(ax, d, row, color)
             elif panel == "gap":
-                gap = 100 * cells(d.gap())
+                gap = 100 * cells(gap)
                 mesh = ax.pcolormesh(
                     xe, ye, gap, cmap="magma_r", vmin=0, vmax=max(1.0, float(np.nanmax(gap)))
                 )
                 fig.colorbar(mesh, ax=ax).set_label("gap to the best known (% of its loss)")
                 title = "best trained seed above the best known\n(a local minimum, or training unfinished)"
             else:
-                mesh = ax.pcolormesh(xe, ye, cells(d.basin()), cmap="viridis", vmin=0, vmax=1)
+                mesh = ax.pcolormesh(xe, ye, cells(basin), cmap="viridis", vmin=0, vmax=1)
                 fig.colorbar(mesh, ax=ax).set_label("share of seeds")
                 title = "basin fraction: seeds that found\nthe best known configuration"
             ax.set_title(title, fontsize=8.5)

@@ -21,6 +21,8 @@ of one feature) is drawn as that entry ("importance of feature 3").
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -196,15 +198,16 @@ class PhaseDiagram:
     grid: list[int]
     """The indices (into `points`) of the grid's cells, in grid order (first axis slowest)."""
     known: list[str] | None = None
-    """The distinct (certain) configurations re-optimised at every cell."""
+    """Every configuration found (uncertain names included), re-optimised at every cell of its shape."""
     known_loss: np.ndarray | None = None
     """(configuration, cell): its re-optimised loss, NaN where it does not hold its topology."""
     known_se: np.ndarray | None = None
     known_names: np.ndarray | None = None
-    known_weights: np.ndarray | None = None
-    """(configuration, cell, F, H): the weights that reach `known_loss`."""
-    known_biases: np.ndarray | None = None
     """(configuration, cell): its name at the cell (the cell's interchangeable features may differ)."""
+    known_weights: np.ndarray | None = None
+    """(configuration, cell), objects: the W (F x H) reaching `known_loss`; None at another shape's cells."""
+    known_biases: np.ndarray | None = None
+    """(configuration, cell), objects: the b beside it."""
 
     @property
     def best_of(self) -> int:
@@ -308,12 +311,7 @@ class PhaseDiagram:
                     "configuration": self.names[q],
                     "loss": float(self.inst.loss[self.best[q]]),
                     "se": float(self.inst.se[self.best[q]]),
-                    "seeds": {
-                        self.inst.names[i]: int(
-                            sum(self.inst.names[j] == self.inst.names[i] for j in self.members[q])
-                        )
-                        for i in self.members[q]
-                    },
+                    "seeds": dict(Counter(self.inst.names[i] for i in self.members[q])),
                 }
                 for q in range(len(self.points))
             ],
@@ -360,8 +358,6 @@ def analyse(runs: Sequence[results.Run], *, best_known_steps: int | None = 500) 
 
 
 def _grid(axes: list[Axis]) -> list[tuple]:
-    import itertools
-
     return list(itertools.product(*[a.coordinates for a in axes]))
 
 
