@@ -210,18 +210,22 @@ def run_or_load(
     `compute(checkpoint)` trains and evaluates (resuming from `checkpoint`, the trainer's file beside the
     folder, when a previous run was interrupted) and returns (arrays, summary, config): the folder's arrays,
     its summary and what config.json records beside the kind, the job and the environment. On several
-    processes, only process 0 writes."""
-    import jax  # here, not at the top: the command line checks folders with this module before JAX starts
-
+    processes (superpose.train.processes) all train; process 0 writes, and the others wait until it has."""
     from superpose.train import checkpoint as checkpoint_lib
+    from superpose.train import processes
 
     folder = Path(folder)
-    if skip_existing and holds(folder, kind, job):
+    found = skip_existing and holds(folder, kind, job)
+    processes.check_same(
+        str(found), f"whether {folder} holds the result (the output folder must be on a file system every "
+        "process sees)"
+    )
+    if found:
         return folder
     check_writable(folder.parent)
     checkpoint = checkpoint_lib.beside(folder)
     arrays, summary, config = compute(checkpoint)
-    if jax.process_index() == 0:
+    if processes.is_writer():
         save(
             folder,
             config={"kind": kind.kind, kind.job_key: job, **config, "environment": environment()},
@@ -229,6 +233,7 @@ def run_or_load(
             summary=summary,
         )
         checkpoint_lib.remove(checkpoint)
+    processes.barrier(f"wrote {folder}")
     return folder
 
 

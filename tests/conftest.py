@@ -34,6 +34,7 @@ TRAINING_MODULES = {
     "test_golden",
     "test_cli",
     "test_phase",
+    "test_processes",
 }
 """Test files that train experiments, goldens or whole command runs: marked `trains`, as is every test that
 asks for the experiments' quick results (fixtures below). Every other test (oracles, units, small trainings of

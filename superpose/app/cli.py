@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
             "--out", type=Path, help="output root (default: . for full runs, ./quick with --quick)"
         )
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--processes",
+            type=int,
+            metavar="N",
+            help="run as N local processes, as on N hosts (docs/guide/devices.md); one writes the results",
+        )
     figures.add_argument("--only", metavar="NAMES", help="comma-separated experiments to draw (default: all)")
     check.add_argument("--only", metavar="CHECKS", help="comma-separated check numbers (default: all)")
     check.add_argument(
@@ -134,12 +140,16 @@ def _experiment(name: str):
     return registry()[name]
 
 
-def start_jax() -> None:
-    """Before JAX runs: one CPU device per core (superpose.train.sharding) and the persistent compilation
-    cache, so a repeated study skips compiling. The cache lives in $SUPERPOSE_COMPILATION_CACHE (default
-    ~/.cache/superpose/jax, or under $XDG_CACHE_HOME); set it to 0 to turn it off."""
+def start_jax(argv: list[str]) -> None:
+    """Before JAX runs: one CPU device per core (superpose.train.sharding), the persistent compilation
+    cache, so a repeated study skips compiling, and the other processes of a multi-process run
+    (superpose.train.processes), which must all run the same command, code and settings. The cache lives in
+    $SUPERPOSE_COMPILATION_CACHE (default ~/.cache/superpose/jax, or under $XDG_CACHE_HOME); set it to 0 to
+    turn it off."""
     import jax
 
+    from superpose.app import launch
+    from superpose.train import processes
     from superpose.train.sharding import use_every_cpu_core
 
     use_every_cpu_core()
@@ -148,6 +158,8 @@ def start_jax() -> None:
         jax.config.update("jax_compilation_cache_dir", str(folder))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if processes.join() > 1:
+        processes.check_same(launch.command_fingerprint(argv), "the command, the code or the settings")
 
 
 def _import_in_background(*modules: str) -> None:
@@ -193,6 +205,7 @@ def _run(args) -> int:
     from superpose.app import study
     from superpose.app.experiment import Experiment
     from superpose.toy.sweep import ToyGroup, diverged
+    from superpose.train import processes
 
     overrides = dict(parse_override(s) for s in args.set)
     if args.seed is not None:
@@ -209,9 +222,12 @@ def _run(args) -> int:
     if is_study and not args.no_figures:
         _import_in_background("superpose.app.plotting", "matplotlib.backends.backend_pdf")
     n_diverged = 0
+    writer = processes.is_writer()
 
     def wrote(folders: list[Path]) -> None:
         nonlocal n_diverged
+        if not writer:
+            return
         for folder in folders:
             run = load(folder)
             bad = diverged(run) if isinstance(run, ToyGroup) else []
@@ -228,6 +244,8 @@ def _run(args) -> int:
         overwrite=args.overwrite,
         on_stage=wrote,
     )
+    if not writer:  # process 0 reports and draws
+        return 0
     if experiment.report is not None:
         print(experiment.report(manifest))
     if not args.no_figures:
@@ -242,6 +260,7 @@ def _run(args) -> int:
 
 def _figures(args) -> int:
     from superpose.app.experiment import registry
+    from superpose.train import processes
 
     root = _out_root(args)
     experiments = list(registry().values())
@@ -249,8 +268,9 @@ def _figures(args) -> int:
         experiments = [_experiment(name.strip()) for name in args.only.split(",") if name.strip()]
     for experiment in experiments:
         manifest = experiment.run(root / "results", _size(args), progress=not args.no_progress)
-        for path in experiment.plot(manifest, root / "figures" / experiment.name):
-            print(f"wrote {path}")
+        if processes.is_writer():
+            for path in experiment.plot(manifest, root / "figures" / experiment.name):
+                print(f"wrote {path}")
     return 0
 
 
@@ -273,10 +293,13 @@ def _selected_checks(args) -> list:
 def _check(args) -> int:
     """Evaluate the checks, print the table, write check.json; exit 1 when a check fails."""
     from superpose.app import scorecard
+    from superpose.train import processes
 
     selected = args.checks
     root = _out_root(args)
     rows = scorecard.evaluate(selected, root / "results", args.quick, progress=not args.no_progress)
+    if not processes.is_writer():
+        return 0
     print(scorecard.table(rows, markdown=args.markdown))
     print(scorecard.summary(rows))
     print(f"wrote {scorecard.write(rows, root / 'results' / 'check.json', quick=args.quick)}")
@@ -358,11 +381,13 @@ def _error(message: str) -> int:
     """One line on stderr, whatever the message holds (control characters from the command line are
     escaped)."""
     line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    print(f"superpose: error: {line}", file=sys.stderr)
+    who = os.environ.get("SUPERPOSE_PROCESS_ID")  # each process of a multi-process run says who it is
+    print(f"superpose: error{f' (process {who})' if who else ''}: {line}", file=sys.stderr)
     return EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = _parser().parse_args(argv)
         if args.command == "list":
@@ -376,30 +401,64 @@ def main(argv: list[str] | None = None) -> int:
         _check_arguments(args)
         if args.command == "check":
             args.checks = _selected_checks(args)  # a bad --only fails before JAX starts
-        start_jax()
-        return {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
+        n_processes = getattr(args, "processes", None)
+        if n_processes is not None and n_processes < 1:
+            raise UsageError(f"--processes must be at least 1, got {n_processes}")
+        if n_processes and n_processes > 1 and not _launched():
+            from superpose.app import launch
+
+            return launch.spawn(n_processes, [sys.executable, "-m", "superpose.app.cli", *argv])
+        start_jax(argv)
+        code = {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
             args.command
         ](args)
+        _finish()
+        return code
     except (UsageError, ConfigError, ResultError) as e:
         return _error(str(e))
     except OSError as e:  # a folder that cannot be created, a full disk, an unreadable file
         return _error(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
     except KeyboardInterrupt:
-        print(
-            "superpose: interrupted; finished groups and the running group's checkpoint are kept: "
-            "run the same command again to resume",
-            file=sys.stderr,
-        )
+        if os.environ.get("SUPERPOSE_PROCESS_ID", "0") == "0":  # one message for a multi-process run
+            print(
+                "superpose: interrupted; finished groups and the running group's checkpoint are kept: "
+                "run the same command again to resume",
+                file=sys.stderr,
+            )
         return 130
+
+
+def _launched() -> bool:
+    """Whether this process is one of several of a multi-process run (superpose.train.processes)."""
+    from superpose.train import processes
+
+    return processes.requested() is not None
+
+
+def _finish() -> None:
+    """The processes of one run end together: the others wait while process 0 draws and reports."""
+    from superpose.train import processes
+
+    processes.barrier("superpose: done")
 
 
 def entry() -> NoReturn:
     """The `superpose` command: `main`, then an immediate exit. Once the exit handlers have run and the output
     is flushed, nothing is left to do, yet Python's own shutdown (tearing down JAX, flax and matplotlib module
     by module) takes about 0.35 s: a third of a small study's training. Every file superpose writes is closed
-    by then."""
-    code = main()
-    atexit._run_exitfuncs()
+    by then. A process of a multi-process run that fails leaves at once, without the exit handlers: JAX's
+    would wait for the other processes, which its launcher stops when it sees this one gone."""
+    try:
+        code = main()
+    except BaseException:  # noqa: BLE001 - a bug: its traceback, then the same exit as any failure
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    from superpose.train import processes
+
+    if code == 0 or processes.count() == 1:
+        atexit._run_exitfuncs()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

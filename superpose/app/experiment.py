@@ -157,25 +157,25 @@ class Experiment:
         )
 
 
-def _packages():
+def packages():
     """The experiment packages installed under the entry point group, in the order listed."""
     return [entry.load() for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)]
 
 
 def registry() -> dict[str, Experiment]:
     """Every installed experiment by name, in the order its package lists them (imports them all)."""
-    return {e.name: e for package in _packages() for e in package.experiments()}
+    return {e.name: e for package in packages() for e in package.experiments()}
 
 
 def checks() -> list:
     """Every installed experiment's acceptance checks (superpose.app.scorecard.Check) and those a package
     holds on the library itself (its optional `checks()`), for `superpose check`, ordered by id."""
     found = [c for e in registry().values() for c in e.checks]
-    found += [c for package in _packages() if hasattr(package, "checks") for c in package.checks()]
+    found += [c for package in packages() if hasattr(package, "checks") for c in package.checks()]
     return sorted(found, key=lambda c: (int(c.id) if c.id.isdigit() else float("inf"), c.id))
 
 
 def catalogue() -> dict[str, str]:
     """Every installed experiment's name and description, without importing the experiments
     (what `superpose list` shows)."""
-    return {name: text for package in _packages() for name, text in package.describe()}
+    return {name: text for package in packages() for name, text in package.describe()}

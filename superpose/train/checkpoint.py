@@ -26,6 +26,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from superpose.train import processes
 from superpose.train.sharding import to_host
 from superpose.validate import env_number
 
@@ -60,7 +61,7 @@ def save(path: Path, *, fingerprint: str, step: int, state, history: dict[str, n
         f"state_{i}": to_host(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
         for i, leaf in enumerate(leaves)
     }
-    if jax.process_index() != 0:
+    if not processes.is_writer():
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,10 +98,10 @@ def load(path: Path, *, fingerprint: str, like_state) -> tuple[int, Any, dict[st
     leaves, treedef = jax.tree.flatten(like_state)
     restored = []
     for i, like in enumerate(leaves):
-        value = data[f"state_{i}"]
+        value = jax.device_put(data[f"state_{i}"], like.sharding)  # from numpy: works across processes
         if _is_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
-        restored.append(jax.device_put(value, like.sharding))
+        restored.append(value)
     history = {k.removeprefix("history_"): v for k, v in data.items() if k.startswith("history_")}
     return int(data["step"]), jax.tree.unflatten(treedef, restored), history
 
@@ -112,7 +113,7 @@ def _remove_temporaries(path: Path) -> None:
 
 def remove(path: Path) -> None:
     """Delete a program's checkpoint, its pieces' checkpoints (`path.k`) and any temporary files."""
-    if jax.process_index() != 0:
+    if not processes.is_writer():
         return
     path = Path(path)
     for piece in [path, *path.parent.glob(f"{path.name}.*")]:

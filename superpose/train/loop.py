@@ -2,11 +2,14 @@
 
 Once per chunk it reads the per-instance mean loss, marks instances whose loss
 became non-finite, updates the progress bar, keeps optional snapshots and, at
-most every `checkpoint.every_seconds()`, saves a checkpoint it can resume from.
+most every `checkpoint.every_seconds()`, saves a checkpoint it can resume from. On several processes
+(superpose.train.processes) process 0 shows the progress and decides when to save; all resume from the same
+checkpoint or none.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from superpose.train import checkpoint as checkpoint_lib
+from superpose.train import processes
 from superpose.train.sharding import to_host
 
 
@@ -57,6 +61,12 @@ def run_chunks(
     resumed = (
         checkpoint_lib.load(checkpoint, fingerprint=fingerprint, like_state=state) if checkpoint else None
     )
+    if checkpoint:
+        processes.check_same(
+            str(resumed and resumed[0]),
+            f"the checkpoint they find at {checkpoint} (the output folder must be on a file system every "
+            "process sees)",
+        )
     if resumed is not None:
         t, state, saved = resumed
         losses, ends, diverged = list(saved["loss"].T), list(saved["ends"]), saved["diverged"]
@@ -70,7 +80,10 @@ def run_chunks(
 
     save_every = checkpoint_lib.every_seconds()
     last_save = time.monotonic()
-    with tqdm(total=total_steps, initial=t, desc=desc, disable=not progress, unit="step", leave=False) as bar:
+    show = progress and processes.is_writer()
+    with tqdm(total=total_steps, initial=t, desc=desc, disable=not show, unit="step", leave=False) as bar:
+        if show and resumed is not None:
+            bar.write(f"{desc}: resumed at step {t} of {total_steps} from {checkpoint}", file=sys.stderr)
         while t < total_steps:
             n = min(chunk_steps, total_steps - t)
             state, loss_I = advance(state, t, n)
@@ -84,7 +97,7 @@ def run_chunks(
             bar.update(n)
             finite = loss_I[np.isfinite(loss_I)]
             bar.set_postfix(loss=f"{finite.mean():.3g}" if finite.size else "nan")
-            if checkpoint and t < total_steps and time.monotonic() - last_save >= save_every:
+            if checkpoint and t < total_steps and processes.agree(time.monotonic() - last_save >= save_every):
                 save_checkpoint()
                 last_save = time.monotonic()
     if checkpoint and (resumed is None or resumed[0] < total_steps):  # a finished piece is not retrained

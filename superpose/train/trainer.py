@@ -45,7 +45,7 @@ from flax import nnx
 from jax.sharding import PartitionSpec
 
 from superpose.train import checkpoint as checkpoint_lib
-from superpose.train import loop
+from superpose.train import loop, processes
 from superpose.train.learner import INSTANCES, Learner
 from superpose.train.sharding import instance_sharding, padded_size, to_host
 from superpose.validate import ConfigError, env_number
@@ -128,13 +128,16 @@ def block_size(learner: Learner) -> int | None:
 
 def memory_budget() -> int:
     """Bytes a program may use: $SUPERPOSE_MEMORY_BUDGET_GB, else half of the device's memory limit
-    (accelerators) or half of the host's available memory (CPU)."""
+    (accelerators) or half of the host's available memory (CPU); on several processes the least of theirs,
+    so that all cut a large group into the same pieces."""
     if "SUPERPOSE_MEMORY_BUDGET_GB" in os.environ:
         return int(env_number("SUPERPOSE_MEMORY_BUDGET_GB", 0) * 2**30)
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
-        return stats["bytes_limit"] // 2
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
+        own = stats["bytes_limit"] // 2
+    else:
+        own = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") // 2
+    return processes.least(own // 2**20) * 2**20  # in MiB: JAX's integers are 32-bit
 
 
 def check_fits(learner: Learner) -> None:
@@ -339,18 +342,19 @@ def _train_program(learner, hyper, seeds, data, configs, snapshot, progress, des
     hyper, seeds = _pad_instances(hyper, n_padded), _pad_instances(seeds, n_padded)
     if learner.data_per_instance:
         data = _pad_instances(data, n_padded)
+    stamp = ""  # before the data is placed: a multi-process array cannot be read whole
+    if checkpoint or processes.count() > 1:
+        stamp = checkpoint_lib.fingerprint(
+            [dict(c) for c in configs] + [learner.fingerprint()],
+            arrays=data.fingerprint() if isinstance(data, Stream) else jax.tree.leaves(data),
+        )
+        processes.check_same(stamp, f"the instances or the data of {desc}")
     definition = graphdef(learner, seeds[0], jax.tree.map(lambda a: a[0], hyper))
     hyper, seeds = jax.device_put((hyper, seeds), sharding)  # sharding None: the default device
     if sharding is not None and learner.data_per_instance:
         data = jax.device_put(data, sharding)
     state = compiled_init(learner)(seeds, hyper)
     block = block_size(learner)
-    stamp = ""
-    if checkpoint:
-        stamp = checkpoint_lib.fingerprint(
-            [dict(c) for c in configs] + [learner.fingerprint()],
-            arrays=data.fingerprint() if isinstance(data, Stream) else jax.tree.leaves(data),
-        )
     state, history = loop.run_chunks(
         lambda state, t, n: compiled_chunk(learner, definition, n, block)(
             state, hyper, data.chunk(t, n) if isinstance(data, Stream) else data, np.int32(t)
