@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,6 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="superpose", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"superpose {metadata.version('superpose')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the experiments")
     run = sub.add_parser("run", help="train one experiment and write its result folders")
@@ -450,7 +452,7 @@ def entry() -> NoReturn:
     would wait for the other processes, which its launcher stops when it sees this one gone."""
     try:
         code = main()
-    except BaseException:  # noqa: BLE001 - a bug: its traceback, then the same exit as any failure
+    except Exception:  # noqa: BLE001 - a bug: its traceback, then the same exit as any failure
         import traceback
 
         traceback.print_exc()
