@@ -13,8 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import superpose
+from superpose.app.cli import main
+from superpose.train import processes
+from superpose.validate import ConfigError
 
 STUDY = """
 name = "two"
@@ -145,3 +149,39 @@ def test_processes_running_different_commands_stop_with_one_line_each(tmp_path):
             "or the settings"
         ]
     assert not (tmp_path / "results").exists()
+
+
+def test_which_environments_join_a_run(monkeypatch):
+    """$SUPERPOSE_COORDINATOR and its two companions, a SLURM step or an Open MPI job of several tasks join;
+    an sbatch script alone (one task), a step of one task, or $SUPERPOSE_DISTRIBUTED=0 do not."""
+    for name in ("SUPERPOSE_COORDINATOR", "SUPERPOSE_PROCESSES", "SUPERPOSE_PROCESS_ID",
+                 "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE", "SUPERPOSE_DISTRIBUTED", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    assert processes.requested() is None
+    monkeypatch.setenv("SLURM_NTASKS", "4")  # an allocation, not a step
+    assert processes.requested() is None
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "1")
+    assert processes.requested() is None
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "4")
+    assert processes.requested() == (None, None, None)  # JAX's cluster detection fills them in
+    monkeypatch.setenv("SUPERPOSE_DISTRIBUTED", "0")
+    assert processes.requested() is None
+    monkeypatch.delenv("SUPERPOSE_DISTRIBUTED")
+    monkeypatch.delenv("SLURM_STEP_NUM_TASKS")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    assert processes.requested() == (None, None, None)
+    monkeypatch.setenv("SUPERPOSE_COORDINATOR", "host0:1234")
+    monkeypatch.setenv("SUPERPOSE_PROCESSES", "3")
+    monkeypatch.setenv("SUPERPOSE_PROCESS_ID", "2")
+    assert processes.requested() == ("host0:1234", 3, 2)
+    monkeypatch.setenv("SUPERPOSE_PROCESS_ID", "3")
+    with pytest.raises(ConfigError, match="must be 0 to 2"):
+        processes.requested()
+    monkeypatch.setenv("SUPERPOSE_PROCESSES", "many")
+    with pytest.raises(ConfigError, match="must be whole numbers"):
+        processes.requested()
+
+
+def test_a_bad_process_count_is_one_line(capsys):
+    assert main(["run", "intro", "--quick", "--processes", "0"]) == 2
+    assert capsys.readouterr().err == "superpose: error: --processes must be at least 1, got 0\n"
