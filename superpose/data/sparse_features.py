@@ -10,6 +10,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+FREQUENCY_LAWS = ("power", "exponential", "linear", "uniform")
+
+
+def frequencies(law: str, n_features: int, parameter: float = 1.0, total: float = 1.0) -> np.ndarray:
+    """Feature densities p_i (i = 1 .. n) that follow a frequency law, scaled to sum to `total` (the expected
+    number of active features per input; Liu, Liu & Gore 2025 take 1) and capped at 1, as float32:
+    `power` p_i ∝ i^(-parameter) (Zipf's law of words: parameter ≈ 1), `exponential` p_i ∝
+    exp(-(i - 1) / parameter), `linear` p_i ∝ (n + 1 - i) / n, `uniform` p_i = total / n.
+
+    The generator resolves a density to 2^-23 (a float32 uniform draw), so p_i below about 1e-5 is biased
+    by up to 2^-23 / p_i relative; such a feature is seen a few times in a million inputs."""
+    i = np.arange(1, n_features + 1, dtype=np.float64)
+    shape = {
+        "power": lambda: i ** -float(parameter),
+        "exponential": lambda: np.exp(-(i - 1) / float(parameter)),
+        "linear": lambda: (n_features + 1 - i) / n_features,
+        "uniform": lambda: np.ones_like(i),
+    }
+    if law not in shape:
+        from superpose.validate import ConfigError
+
+        raise ConfigError(f"unknown frequency law '{law}' (known: {', '.join(FREQUENCY_LAWS)})")
+    p = shape[law]()
+    return np.minimum(p * (total / p.sum()), 1.0).astype(np.float32)
+
 
 def sample_features(key: jax.Array, probability_F: jax.Array, batch_size: int) -> jax.Array:
     """A batch of sparse features.

@@ -36,7 +36,8 @@ from superpose.validate import (
 DATA = ("independent", "correlated", "anticorrelated")
 SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
-INITS = ("xavier", "notebook")
+INITS = ("xavier", "notebook", "normal")
+DECAY_FORMS = ("adamw", "signed_rows")
 
 
 
@@ -100,16 +101,28 @@ class ToyConfig(InstanceConfig):
     (WᵀW)_i / ‖(WᵀW)_i‖ of one feature i drawn at random, with L2 norm `attack_fraction` · ‖x‖, and the
     model is trained to output the clean target (superpose.toy.adversarial). 0: plain training."""
     init: str = added_field("xavier")
-    """How W starts: `xavier`, N(0, 2 / (F + H)) for each instance (Glorot); or `notebook`, the scale of the
+    """How W starts: `xavier`, N(0, 2 / (F + H)) for each instance (Glorot); `notebook`, the scale of the
     official notebook, which applies PyTorch's xavier_normal_ to its whole (instances, F, H) tensor: std
-    √(2 / (H (F + init_instances))), which depends on how many instances it trains together."""
+    √(2 / (H (F + init_instances))), which depends on how many instances it trains together; or `normal`
+    (Liu, Liu & Gore 2025), W ~ N(0, 1 / H) and b ~ N(0, 1)."""
     init_instances: int = added_field(10)
     """`init="notebook"`: the notebook's n_instances behind that scale (its introduction figure: 10)."""
+    feature_max: float = added_field(1.0)
+    """An active feature is uniform on (0, feature_max] (Liu, Liu & Gore 2025 use 2)."""
+    weight_decay_form: str = added_field("adamw")
+    """`adamw`: decoupled decay of every parameter, W and b (the notebook's), `weight_decay` ≥ 0.
+    `signed_rows` (Liu, Liu & Gore 2025): W only; `weight_decay` ≥ 0 shrinks W as AdamW does, and a negative
+    one moves each feature's row W_i toward unit norm, W_i += lr · |wd| · W_i (1 / ‖W_i‖ − 1), which grows
+    short rows and so pushes the model into strong superposition."""
+    final_learning_rate: float = added_field(0.0)
+    """`warmup_cosine`: where the cosine ends, as a fraction of the peak (Liu, Liu & Gore 2025: 0.05)."""
 
     def init_scale(self) -> float:
         """The factor that takes the per-instance Xavier W to the `init` scale (1 for `xavier`)."""
         if self.init == "xavier":
             return 1.0
+        if self.init == "normal":
+            return math.sqrt((self.n_features + self.n_hidden) / (2 * self.n_hidden))
         F, H = self.n_features, self.n_hidden
         return math.sqrt((F + H) / (H * (F + self.init_instances)))
 
@@ -123,6 +136,9 @@ class ToyConfig(InstanceConfig):
         check_choice("prng", self.prng, PRNGS)
         check_choice("data", self.data, DATA)
         check_choice("init", self.init, INITS)
+        check_choice("weight_decay_form", self.weight_decay_form, DECAY_FORMS)
+        check_float("feature_max", self.feature_max, lower=0.0, open_lower=True)
+        check_float("final_learning_rate", self.final_learning_rate, lower=0.0)
         check_int("init_instances", self.init_instances, minimum=1)
         check_int("set_size", self.set_size, minimum=1)
         if self.data != "independent" and self.n_features % self.set_size:
@@ -155,7 +171,10 @@ class ToyConfig(InstanceConfig):
             for v in imp:
                 check_float("importance", v, lower=0.0)
         check_float("learning_rate", self.learning_rate, lower=0.0, open_lower=True)
-        check_float("weight_decay", self.weight_decay, lower=0.0)
+        if self.weight_decay_form == "adamw":
+            check_float("weight_decay", self.weight_decay, lower=0.0)
+        else:
+            check_float("weight_decay", self.weight_decay, lower=-math.inf)
         check_float("hidden_l1", self.hidden_l1, lower=0.0)
         check_float("attack_fraction", self.attack_fraction, lower=0.0)
 

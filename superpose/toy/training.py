@@ -32,6 +32,8 @@ from superpose.validate import ConfigError
 
 ATTACK_STREAM = 0x5EED_A77C
 """Folded into a step's data key to draw which feature each input's attack targets."""
+NORMAL_BIAS_STREAM = 2
+"""Folded into the init key to draw b of `init = "normal"` (the models draw W from the init key itself)."""
 
 
 class Hyper(NamedTuple):
@@ -83,6 +85,8 @@ class ToyLearner(Learner):
             set_size=c.set_size,
             signed=self.model_class().signed_inputs,
         )
+        if c.feature_max != 1.0:
+            x_FxB = x_FxB * c.feature_max
         if c.normalize:
             x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
         return x_FxB
@@ -94,16 +98,27 @@ class ToyLearner(Learner):
             for name, variable in vars(model).items():
                 if name.startswith("W_") and isinstance(variable, nnx.Param):
                     variable[...] = variable[...] * self.config.init_scale()
+        if self.config.init == "normal":  # and b ~ N(0, 1) (Liu, Liu & Gore 2025)
+            bias_key = jax.random.fold_in(init_key, NORMAL_BIAS_STREAM)
+            model.b_F[...] = jax.random.normal(bias_key, model.b_F.shape)
         train_x = self.sample(data_key, hyper.probability_F) if self.config.n_train > 0 else None
         return model, Carry(data_key, train_x)
 
     def optimizer(self, hyper: Hyper):
         c = self.config
         if c.schedule == "warmup_cosine":
-            shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, c.warmup_steps, c.steps, 0.0)
+            end = c.final_learning_rate
+            shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, c.warmup_steps, c.steps, end)
         else:
             shape = optax.constant_schedule(1.0)
-        return optax.adamw(lambda count: hyper.learning_rate * shape(count), weight_decay=hyper.weight_decay)
+        learning_rate = lambda count: hyper.learning_rate * shape(count)
+        if c.weight_decay_form == "adamw":
+            return optax.adamw(learning_rate, weight_decay=hyper.weight_decay)
+        return optax.chain(
+            optax.scale_by_adam(),
+            optax.masked(signed_row_decay(hyper.weight_decay), _weights_only),
+            optax.scale_by_learning_rate(learning_rate),
+        )
 
     def batch(self, carry: Carry, hyper: Hyper, data, t):
         """x_FxB, and with `adversarial` also the key that picks each input's attacked feature."""
@@ -137,6 +152,28 @@ class ToyLearner(Learner):
         shapes = jax.eval_shape(lambda: self.model_class()(f, h, jax.random.key(0)))
         n_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
         return int(4 * (4 * n_params + 8 * b * (f + h) + f * c.n_train))
+
+
+def signed_row_decay(weight_decay: jax.Array, eps: float = 1e-8) -> optax.GradientTransformation:
+    """ToyConfig's `weight_decay_form = "signed_rows"` (Liu, Liu & Gore 2025), before the learning rate: adds
+    wd · W to the update when wd ≥ 0 (AdamW's decay), and |wd| · W_i (1 − 1 / (‖W_i‖ + eps)) to each row when
+    wd < 0, which the learning rate's step turns into a pull of every row's norm toward 1."""
+
+    def update(updates, state, params):
+        def one(u, w):
+            norm = jnp.linalg.norm(w, axis=-1, keepdims=True) + eps
+            return u + jnp.where(weight_decay >= 0, weight_decay * w, -weight_decay * w * (1 - 1 / norm))
+
+        return jax.tree.map(one, updates, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def _weights_only(params):
+    """The mask of the weight matrices (W_*) among a toy model's parameters: no decay on the biases."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: any(str(getattr(k, "key", "")).startswith("W_") for k in path), params
+    )
 
 
 class TrainResult(NamedTuple):
