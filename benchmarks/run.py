@@ -1,6 +1,6 @@
 """Speed of superpose's workloads, each against its baselines in the same run.
 
-    python benchmarks/run.py [--only a,b,c,d,e,f,g,h] [--scale 1.0] [--torch-python PYTHON]
+    python benchmarks/run.py [--only a,b,c,d,e,f,g,h,i] [--scale 1.0] [--torch-python PYTHON]
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
@@ -14,6 +14,8 @@
 (h) 8 TopK SAEs (k=4, 256 latents) on 256 Zipf-firing features in 64 dimensions, batch 1024, 5M samples each,
     end to end against SAELens's MultiSAETrainer on the same world (benchmarks/saelens_sweep.py, skipped
     without sae-lens), with the trainer's floor and the matrix-multiply floor
+(i) the scaling experiment's quick sweep (30 models of Liu, Liu & Gore 2025) as a whole process, against their
+    loop of one model at a time in PyTorch (benchmarks/scaling_torch.py, skipped without torch)
 (e) the 10-instance study as a whole process (cold and warm compilation cache, and without figures) against a
 PyTorch
     eager loop (benchmarks/torch_study.py, skipped without torch), and `superpose list`
@@ -465,6 +467,54 @@ def whole_process(torch_python: str) -> None:
         print(f"  PyTorch row skipped: {torch_python} cannot import torch (pass --torch-python)")
 
 
+def scaling_sweep(torch_python: str) -> None:
+    """(i): the scaling experiment's quick sweep (30 models: 5 widths x 2 weight decays x 3 frequency
+    exponents, n = 100, batch 512, 2,000 steps) as a whole process, `superpose run scaling --quick
+    --no-figures` with an empty compilation cache (one program per width), against Liu, Liu & Gore's loop of
+    one model at a time (benchmarks/scaling_torch.py) when `torch_python` can import torch. Losses: the peer's
+    beside superpose's at seed offsets 0, 1000 and 2000 (the seed spread)."""
+    from superpose import load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        superpose = [sys.executable, "-m", "superpose.app.cli", "run", "scaling", "--quick", "--no-figures",
+                     "--no-progress"]
+        walls, losses = [], []
+        for offset in (0, 1000, 2000):
+            env = {"SUPERPOSE_COMPILATION_CACHE": "0", "TQDM_DISABLE": "1"}
+            env["SUPERPOSE_SEED_OFFSET"] = str(offset)
+            walls.append(_process_seconds([*superpose, "--out", f"{tmp}/s{offset}"], env))
+            runs = [load(f) for f in sorted(Path(f"{tmp}/s{offset}/results/scaling").glob("n_hidden=*"))]
+            runs.sort(key=lambda r: r.config["instances"][0]["config"]["n_hidden"])
+            losses.append(np.stack([r.arrays["loss"][:, -1].reshape(2, 3) for r in runs]))
+        has_torch = (
+            subprocess.run([torch_python, "-c", "import torch"], capture_output=True, check=False).returncode
+            == 0
+        )
+        peer = None
+        if has_torch:
+            start = time.perf_counter()
+            script = str(Path(__file__).with_name("scaling_torch.py"))
+            subprocess.run([torch_python, script, f"{tmp}/t.npz"], check=True, stdout=subprocess.DEVNULL)
+            peer = time.perf_counter() - start, np.load(f"{tmp}/t.npz")["loss"]
+    print("\n(i) the scaling sweep (30 models, n=100, widths 4-16, batch 512, 2,000 steps), a whole process")
+    print(f"  superpose run scaling --quick --no-figures, cold cache: {min(walls):6.2f} s (best of 3 seeds)")
+    if peer is None:
+        print(f"  peer skipped: {torch_python} cannot import torch (pass --torch-python)")
+        return
+    seconds, peer_loss = peer
+    print(f"  their loop, one model at a time (PyTorch):              {seconds:6.2f} s: superpose "
+          f"{seconds / min(walls):.1f}x faster")
+    ours = np.stack(losses)
+    low, high = ours.min(axis=0), ours.max(axis=0)
+    for d, name in enumerate(("strong (wd = -1)", "weak (wd = +1)")):
+        ratio = peer_loss[:, d] / ours[:, :, d].mean(axis=0)
+        inside = np.mean((peer_loss[:, d] >= low[:, d] * 0.9) & (peer_loss[:, d] <= high[:, d] * 1.1))
+        spread = (high[:, d] - low[:, d]) / ours[:, :, d].mean(axis=0)
+        print(f"  {name}: their loss / ours {ratio.min():.2f} to {ratio.max():.2f} (median "
+              f"{np.median(ratio):.2f}); our seed spread (max - min) / mean up to {spread.max():.2f}; "
+              f"{inside:.0%} of theirs within our 3 seeds' range ± 10%")
+
+
 def report(title, n_instances, rows):
     """rows: (name, seconds, steps timed, steps the workload needs)."""
     print(f"\n{title}")
@@ -483,7 +533,7 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f,g,h")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i")
     parser.add_argument(
         "--torch-python",
         default=sys.executable,
@@ -609,6 +659,8 @@ def main() -> None:
         topk_benchmark(max(100, int(TOPK_STEPS * args.scale)), s(1_000), args.torch_python)
     if "e" in args.only:
         whole_process(args.torch_python)
+    if "i" in args.only:
+        scaling_sweep(args.torch_python)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

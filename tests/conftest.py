@@ -24,6 +24,7 @@ TRAINING_MODULES = {
     "test_science_panels",
     "test_science_perturb",
     "test_science_sae",
+    "test_science_scaling",
     "test_scorecard",
     "test_notebook",
     "test_docs",

@@ -223,7 +223,7 @@ class ToyGroup(results.Run, kind="toy_sweep", job_key="sweep"):
             kind=c.data,
             set_size=c.set_size,
             signed=model.signed_inputs,
-        )
+        ) * c.feature_max
         if c.normalize:
             x_FxB = x_FxB / jnp.maximum(jnp.linalg.norm(x_FxB, axis=0, keepdims=True), 1e-12)
         return float(model.loss(x_FxB, jnp.asarray(c.importance_F())))
