@@ -185,7 +185,7 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     measured = measure(manifest)
     s = measured["sizes"]
     m = np.asarray(s["widths"], float)
-    fig, axes = plotting.figure(1, 4, figsize=(17, 4.2))
+    fig, axes = plotting.figure(1, 5, figsize=(21, 4.2))
     colors = plotting.feature_colors(len(s["exponents"]))
     ends = (0, len(s["decays"]) - 1)  # the strongest growth and the strongest decay
     for d, style in zip(ends, ("-", "--")):
@@ -237,6 +237,20 @@ def plot(manifest: Manifest, figure_path: Path) -> list[Path]:
     axes[3].set_ylabel("mean squared overlap (Ŵ_i · Ŵ_j)²")
     axes[3].set_title(f"(d) overlaps in strong superposition (wd = {s['decays'][0]:+g})", fontsize=9)
     axes[3].legend(fontsize=6)
+    share = measured["represented"].mean(axis=2)
+    image = axes[4].imshow(share, cmap="viridis", vmin=0, vmax=1, aspect="auto", origin="lower")
+    for d in range(len(s["decays"])):
+        for e in range(len(s["exponents"])):
+            text = f"{measured['regime'][d, e]}\nγ = {measured['exponent'][d, e]:.2f}"
+            axes[4].text(
+                e, d, text, ha="center", va="center", fontsize=7, color="w" if share[d, e] < 0.6 else "k"
+            )
+    axes[4].set_xticks(range(len(s["exponents"])), [f"{a:g}" for a in s["exponents"]])
+    axes[4].set_yticks(range(len(s["decays"])), [f"{wd:+g}" for wd in s["decays"]])
+    axes[4].set_xlabel("frequency exponent a")
+    axes[4].set_ylabel("weight decay (negative: growth)")
+    axes[4].set_title("(e) regime: share of features represented", fontsize=9)
+    fig.colorbar(image, ax=axes[4], fraction=0.05)
     fig.suptitle(
         f"Neural scaling from superposition, n = {s['n']} features with p_i ∝ i^-a. Liu, Liu & Gore 2025: "
         "with weight growth every feature is represented and the loss falls like 1/m; with weight decay "
