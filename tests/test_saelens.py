@@ -151,10 +151,10 @@ def test_export_and_evaluate_from_the_command_line(tmp_path, quick_results, caps
 
 def test_exported_result_folder_and_bad_folders(tmp_path, quick_results):
     manifest = quick_results("sae-recovery")
-    run = manifest.load("sae_recovery", "grid-n_features=5-topk-k=5")
+    run = manifest.load("sae_recovery", "grid-n_features=5-l1")
     (folder,) = saelens.export(run, tmp_path, instances=[0])
     meta = json.loads((folder / "cfg.json").read_text())["metadata"]["superpose"]
-    assert meta["instance"] == 0 and meta["config"]["architecture"] == "topk"
+    assert meta["instance"] == 0 and meta["config"]["architecture"] == "l1"
     x = jnp.asarray(np.random.default_rng(0).normal(size=(32, run.arrays["b_dec_D"].shape[-1])), jnp.float32)
     f, _ = run.model(0).encode(x, training=False)
     g, _ = sae_lib.model(*saelens.read(folder)).encode(x, training=False)
