@@ -3,7 +3,7 @@ features with p_i ∝ i^-a, widths 4-16, weight decay -1 (strong superposition) 
 
 Measured at seed offsets 0, 1000 and 2000 (AVX2 as AVX-512 at offset 0):
 - strong: every feature represented at every width; γ = 0.95, 1.18, 1.10 at a = 1.2, rising with a to 1.40,
-  1.61, 1.42 at a = 2 (the paper: about 1 for every a; see docs/results/toy-models.md);
+  1.61, 1.42 at a = 2 (the paper's figure 6e: about 1 for a ≤ 1.5, rising beyond; docs/results/toy-models.md);
 - weak: 6-9% of features represented; γ = 0.47, 0.42, 0.52 at a = 1.2 and 1.06, 0.69, 0.99 at a = 2 (the
   paper: a − 1, so 0.2 and 1.0);
 - the mean squared overlap of the represented directions falls as m^-0.91 to m^-1.03 (the paper: 1/m)."""
