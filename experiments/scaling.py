@@ -110,7 +110,7 @@ def measure(manifest: Manifest) -> dict:
             k = widths.index(inst["config"]["n_hidden"])
             W = run.arrays["W"][i]
             loss[d, e, k] = run.arrays["loss"][i, -1]
-            norms = np.linalg.norm(W, axis=1)
+            norms = metrics.feature_norms(W)
             kept = norms > metrics.REPRESENTED_NORM
             represented[d, e, k] = kept.mean()
             if kept.sum() > 1:

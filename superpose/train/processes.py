@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 import numpy as np
 
@@ -81,9 +82,11 @@ def join() -> int:
 
 
 def count() -> int:
-    """The number of processes in the run (1 alone; asking does not start JAX's backends)."""
-    import jax
-
+    """The number of processes in the run (1 alone). Asking neither imports JAX (a process that never did has
+    joined nothing: a usage error exits without paying for the import) nor starts its backends."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return 1
     return jax.process_count() if jax.distributed.is_initialized() else 1
 
 
