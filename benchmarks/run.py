@@ -1,6 +1,6 @@
 """Speed of superpose's workloads, each against its baselines in the same run.
 
-    python benchmarks/run.py [--only a,b,c,d,e,f,g,h,i] [--scale 1.0] [--torch-python PYTHON]
+    python benchmarks/run.py [--only a,b,c,d,e,f,g,h,i,j] [--scale 1.0] [--torch-python PYTHON]
 
 (a) the intro sweep: 10 instances, F=5, H=2, batch 1024, 10k steps
 (b) a 40 x 40 phase-diagram grid, n=2, m=1: 1,600 instances, 10k steps (timed end to end with
@@ -515,6 +515,65 @@ def scaling_sweep(torch_python: str) -> None:
               f"{inside:.0%} of theirs within our 3 seeds' range ± 10%")
 
 
+def llc_benchmark(torch_python: str) -> None:
+    """(j): λ̂ of TMS 6-2 models (the 6-gon and the 5-gon with a live dead-row bias, Chen et al. 2023) on
+    their fixed sets of 1,000 samples, 8 chains x 1,000 full-batch SGLD draws each (burn-in 250, ε = 1e-4,
+    γ = 1, nβ = n / log n), by superpose (every chain of every model in one program: cold, with its
+    compilation, and warm) and by devinterp's `sample_single_chain`, one chain after another
+    (benchmarks/llc_devinterp.py), on the same models, data and settings. Also superpose on 64 models at once
+    (32 copies of each), where one program amortises its cost."""
+    from superpose.toy import kgons
+    from superpose.toy import llc as toy_llc
+    from superpose.toy.training import training_set
+
+    points = [kgons.kgon(6, 6), kgons.kgon(5, 6, "+")]
+    settings = dict(chains=8, steps=1000, burn_in=250, step_size=1e-4, localization=1.0, n=1000)
+    base = ToyConfig(n_features=6, n_hidden=2, data="anticorrelated", set_size=6, n_train=settings["n"])
+    configs = [dataclasses.replace(base, seed=s) for s in range(len(points))]
+    params = {"W_FxH": np.stack([p.W_FxH for p in points]).astype(np.float32),
+              "b_F": np.stack([p.b_F for p in points]).astype(np.float32)}
+    run = dict(chains=8, steps=1000, burn_in=250, step_size=1e-4, localization=1.0, progress=False)
+    timings = []
+    for _ in range(2):  # cold, then warm
+        start = time.perf_counter()
+        ours = toy_llc.estimate(configs, params, **run)
+        timings.append(time.perf_counter() - start)
+    many = [dataclasses.replace(c, seed=100 + i) for i in range(32) for c in configs]
+    many_params = {k: np.concatenate([v] * 32) for k, v in params.items()}
+    toy_llc.estimate(many, many_params, **run)
+    start = time.perf_counter()
+    toy_llc.estimate(many, many_params, **run)
+    many_seconds = time.perf_counter() - start
+    draws = settings["chains"] * settings["steps"]
+    print("\n(j) λ̂ of TMS 6-2 k-gons: 8 chains x 1,000 full-batch SGLD draws on 1,000 samples per model")
+    print(f"  {'':44s} {'seconds':>8s} {'chain-draws/s':>14s}")
+    print(f"  {'superpose, 2 models, cold (with compilation)':44s} {timings[0]:8.2f} "
+          f"{2 * draws / timings[0]:14,.0f}")
+    print(f"  {'superpose, 2 models, warm':44s} {timings[1]:8.2f} {2 * draws / timings[1]:14,.0f}")
+    print(f"  {'superpose, 64 models, warm':44s} {many_seconds:8.2f} {64 * draws / many_seconds:14,.0f}")
+    has_devinterp = subprocess.run([torch_python, "-c", "import devinterp"], capture_output=True,
+                                   check=False).returncode == 0
+    if not has_devinterp:
+        print(f"  peer skipped: {torch_python} cannot import devinterp (pass --torch-python)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        x = np.stack([training_set(c).T for c in configs])
+        np.savez(f"{tmp}/in.npz", W=params["W_FxH"], b=params["b_F"], x=x, chains=8, steps=1000, burn_in=250,
+                 step_size=1e-4, localization=1.0, nbeta=float(ours.nbeta_I[0]))
+        script = str(Path(__file__).with_name("llc_devinterp.py"))
+        done = subprocess.run([torch_python, script, f"{tmp}/in.npz", f"{tmp}/out.npz"], check=True,
+                              capture_output=True, text=True)
+        seconds = float(done.stdout.split()[-1])
+        theirs = np.load(f"{tmp}/out.npz")["llc"]
+    print(f"  {'devinterp, 2 models, one chain at a time':44s} {seconds:8.2f} {2 * draws / seconds:14,.0f}")
+    ratios = seconds / timings[0], seconds / timings[1], 64 * seconds / 2 / many_seconds
+    template = "  throughput, superpose / devinterp: {:.1f}x cold, {:.1f}x warm, {:.1f}x with 64 models"
+    print(template.format(*ratios))
+    for i, p in enumerate(points):
+        print(f"  {p.name + '-gon':7s} λ̂: superpose {ours.llc_I[i]:.2f} ± {ours.llc_std_I[i]:.2f}, devinterp "
+              f"{theirs[i].mean():.2f} ± {theirs[i].std(ddof=1):.2f} (mean ± sd over 8 chains)")
+
+
 def report(title, n_instances, rows):
     """rows: (name, seconds, steps timed, steps the workload needs)."""
     print(f"\n{title}")
@@ -533,7 +592,7 @@ def report(title, n_instances, rows):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i,j")
     parser.add_argument(
         "--torch-python",
         default=sys.executable,
@@ -661,6 +720,8 @@ def main() -> None:
         whole_process(args.torch_python)
     if "i" in args.only:
         scaling_sweep(args.torch_python)
+    if "j" in args.only:
+        llc_benchmark(args.torch_python)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

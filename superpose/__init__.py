@@ -35,6 +35,7 @@ RESULT_MODULES = (
     "superpose.targets.group",
     "superpose.decomposition.group",
     "superpose.transcoders",
+    "superpose.toy.kgons",
 )
 """The modules that define the built-in result kinds and decomposition methods (imported by `load`)."""
 
@@ -44,7 +45,8 @@ __all__ = ["ConfigError", "ResultError", "Sweep", "ToyConfig", "load", "run_swee
 def load(folder):
     """A result folder as its kind's class (the `kind` in its config.json): a `ToyGroup` (a shape group of a
     toy-model sweep), an `SAEGroup` (SAEs trained together on one source), a `TargetGroup` (models with known
-    computation), a `DecompositionGroup` (SPD, APD or transcoder runs), or any kind a user module defines
+    computation), a `DecompositionGroup` (SPD, APD or transcoder runs), k-gon `CriticalPoints` and
+    `Trajectories` (superpose.toy.kgons), or any kind a user module defines
     (`class MyResult(superpose.results.Run, kind="mine")`, imported before loading). Each is a
     `superpose.results.Run` (path, config, arrays, summary); the groups add `configs` and `model(i)`."""
     for module in RESULT_MODULES:

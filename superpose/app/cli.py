@@ -69,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
         "optionally 'directions' and 'codes') or sharkey (Sharkey et al.'s preset)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    estimate = sub.add_parser(
+        "llc",
+        help="estimate the local learning coefficient λ̂ of every toy model of a result folder by SGLD "
+        "(writes llc.json and llc.npz into it)",
+    )
+    estimate.add_argument("folder", type=Path, help="a superpose toy-model result folder")
+    estimate.add_argument("--chains", type=int, help="chains per model (default 4)")
+    estimate.add_argument("--draws", type=int, help="draws per chain (default 1000)")
+    estimate.add_argument("--burn-in", type=int, help="draws left out of λ̂ (default 250)")
+    estimate.add_argument("--step-size", type=float, help="SGLD step size ε (default 1e-4)")
+    estimate.add_argument("--localization", type=float, help="localisation strength γ (default 1)")
+    estimate.add_argument("--nbeta", type=float, help="nβ (default n / log n)")
+    estimate.add_argument(
+        "--n", type=int, help="samples of the fixed data set of models trained on fresh data (default 10000)"
+    )
+    estimate.add_argument("--batch-size", type=int, help="samples per draw (default 0: the whole set)")
+    estimate.add_argument("--sampler", choices=("sgld", "rmsprop_sgld"), help="the sampler (default sgld)")
+    estimate.add_argument("--no-progress", action="store_true", help="no progress bars")
     for p in (run, figures, check):
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 CPU cores)")
         p.add_argument(
@@ -370,11 +388,45 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _llc(args) -> int:
+    from superpose import load
+    from superpose.toy import llc as toy_llc
+    from superpose.toy.sweep import ToyGroup
+
+    run = load(args.folder)
+    if not isinstance(run, ToyGroup):
+        raise UsageError(f"{args.folder} holds no toy models (superpose llc estimates toy models)")
+    for name in ("chains", "draws", "n"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} must be at least 1, got {value}")
+    path = toy_llc.add_to_folder(
+        run,
+        progress=not args.no_progress,
+        chains=args.chains,
+        steps=args.draws,
+        burn_in=args.burn_in,
+        step_size=args.step_size,
+        localization=args.localization,
+        nbeta=args.nbeta,
+        n=args.n,
+        batch_size=args.batch_size,
+        sampler=args.sampler,
+    )
+    found = toy_llc.read(run.path)
+    for i, (value, spread, warnings) in enumerate(zip(found["llc"], found["llc_std"], found["warnings"])):
+        print(
+            f"instance {i}: λ̂ = {value:.3g} ± {spread:.2g}" + "".join(f"\n  warning: {w}" for w in warnings)
+        )
+    print(f"wrote {path}")
+    return 0
+
+
 def _check_arguments(args) -> None:
     """What argparse cannot check, before anything is trained or written."""
     from superpose.results import check_writable
 
-    if args.command == "evaluate":
+    if args.command in ("evaluate", "llc"):
         return
     check_writable(args.out if args.command == "export" else _out_root(args))
 
@@ -411,9 +463,14 @@ def main(argv: list[str] | None = None) -> int:
 
             return launch.spawn(n_processes, [sys.executable, "-m", "superpose.app.cli", *argv])
         start_jax(argv)
-        code = {"run": _run, "figures": _figures, "check": _check, "export": _export, "evaluate": _evaluate}[
-            args.command
-        ](args)
+        code = {
+            "run": _run,
+            "figures": _figures,
+            "check": _check,
+            "export": _export,
+            "evaluate": _evaluate,
+            "llc": _llc,
+        }[args.command](args)
         _finish()
         return code
     except (UsageError, ConfigError, ResultError) as e:

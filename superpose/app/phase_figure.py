@@ -46,6 +46,7 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
         ["trained"]
         + (["closed"] if closed is not None else [])
         + (["known", "gap", "basin"] if known else [])
+        + (["llc"] if d.llc is not None else [])
     )
     shown = _shown(trained, closed, known[0] if known else None, d)
     color = _colors(shown)
@@ -93,6 +94,10 @@ def draw(d: PhaseDiagram, figure_path: Path, data: dict) -> list[Path]:
                 )
                 fig.colorbar(mesh, ax=ax).set_label("gap to the best known (% of its loss)")
                 title = "best trained seed above the best known\n(a local minimum, or training unfinished)"
+            elif panel == "llc":
+                mesh = ax.pcolormesh(xe, ye, cells(d.llc_grid()), cmap="cividis")
+                fig.colorbar(mesh, ax=ax).set_label("λ̂ (superpose llc)")
+                title = "local learning coefficient\nof each cell's best seed"
             else:
                 mesh = ax.pcolormesh(xe, ye, cells(basin), cmap="viridis", vmin=0, vmax=1)
                 fig.colorbar(mesh, ax=ax).set_label("share of seeds")

@@ -38,6 +38,7 @@ SCHEDULES = ("constant", "warmup_cosine")
 PRNGS = ("hash", "threefry")
 INITS = ("xavier", "notebook", "normal")
 DECAY_FORMS = ("adamw", "signed_rows")
+OPTIMIZERS = ("adam", "sgd")
 
 
 
@@ -116,6 +117,9 @@ class ToyConfig(InstanceConfig):
     short rows and so pushes the model into strong superposition."""
     final_learning_rate: float = added_field(0.0)
     """`warmup_cosine`: where the cosine ends, as a fraction of the peak (Liu, Liu & Gore 2025: 0.05)."""
+    optimizer: str = added_field("adam")
+    """`adam`: Adam with the decay `weight_decay_form` says; `sgd`: plain stochastic gradient descent, with
+    `weight_decay` · w added to the gradient (Chen et al. 2023 train their k-gon runs with SGD)."""
 
     def init_scale(self) -> float:
         """The factor that takes the per-instance Xavier W to the `init` scale (1 for `xavier`)."""
@@ -137,6 +141,7 @@ class ToyConfig(InstanceConfig):
         check_choice("data", self.data, DATA)
         check_choice("init", self.init, INITS)
         check_choice("weight_decay_form", self.weight_decay_form, DECAY_FORMS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("feature_max", self.feature_max, lower=0.0, open_lower=True)
         check_float("final_learning_rate", self.final_learning_rate, lower=0.0)
         check_int("init_instances", self.init_instances, minimum=1)

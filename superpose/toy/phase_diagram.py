@@ -31,6 +31,7 @@ import numpy as np
 from superpose import results
 from superpose.measures import configuration
 from superpose.toy import best_known
+from superpose.toy import llc as llc_lib
 from superpose.toy.config import ToyConfig
 
 LABELS = {
@@ -208,6 +209,9 @@ class PhaseDiagram:
     """(configuration, cell), objects: the W (F x H) reaching `known_loss`; None at another shape's cells."""
     known_biases: np.ndarray | None = None
     """(configuration, cell), objects: the b beside it."""
+    llc: np.ndarray | None = None
+    """Each instance's λ̂, when `superpose llc` has been run on every folder of the study
+    (superpose.toy.llc)."""
 
     @property
     def best_of(self) -> int:
@@ -252,6 +256,10 @@ class PhaseDiagram:
                 for c, q in enumerate(self.grid)
             ]
         ).reshape(self.shape)
+
+    def llc_grid(self) -> np.ndarray:
+        """λ̂ of each cell's best seed, in grid shape (needs `llc`)."""
+        return self.llc[self.best[self.grid]].reshape(self.shape)
 
     def crossings(self) -> list[dict]:
         """Boundaries located along each axis: for every pair of neighbouring points (other coordinates equal)
@@ -312,6 +320,7 @@ class PhaseDiagram:
                     "loss": float(self.inst.loss[self.best[q]]),
                     "se": float(self.inst.se[self.best[q]]),
                     "seeds": dict(Counter(self.inst.names[i] for i in self.members[q])),
+                    **({} if self.llc is None else {"llc": float(self.llc[self.best[q]])}),
                 }
                 for q in range(len(self.points))
             ],
@@ -351,7 +360,9 @@ def analyse(runs: Sequence[results.Run], *, best_known_steps: int | None = 500) 
     best = np.asarray([m[np.argmin(loss[m])] for m in members])
     grid_coords = _grid(axes)
     grid = [index[c] for c in grid_coords]
-    diagram = PhaseDiagram(axes, inst, points, members, best, grid)
+    found = [llc_lib.read(run.path) for run in runs]
+    llc = None if any(f is None for f in found) else np.concatenate([f["llc"] for f in found])
+    diagram = PhaseDiagram(axes, inst, points, members, best, grid, llc=llc)
     if best_known_steps is not None and inst.selection == "expected loss":
         _best_known(diagram, best_known_steps)
     return diagram

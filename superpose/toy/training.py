@@ -112,6 +112,8 @@ class ToyLearner(Learner):
         else:
             shape = optax.constant_schedule(1.0)
         learning_rate = lambda count: hyper.learning_rate * shape(count)
+        if c.optimizer == "sgd":
+            return optax.chain(optax.add_decayed_weights(hyper.weight_decay), optax.sgd(learning_rate))
         if c.weight_decay_form == "adamw":
             return optax.adamw(learning_rate, weight_decay=hyper.weight_decay)
         return optax.chain(
