@@ -55,7 +55,7 @@ def _sizes(quick: bool) -> dict:
             runs=32,
             steps=10_000,
             llc_runs=4,
-            llc_every=4,
+            llc_every=10,
             llc_chains=4,
             llc_draws=3000,
         )

@@ -34,7 +34,7 @@ from superpose.toy.training import training_set
 from superpose.train import rng
 
 T_FULL = (3, 5, 8, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000)
-T_QUICK = (3, 5, 10, 30, 100, 300, 2000)
+T_QUICK = (3, 5, 10, 30, 100, 300, 1000)
 T_M4_FULL = (5, 15, 30, 50, 100, 150, 200, 300, 500, 1000, 2000)
 T_M4_QUICK = (15, 150, 500)
 WEIGHT_DECAYS = (0.01, 1.0)

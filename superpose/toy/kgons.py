@@ -143,8 +143,18 @@ def kgon(k: int, c: int, dead_signs: str = "") -> KGon:
     if not 1 <= k <= c or len(dead_signs) != c - k or set(dead_signs) - {"+", "-"}:
         raise ValueError(f"a {k}-gon of {c} features needs {c - k} dead-row signs (+/-), got {dead_signs!r}")
 
+    W, b = _polygon(k, c, *_optimum(k, c), dead_signs)
+    return KGon(k, dead_signs, W, b)
+
+
+@functools.lru_cache(maxsize=None)
+def _optimum(k: int, c: int) -> tuple[float, float]:
+    """(l, b) of the k-gon of c features. The dead rows' signs only add a constant to H (a dead row's output
+    is its own bias whatever the input), so one optimisation serves every sign pattern."""
+    dead = "-" * (c - k)
+
     def family(p):
-        return _potential64(*_polygon(k, c, p[0], p[1], dead_signs))
+        return _potential64(*_polygon(k, c, p[0], p[1], dead))
 
     best = min(
         (
@@ -155,8 +165,7 @@ def kgon(k: int, c: int, dead_signs: str = "") -> KGon:
         ),
         key=lambda r: r.fun,
     )
-    W, b = _polygon(k, c, *best.x, dead_signs)
-    return KGon(k, dead_signs, W, b)
+    return float(best.x[0]), float(best.x[1])
 
 
 def kgons(c: int, ks=None) -> list[KGon]:
