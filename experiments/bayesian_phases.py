@@ -117,19 +117,7 @@ def critical_points_stage(
         found = points()
         W = np.stack([p.W_FxH for p in found]).astype(np.float32)
         b = np.stack([p.b_F for p in found]).astype(np.float32)
-        estimate = llc.estimate(
-            kgons.PotentialLearner(kgons.PotentialSettings(c=C)),
-            np.zeros(len(found), np.float32),
-            np.arange(len(found)),
-            {"W_FxH": W, "b_F": b},
-            n=LLC_SETTINGS["n"],
-            chains=s["chains"],
-            settings=llc.Chains(steps=s["draws"], burn_in=s["draws"] // 4, log_every=s["draws"]),
-            step_size=LLC_SETTINGS["step_size"],
-            localization=LLC_SETTINGS["localization"],
-            progress=progress,
-            desc="λ̂ of the k-gons",
-        )
+        estimate = _llc_on_h(W, b, s["chains"], s["draws"], progress, "λ̂ of the k-gons")
         census, census_names = chain_census(s["census_chains"], s["census_steps"], progress)
         arrays = dict(
             W=W,
@@ -154,6 +142,23 @@ def critical_points_stage(
 
     folder = Path(manifest.root) / NAME / "critical-points"
     return [results.run_or_load(kgons.CriticalPoints, folder, job, compute, skip_existing=skip_existing)]
+
+
+def _llc_on_h(W, b, chains: int, draws: int, progress: bool, desc: str) -> llc.Estimate:
+    """λ̂ of models (W, b), instance axis first, on H (`LLC_SETTINGS`, burn-in a quarter)."""
+    return llc.estimate(
+        kgons.PotentialLearner(kgons.PotentialSettings(c=C)),
+        np.zeros(len(W), np.float32),
+        np.arange(len(W)),
+        {"W_FxH": np.asarray(W, np.float32), "b_F": np.asarray(b, np.float32)},
+        n=LLC_SETTINGS["n"],
+        chains=chains,
+        settings=llc.Chains(steps=draws, burn_in=draws // 4, log_every=draws),
+        step_size=LLC_SETTINGS["step_size"],
+        localization=LLC_SETTINGS["localization"],
+        progress=progress,
+        desc=desc,
+    )
 
 
 def chain_census(chains: int, steps: int, progress: bool) -> tuple[np.ndarray, list[str]]:
@@ -214,19 +219,9 @@ def trajectories_stage(manifest: Manifest, size: str, *, progress: bool, skip_ex
         label = np.array([[names.index(n) if n != "other" else -1 for n in row] for row in names_RxC])
         every = sorted(range(checkpoints - 1, -1, -s["llc_every"]))  # the last checkpoint included
         picked = [(r, t) for r in range(s["llc_runs"]) for t in every]
-        estimate = llc.estimate(
-            kgons.PotentialLearner(kgons.PotentialSettings(c=C)),
-            np.zeros(len(picked), np.float32),
-            np.arange(len(picked)),
-            {"W_FxH": np.stack([W[r, t] for r, t in picked]), "b_F": np.stack([b[r, t] for r, t in picked])},
-            n=LLC_SETTINGS["n"],
-            chains=s["llc_chains"],
-            settings=llc.Chains(steps=s["llc_draws"], burn_in=s["llc_draws"] // 4, log_every=s["llc_draws"]),
-            step_size=LLC_SETTINGS["step_size"],
-            localization=LLC_SETTINGS["localization"],
-            progress=progress,
-            desc="λ̂ along SGD",
-        )
+        W_picked = np.stack([W[r, t] for r, t in picked])
+        b_picked = np.stack([b[r, t] for r, t in picked])
+        estimate = _llc_on_h(W_picked, b_picked, s["llc_chains"], s["llc_draws"], progress, "λ̂ along SGD")
         llc_RxC = np.full((s["llc_runs"], checkpoints), np.nan)
         std_RxC = np.full_like(llc_RxC, np.nan)
         for (r, t), value, spread in zip(picked, estimate.llc_I, estimate.llc_std_I, strict=True):
