@@ -215,7 +215,7 @@ KNOWN = [  # command lines that once ended in a traceback, or that must fail bef
 ]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command_lines())
 @example_all(KNOWN)
 def test_generated_command_lines_train_or_fail_with_one_line(monkeypatch, argv):

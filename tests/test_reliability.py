@@ -201,7 +201,7 @@ KEYS = st.sampled_from(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(KEYS, VALUES, max_size=4))
 def test_random_overrides_run_or_fail_cleanly(tmp_path, capsys, overrides):
     """The CLI validates before compute: a random --set either passes validation or exits 2 with one line
