@@ -96,7 +96,7 @@ def sgd_sweep(quick: bool) -> Sweep:
 
 
 def points() -> list[kgons.KGon]:
-    return [p for p in kgons.kgons(C, ks=range(6, 2, -1))]
+    return kgons.kgons(C, ks=range(6, 2, -1))
 
 
 def critical_points_stage(

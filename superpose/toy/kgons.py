@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 
 import jax
 import jax.numpy as jnp
@@ -198,32 +197,36 @@ def _flat_hessian(theta, shape):
     return jax.hessian(lambda t: potential(t[: c * h].reshape(c, h), t[c * h :]))(theta)
 
 
+def _spectrum(point: KGon, tol: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The Hessian's eigenvalues and eigenvectors, and the size below which an eigenvalue counts as zero."""
+    eigenvalues, vectors = np.linalg.eigh(hessian(point.W_FxH, point.b_F))
+    return eigenvalues, vectors, tol * max(1.0, eigenvalues.max())
+
+
 def learning_coefficient(point: KGon, tol: float = 1e-7) -> float:
     """rank(Hessian) / 2: the learning coefficient where the critical set is locally a manifold (Morse-Bott:
     every direction the Hessian does not see is exactly flat, as the rotation and a dead row's directions
     are); `flat_directions_are_flat` checks that assumption."""
-    eigenvalues = np.linalg.eigvalsh(hessian(point.W_FxH, point.b_F))
-    return float(np.sum(eigenvalues > tol * max(1.0, eigenvalues.max()))) / 2
+    eigenvalues, _, zero = _spectrum(point, tol)
+    return float(np.sum(eigenvalues > zero)) / 2
 
 
 def index(point: KGon, tol: float = 1e-7) -> int:
     """The number of negative Hessian eigenvalues: 0 for a local minimum (to second order)."""
-    eigenvalues = np.linalg.eigvalsh(hessian(point.W_FxH, point.b_F))
-    return int(np.sum(eigenvalues < -tol * max(1.0, eigenvalues.max())))
+    eigenvalues, _, zero = _spectrum(point, tol)
+    return int(np.sum(eigenvalues < -zero))
 
 
 def flat_directions_are_flat(point: KGon, step: float = 1e-3, tol: float = 1e-7) -> bool:
     """Every null direction of the Hessian, a small step along it (and for the rotation, along the orbit)
     changes H by far less than a quadratic direction would (the Morse-Bott assumption of
     `learning_coefficient`)."""
-    H = hessian(point.W_FxH, point.b_F)
-    eigenvalues, vectors = np.linalg.eigh(H)
-    scale = max(1.0, eigenvalues.max())
+    eigenvalues, vectors, zero = _spectrum(point, tol)
     c, h = point.W_FxH.shape
     base = point.loss
-    smallest_quadratic = min([e for e in eigenvalues if e > tol * scale], default=scale)
+    smallest_quadratic = min([e for e in eigenvalues if e > zero], default=max(1.0, eigenvalues.max()))
     for e, v in zip(eigenvalues, vectors.T, strict=True):
-        if abs(e) > tol * scale:
+        if abs(e) > zero:
             continue
         rise = []
         for sign in (1, -1):
@@ -253,11 +256,6 @@ def classify(W_FxH: np.ndarray, b_F: np.ndarray, *, on: float = 0.5, angle_tol: 
         return "other"
     signs = "".join("+" if v > 0 else "-" for v in sorted(b[~alive], reverse=True))
     return f"{k}{signs}"
-
-
-def all_sign_patterns(n_dead: int) -> list[str]:
-    """The distinct dead-row sign multisets, most `+` first."""
-    return ["".join(p) for p in itertools.combinations_with_replacement("+-", n_dead)]
 
 
 @dataclasses.dataclass(frozen=True)
